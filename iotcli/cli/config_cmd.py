@@ -1,0 +1,132 @@
+"""``iotcli config show|set|use|list``: profiles in config.toml."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from iotcli.cli.state import get_state
+from iotcli.config import PROFILE_KEYS, config_path
+from iotcli.errors import UsageError
+
+config_app = typer.Typer(help="Show and edit profiles (config.toml).", no_args_is_help=True)
+
+SECRET_KEYS = {"token", "client_secret"}
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")
+
+
+def mask(key: str, value: object) -> object:
+    if key in SECRET_KEYS and isinstance(value, str) and value:
+        return value[:4] + "…" if len(value) > 12 else "*****"
+    return value
+
+
+@config_app.command("show")
+def show(
+    reveal: Annotated[bool, typer.Option("--reveal", help="Show secrets in full.")] = False,
+) -> None:
+    """Show the settings in effect and where each comes from.
+
+    Example:  iotcli config show
+    """
+    state = get_state()
+    prof = state.profile
+    opts = state.opts
+
+    def source(flag: object, key: str) -> str:
+        if flag:
+            return "flag/env"
+        if key in prof:
+            return f"profile {state.profile_name}"
+        return "default"
+
+    token = state.token
+    token_src = source(opts.token, "token")
+    if token and token_src == "default":
+        token_src = "local emulator"
+    data = {
+        "config_file": str(config_path()),
+        "profile": state.profile_name,
+        "server": state.server,
+        "server_source": source(opts.server, "server"),
+        "user": state.user,
+        "user_source": source(opts.user, "user"),
+        "token": (token if reveal else mask("token", token)) if token else None,
+        "token_source": token_src if token else None,
+    }
+    state.out.data(data)
+
+
+@config_app.command("set")
+def set_(
+    key: Annotated[str, typer.Argument(help="One of: " + ", ".join(PROFILE_KEYS))],
+    value: Annotated[str, typer.Argument(help="The value; '' removes the key.")],
+) -> None:
+    """Set a key in a profile (the active one, or --profile NAME, created if new).
+
+    Examples:
+      iotcli config set server https://acme.aws.thinger.io --profile cloud
+      iotcli config set user acme --profile cloud
+    """
+    state = get_state()
+    if key not in PROFILE_KEYS:
+        raise UsageError(f"unknown key '{key}'", hint="keys: " + ", ".join(PROFILE_KEYS))
+    cfg = state.config
+    name = state.profile_name
+    prof = cfg.profiles.setdefault(name, {})
+    if value == "":
+        prof.pop(key, None)
+    elif key == "timeout":
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise UsageError(f"timeout must be a number of seconds, got '{value}'") from None
+        if seconds <= 0:
+            raise UsageError("timeout must be positive")
+        prof[key] = seconds
+    else:
+        if key == "server" and not value.startswith(("http://", "https://")):
+            raise UsageError(f"server URL '{value}' must start with http:// or https://")
+        prof[key] = value
+    cfg.save()
+    state.out.success(f"profile '{name}': {key} = {mask(key, value) if value else '(removed)'}  ({cfg.path})")
+    if state.out.json_mode:
+        state.out.json({"data": {"profile": name, "key": key, "value": mask(key, value)}})
+
+
+@config_app.command("use")
+def use(name: Annotated[str, typer.Argument(help="Profile to make active.")]) -> None:
+    """Make a profile the active one.
+
+    Example:  iotcli config use cloud
+    """
+    state = get_state()
+    cfg = state.config
+    cfg.profile(name)  # must exist
+    cfg.active = name
+    cfg.save()
+    state.out.success(f"active profile: {name}")
+    if state.out.json_mode:
+        state.out.json({"data": {"active": name}})
+
+
+@config_app.command("list")
+def list_() -> None:
+    """List profiles.
+
+    Example:  iotcli config list
+    """
+    state = get_state()
+    cfg = state.config
+    active = cfg.active or "default"
+    rows = [
+        {"name": name, "active": name == active, "server": p.get("server"), "user": p.get("user"),
+         "token": mask("token", p.get("token")) if p.get("token") else None}
+        for name, p in sorted(cfg.profiles.items())
+    ]
+    state.out.data(rows, columns=[("name", "PROFILE"), ("active", "ACTIVE"), ("server", "SERVER"),
+                                  ("user", "USER"), ("token", "TOKEN")])

@@ -1,0 +1,142 @@
+"""``iotcli emulate``: run the local emulator of both platforms."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from iotcli.cli.state import get_state
+from iotcli.errors import IotcliError, UsageError
+
+if TYPE_CHECKING:
+    from iotcli.emulator.core import Emulator
+
+SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("emulate")(emulate)
+
+
+def parse_size(text: str) -> int:
+    """'256KiB', '1m', '65536' -> bytes."""
+    raw = text.strip().lower()
+    num = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = raw[len(num):]
+    if unit not in SIZE_UNITS or not num:
+        raise UsageError(f"--max-body '{text}' is not a size (examples: 65536, 256KiB, 1MiB)")
+    try:
+        value = int(float(num) * SIZE_UNITS[unit])
+    except ValueError:
+        raise UsageError(f"--max-body '{text}' is not a size (examples: 65536, 256KiB, 1MiB)") from None
+    if value <= 0:
+        raise UsageError("--max-body must be positive")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def emulate(
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port for every surface (0 picks a free one).", min=0,
+                                      max=65535)] = 8100,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder of the SQLite state "
+                                                  "[default: per-user data dir].")] = None,
+    in_memory: Annotated[bool, typer.Option("--in-memory", help="Throw-away state, nothing written to disk.")] = False,
+    user: Annotated[str, typer.Option("--user", help="Account user.")] = "local",
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="IOTCLI_EMULATOR_TOKEN", show_default=False,
+                     help="Account token [default: generated on first start, kept in the data dir]."),
+    ] = None,
+    time_scale: Annotated[float, typer.Option(
+        "--time-scale", min=0.000001,
+        help="Real seconds per emulated second: 0.01 turns a 2 s retry delay into 20 ms.")] = 1.0,
+    max_body: Annotated[str, typer.Option("--max-body", help="Largest request body, e.g. 256KiB.")] = "256KiB",
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: warning, info, debug.")] = "warning",
+) -> None:
+    """Run the local emulator: Thinger-style HTTP devices and IoT Flow-style HTTP connections on one port.
+
+    Examples:
+      iotcli emulate                       # 127.0.0.1:8100, state in the per-user data dir
+      iotcli emulate --in-memory --port 0  # throw-away state on a free port
+      iotcli emulate --time-scale 0.01     # timers run 100x faster (a 10 min timeout takes 6 s)
+    """
+    from iotcli.config import default_emulator_dir, remove_discovery, write_discovery
+    from iotcli.emulator.server import bind_socket, serve
+    from iotcli.emulator.settings import EmulatorSettings
+
+    state = get_state()
+    out = state.out
+    # --user/--token here name the emulator's account; the root's --user/--token (for clients) also apply.
+    user = user if user != "local" else (state.opts.user or "local")
+    from iotcli.emulator.http import ID_PATTERN
+
+    if not ID_PATTERN.match(user):
+        raise UsageError(f"--user '{user}' must be 1-32 letters, digits, '_' or '-'")
+    if in_memory and data_dir is not None:
+        raise UsageError("--in-memory and --data-dir exclude each other")
+    if not _is_loopback(host) and not token:
+        raise UsageError(
+            f"--host {host} exposes the emulator beyond this machine: refusing to run with a generated token",
+            hint="pass --token (or IOTCLI_EMULATOR_TOKEN) with a secret of your own",
+        )
+    settings = EmulatorSettings(
+        host=host,
+        port=port,
+        data_dir=None if in_memory else (data_dir or default_emulator_dir()).expanduser(),
+        user=user,
+        token=token,
+        time_scale=time_scale,
+        max_body=parse_size(max_body),
+    )
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise IotcliError(
+                f"port {port} on {host} is already in use",
+                hint="stop the other process, or pick another port with --port (0 = any free port)",
+            ) from None
+        raise IotcliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    settings.port = sock.getsockname()[1]
+    if not _is_loopback(host):
+        out.warn(f"listening on {host}: anyone who can reach this machine can reach the emulator")
+
+    def ready(emu: Emulator) -> None:
+        info = {"url": settings.base_url, "user": settings.user, "token": emu.account_token, "pid": os.getpid(),
+                "data_dir": str(settings.data_dir) if settings.data_dir else None}
+        write_discovery(settings.port, info)
+        if out.json_mode:
+            out.json({"data": info})
+            return
+        out.text(
+            f"iotcli emulator listening on {settings.base_url}\n"
+            f"  user:     {settings.user}\n"
+            f"  token:    {emu.account_token}\n"
+            f"  data dir: {settings.data_dir or '(in memory)'}\n"
+            f"  clock:    time scale {settings.time_scale:g}\n"
+            "Commands in another terminal on this machine find this token by themselves. Ctrl-C stops."
+        )
+        out.stdout.flush()
+
+    try:
+        serve(settings, sock, on_ready=ready, log_level=log_level)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        remove_discovery(settings.port)
+        sock.close()
+    out.info("emulator stopped")

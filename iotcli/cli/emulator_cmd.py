@@ -1,0 +1,74 @@
+"""``iotcli emulator status|reset|clock``: talk to a running emulator (``iotcli emulate`` starts one)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from iotcli.cli.state import get_state
+from iotcli.errors import UsageError
+
+emulator_app = typer.Typer(help="Inspect and steer a running emulator (status, reset, clock).",
+                           no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(emulator_app, name="emulator")
+
+
+@emulator_app.command("status")
+def status() -> None:
+    """Is the emulator up? Shows version, user, clock.
+
+    Example:  iotcli emulator status
+    """
+    state = get_state()
+    state.out.data(state.client().health())
+
+
+@emulator_app.command("reset")
+def reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+    """Wipe all emulator state except the account.
+
+    Example:  iotcli emulator reset --yes
+    """
+    state = get_state()
+    if not yes and not state.out.json_mode:
+        typer.confirm(f"Wipe all state of the emulator at {state.server}?", abort=True)
+    state.client().reset()
+    state.out.success("emulator state wiped")
+    if state.out.json_mode:
+        state.out.json({"data": {"status": "reset"}})
+
+
+@emulator_app.command("clock")
+def clock(
+    advance: Annotated[str | None, typer.Option("--advance", help="Jump forward: seconds, or 90s, 10m, 2h, 1d.")] = None,
+) -> None:
+    """Show the emulator clock, or move it forward to fire timers now.
+
+    Examples:
+      iotcli emulator clock
+      iotcli emulator clock --advance 11m     # past a 10-minute device timeout
+    """
+    state = get_state()
+    api = state.client()
+    data = api.advance_clock(parse_duration(advance)) if advance is not None else api.clock()
+    state.out.data(data)
+
+
+def parse_duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    raw = text.strip().lower()
+    factor = 1
+    if raw and raw[-1] in units:
+        factor = units[raw[-1]]
+        raw = raw[:-1]
+    try:
+        value = float(raw) * factor
+    except ValueError:
+        raise UsageError(f"'{text}' is not a duration (examples: 30, 90s, 10m, 2h, 1d)") from None
+    if value < 0:
+        raise UsageError("the clock only moves forward")
+    return value

@@ -1,0 +1,135 @@
+"""The only place that prints.
+
+People get rich tables on a terminal and plain tab-separated text when piped; scripts get
+``{"data": ...}`` with ``--json`` (and ``{"error": {...}}`` on failure), and nothing else on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from iotcli.errors import IotcliError
+
+Column = tuple[str, str]  # (key in the row, header)
+
+
+class Output:
+    def __init__(self, *, json_mode: bool = False, verbose: int = 0, stdout: IO[str] | None = None,
+                 stderr: IO[str] | None = None) -> None:
+        self.json_mode = json_mode
+        self.verbose = verbose
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+    @property
+    def is_terminal(self) -> bool:
+        isatty = getattr(self.stdout, "isatty", None)
+        return bool(isatty and isatty())
+
+    def _console(self, err: bool = False) -> Any:
+        from rich.console import Console
+
+        return Console(file=self.stderr if err else self.stdout, highlight=False, soft_wrap=not err)
+
+    # -- data -----------------------------------------------------------------------------------
+    def json(self, payload: Any) -> None:
+        self.stdout.write(json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n")
+        self.stdout.flush()
+
+    def data(self, obj: Any, *, columns: Sequence[Column] | None = None, title: str | None = None) -> None:
+        """Print a result: a list as a table (``columns``), a dict as key/value lines, else as is."""
+        if self.json_mode:
+            self.json({"data": obj})
+            return
+        if isinstance(obj, list) and columns:
+            self.table(obj, columns, title=title)
+        elif isinstance(obj, dict):
+            self.record(obj, title=title)
+        elif isinstance(obj, list):
+            for item in obj:
+                self.stdout.write(format_value(item) + "\n")
+        elif obj is not None:
+            self.stdout.write(format_value(obj) + "\n")
+
+    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, title: str | None = None) -> None:
+        if self.is_terminal:
+            from rich.table import Table
+
+            table = Table(title=title, show_edge=False, header_style="bold")
+            for _key, header in columns:
+                table.add_column(header)
+            for row in rows:
+                table.add_row(*(format_value(get_path(row, key)) for key, _h in columns))
+            self._console().print(table)
+            if not rows:
+                self.info("(none)")
+            return
+        self.stdout.write("\t".join(h for _k, h in columns) + "\n")
+        for row in rows:
+            self.stdout.write("\t".join(format_value(get_path(row, key)) for key, _h in columns) + "\n")
+
+    def record(self, obj: dict[str, Any], *, title: str | None = None) -> None:
+        if title and self.is_terminal:
+            self._console().print(f"[bold]{title}[/bold]")
+        width = max((len(k) for k in obj), default=0)
+        for key, value in obj.items():
+            self.stdout.write(f"{key.ljust(width)}  {format_value(value)}\n")
+
+    def text(self, text: str) -> None:
+        """Human output on stdout (not in --json mode, where stdout is only JSON)."""
+        if not self.json_mode:
+            self.stdout.write(text + "\n")
+
+    # -- messages -------------------------------------------------------------------------------
+    def info(self, text: str) -> None:
+        """A note for people, on stderr so that stdout stays clean for pipes."""
+        if not self.json_mode:
+            self.stderr.write(text + "\n")
+
+    def success(self, text: str) -> None:
+        if self.json_mode:
+            return
+        if getattr(self.stderr, "isatty", lambda: False)():
+            self._console(err=True).print(f"[green]✓[/green] {text}")
+        else:
+            self.stderr.write(text + "\n")
+
+    def warn(self, text: str) -> None:
+        self.stderr.write(f"warning: {text}\n")
+
+    def debug(self, text: str) -> None:
+        if self.verbose:
+            self.stderr.write(text + "\n")
+
+    def error(self, err: IotcliError) -> None:
+        if self.json_mode:
+            self.json({"error": err.to_dict()})
+            return
+        line = f"error: {err.message}"
+        self.stderr.write(line + "\n")
+        if err.hint:
+            self.stderr.write(f"hint: {err.hint}\n")
+        self.stderr.flush()
+
+
+def get_path(row: dict[str, Any], key: str) -> Any:
+    """``a.b`` reads nested keys, so a column can show ``connection.active``."""
+    value: Any = row
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)

@@ -1,0 +1,131 @@
+"""What every command shares: the resolved global options, the config, the output and the API client.
+
+Precedence for server, user and token: flag > env (IOTCLI_*) > profile > default. With nothing
+configured, the CLI targets the local emulator and finds its account token on this machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import typer
+from typer._click.globals import get_current_context
+
+from iotcli.cli.output import Output
+from iotcli.config import DEFAULT_PROFILE, DEFAULT_SERVER, DEFAULT_USER, ConfigFile, find_local_emulator_token
+from iotcli.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from iotcli.client.api import ApiClient
+
+
+class Environment:
+    """What tests replace: the HTTP transport every API client of the CLI uses (None = the network)."""
+
+    transport: httpx.BaseTransport | None = None  # noqa: UP037
+
+
+@dataclass
+class GlobalOptions:
+    profile: str | None = None
+    server: str | None = None
+    user: str | None = None
+    token: str | None = None
+    json: bool = False
+    verbose: int = 0
+
+
+class CliState:
+    def __init__(self, opts: GlobalOptions, output: Output | None = None) -> None:
+        self.opts = opts
+        self.out = output or Output(json_mode=opts.json, verbose=opts.verbose)
+        self._client: ApiClient | None = None
+
+    @cached_property
+    def config(self) -> ConfigFile:
+        return ConfigFile.load()
+
+    @property
+    def profile_name(self) -> str:
+        return self.opts.profile or self.config.active or DEFAULT_PROFILE
+
+    @cached_property
+    def profile(self) -> dict[str, Any]:
+        # A profile named by --profile/IOTCLI_PROFILE or made active must exist; the implicit
+        # "default" may be absent (then defaults apply: the local emulator).
+        explicit = bool(self.opts.profile or self.config.active)
+        return self.config.profile(self.profile_name, must_exist=explicit)
+
+    @property
+    def server(self) -> str:
+        server = self.opts.server or self.profile.get("server") or DEFAULT_SERVER
+        if not server.startswith(("http://", "https://")):
+            raise UsageError(f"server URL '{server}' must start with http:// or https://")
+        return str(server).rstrip("/")
+
+    @property
+    def user(self) -> str:
+        return str(self.opts.user or self.profile.get("user") or DEFAULT_USER)
+
+    @property
+    def token(self) -> str | None:
+        token = self.opts.token or self.profile.get("token")
+        if token:
+            return str(token)
+        return find_local_emulator_token(self.server, self.user)
+
+    @property
+    def timeout(self) -> float:
+        return float(self.profile.get("timeout", 10.0))
+
+    def client(self) -> ApiClient:
+        """The API client for this invocation (built once)."""
+        if self._client is None:
+            from iotcli.client.api import ApiClient, make_http_client
+
+            refresher = None
+            if self.profile.get("client_id") and self.profile.get("client_secret") and not self.opts.token:
+                refresher = self._refresh_iotflow_token
+            self._client = ApiClient(
+                make_http_client(self.server, timeout=self.timeout, transport=Environment.transport),
+                user=self.user, token=self.token,
+                token_refresher=refresher,
+            )
+        return self._client
+
+    def require_token(self) -> str:
+        token = self.token
+        if not token:
+            raise ConfigError(
+                f"no token for {self.server} (profile '{self.profile_name}')",
+                hint="run `iotcli login`, pass --token, or set IOTCLI_TOKEN",
+            )
+        return token
+
+    def _refresh_iotflow_token(self) -> str:
+        """Renew an expired IoT Flow token with the profile's client credentials, and keep it."""
+        from iotcli.client.api import ApiClient, make_http_client
+
+        with make_http_client(self.server, timeout=self.timeout, transport=Environment.transport) as http:
+            answer = ApiClient(http, user=self.user).client_credentials_login(
+                str(self.profile["client_id"]), str(self.profile["client_secret"])
+            )
+        token = str(answer["access_token"])
+        self.config.profiles.setdefault(self.profile_name, {})["token"] = token
+        self.config.save()
+        return token
+
+
+def get_state(ctx: typer.Context | None = None) -> CliState:
+    """The CliState of the running command (typer vendors click, hence its context helper)."""
+    ctx = ctx or get_current_context()
+    root = ctx.find_root()
+    state = root.obj
+    if not isinstance(state, CliState):
+        state = CliState(GlobalOptions())
+        root.obj = state
+    return state

@@ -1,0 +1,206 @@
+"""Profiles in TOML, where they live, and how the CLI finds a local emulator without configuration.
+
+The file is ``<user config dir>/iotcli/config.toml`` (``IOTCLI_CONFIG_DIR`` overrides the folder)::
+
+    active = "cloud"
+
+    [profiles.cloud]
+    server = "https://acme.aws.thinger.io"
+    user = "acme"
+    token = "..."
+
+It is read with tomllib and written with tomli_w, atomically (temp file + rename) and with mode 0600,
+because it holds tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
+
+from iotcli.errors import ConfigError
+
+DEFAULT_SERVER = "http://127.0.0.1:8100"
+DEFAULT_USER = "local"
+DEFAULT_PROFILE = "default"
+DEFAULT_PORT = 8100
+
+#: Keys a profile may hold, with what each is for (shown by ``iotcli config set --help``).
+PROFILE_KEYS: dict[str, str] = {
+    "server": "base URL of the API, e.g. http://127.0.0.1:8100",
+    "user": "account (user) name in the API paths",
+    "token": "API token (Bearer)",
+    "client_id": "IoT Flow client id (client-credentials login)",
+    "client_secret": "IoT Flow client secret (client-credentials login)",
+    "timeout": "request timeout in seconds",
+}
+
+
+def config_dir() -> Path:
+    """The folder of config.toml: ``IOTCLI_CONFIG_DIR`` or the per-user config folder."""
+    env = os.environ.get("IOTCLI_CONFIG_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("iotcli", appauthor=False))
+
+
+def data_dir() -> Path:
+    """The per-user data folder of iotcli (``IOTCLI_DATA_DIR`` overrides)."""
+    env = os.environ.get("IOTCLI_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("iotcli", appauthor=False))
+
+
+def default_emulator_dir() -> Path:
+    """Where ``iotcli emulate`` keeps its SQLite state unless ``--data-dir`` says otherwise."""
+    return data_dir() / "emulator"
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+@dataclass
+class ConfigFile:
+    """The parsed config.toml: the active profile's name and every profile's keys."""
+
+    path: Path
+    active: str | None = None
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ConfigFile:
+        """Read the file; a missing file is an empty config, a broken one a ConfigError naming it."""
+        path = path or config_path()
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path=path)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read config file {path}: {exc.strerror or exc}",
+                hint="check the file's permissions, or point IOTCLI_CONFIG_DIR elsewhere",
+            ) from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"config file {path} is not valid TOML: {exc}",
+                hint="fix or delete the file; `iotcli config set` rewrites it",
+            ) from None
+        active = data.get("active")
+        if active is not None and not isinstance(active, str):
+            raise ConfigError(f"config file {path}: key 'active' must be a string")
+        profiles = data.get("profiles", {})
+        if not isinstance(profiles, dict):
+            raise ConfigError(f"config file {path}: key 'profiles' must be a table of [profiles.NAME]")
+        for name, prof in profiles.items():
+            if not isinstance(prof, dict):
+                raise ConfigError(f"config file {path}: key 'profiles.{name}' must be a table")
+            for key, value in prof.items():
+                if key not in PROFILE_KEYS:
+                    raise ConfigError(
+                        f"config file {path}: unknown key 'profiles.{name}.{key}'",
+                        hint="known keys: " + ", ".join(PROFILE_KEYS),
+                    )
+                if key == "timeout":
+                    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                        raise ConfigError(
+                            f"config file {path}: key 'profiles.{name}.timeout' must be a positive number"
+                        )
+                elif not isinstance(value, str):
+                    raise ConfigError(f"config file {path}: key 'profiles.{name}.{key}' must be a string")
+        return cls(path=path, active=active, profiles={k: dict(v) for k, v in profiles.items()})
+
+    def profile(self, name: str, *, must_exist: bool = True) -> dict[str, Any]:
+        if name in self.profiles:
+            return self.profiles[name]
+        if must_exist:
+            known = ", ".join(sorted(self.profiles)) or "none yet"
+            raise ConfigError(
+                f"unknown profile '{name}' in {self.path}",
+                hint=f"profiles: {known}; create one with `iotcli config set KEY VALUE --profile {name}`",
+            )
+        return {}
+
+    def save(self) -> None:
+        """Write atomically with mode 0600: a crash leaves the old file or the new one, never half."""
+        data: dict[str, Any] = {}
+        if self.active:
+            data["active"] = self.active
+        data["profiles"] = self.profiles
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                tomli_w.dump(data, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        os.chmod(self.path, 0o600)
+
+
+# --- finding a local emulator -------------------------------------------------------------
+
+def discovery_dir() -> Path:
+    """Running emulators announce themselves here, one JSON file per port."""
+    return data_dir() / "running"
+
+
+def write_discovery(port: int, info: dict[str, Any]) -> Path:
+    d = discovery_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{port}.json"
+    fd, tmp = tempfile.mkstemp(prefix=".run-", dir=d)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(info, fh)
+    os.replace(tmp, path)
+    return path
+
+
+def remove_discovery(port: int) -> None:
+    (discovery_dir() / f"{port}.json").unlink(missing_ok=True)
+
+
+def _is_loopback(host: str | None) -> bool:
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
+def find_local_emulator_token(server: str, user: str) -> str | None:
+    """The account token of a local emulator serving ``server``, if one runs on this machine.
+
+    Looks at the announcement a running ``iotcli emulate`` writes for its port, then at the
+    account file in the default emulator data dir. Only loopback servers are considered: a
+    token is never sent to a remote host that did not get it from the user.
+    """
+    parts = urlsplit(server)
+    if not _is_loopback(parts.hostname):
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    candidates = [discovery_dir() / f"{port}.json", default_emulator_dir() / "account.json"]
+    for path in candidates:
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("user") == user and isinstance(info.get("token"), str):
+            return str(info["token"])
+    return None

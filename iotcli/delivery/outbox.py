@@ -1,0 +1,184 @@
+"""Outbox rows and their SQL: written in the same transaction as the ingress that caused them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Statuses a delivery can be in. ``pending`` is the only one the worker acts on.
+PENDING, DELIVERED, DROPPED, FAILED, EXPIRED = "pending", "delivered", "dropped", "failed", "expired"
+FINAL = {DELIVERED, DROPPED, FAILED, EXPIRED}
+
+#: Header names whose values never reach the journal in clear.
+SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "x-auth-token"}
+
+#: Bodies kept in the journal are cut at this many characters.
+MAX_JOURNAL_BODY = 64 * 1024
+
+
+@dataclass
+class Delivery:
+    id: int
+    kind: str
+    status: str
+    message: dict[str, Any]
+    attempts: int
+    next_at: float
+    created_at: float
+    user: str | None = None
+    device: str | None = None
+    endpoint: str | None = None
+    connection: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Delivery:
+        return cls(
+            id=row["id"], kind=row["kind"], status=row["status"], message=json.loads(row["message"]),
+            attempts=row["attempts"], next_at=row["next_at"], created_at=row["created_at"], user=row["user"],
+            device=row["device"], endpoint=row["endpoint"], connection=row["connection"], reason=row["reason"],
+        )
+
+    @property
+    def lane(self) -> str | None:
+        return self.connection
+
+
+@dataclass
+class OutboundRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    params: dict[str, str] = field(default_factory=dict)
+    proxy: str | None = None  # http://user:pass@host:port
+
+
+@dataclass
+class AttemptResult:
+    request: OutboundRequest
+    status: int | None  # None when no answer arrived
+    body: str | None
+    latency_ms: float
+    error: str | None = None
+    unreachable: bool = False  # connect error or timeout (as opposed to an HTTP answer)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class Decision:
+    """What happens to a delivery after an attempt (or instead of one)."""
+
+    status: str
+    next_at: float | None = None  # for pending: when to try again
+    reason: str | None = None
+    count_attempt: bool = True
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    *,
+    kind: str,
+    message: dict[str, Any],
+    now: float,
+    user: str | None = None,
+    device: str | None = None,
+    endpoint: str | None = None,
+    connection: str | None = None,
+    due: float | None = None,
+) -> int:
+    """Add a pending delivery inside the caller's transaction; returns its id."""
+    cur = conn.execute(
+        "INSERT INTO deliveries(kind, user, device, endpoint, connection, status, message, next_at, created_at, "
+        "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (kind, user, device, endpoint, connection, PENDING, json.dumps(message), now if due is None else due, now, now),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers as the journal shows them: secret values masked, keeping the scheme word."""
+    masked: dict[str, str] = {}
+    for key, value in headers.items():
+        if key.lower() in SECRET_HEADERS:
+            scheme, sep, _rest = value.partition(" ")
+            masked[key] = f"{scheme} *****" if sep and scheme.lower() in {"bearer", "basic", "token"} else "*****"
+        else:
+            masked[key] = value
+    return masked
+
+
+def clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_JOURNAL_BODY:
+        return text
+    return text[:MAX_JOURNAL_BODY] + f"... [{len(text) - MAX_JOURNAL_BODY} more characters]"
+
+
+def record_attempt(conn: sqlite3.Connection, delivery: Delivery, result: AttemptResult, ts: float) -> int:
+    n = delivery.attempts + 1
+    req = result.request
+    url = req.url
+    if req.params:
+        from urllib.parse import urlencode
+
+        url = url + ("&" if "?" in url else "?") + urlencode(req.params)
+    conn.execute(
+        "INSERT INTO delivery_attempts(delivery_id, n, ts, method, url, headers, body, status, response_body, "
+        "latency_ms, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            delivery.id, n, ts, req.method, url, json.dumps(mask_headers(req.headers)),
+            clip(req.body.decode("utf-8", "replace")), result.status, clip(result.body),
+            round(result.latency_ms, 3), result.error,
+        ),
+    )
+    return n
+
+
+def apply_decision(conn: sqlite3.Connection, delivery: Delivery, decision: Decision, now: float) -> None:
+    attempts = delivery.attempts + (1 if decision.count_attempt else 0)
+    conn.execute(
+        "UPDATE deliveries SET status = ?, attempts = ?, next_at = ?, updated_at = ?, reason = ? WHERE id = ?",
+        (decision.status, attempts, decision.next_at if decision.next_at is not None else now, now,
+         decision.reason, delivery.id),
+    )
+
+
+def delivery_to_dict(row: sqlite3.Row, attempts: list[sqlite3.Row] | None = None) -> dict[str, Any]:
+    """The journal's view of a delivery (``/_emulator/deliveries``)."""
+    data: dict[str, Any] = {
+        "id": str(row["id"]),
+        "kind": row["kind"],
+        "status": row["status"],
+        "user": row["user"],
+        "device": row["device"],
+        "endpoint": row["endpoint"],
+        "connection": row["connection"],
+        "attempts": row["attempts"],
+        "created": int(row["created_at"] * 1000),
+        "updated": int(row["updated_at"] * 1000),
+        "next_attempt": int(row["next_at"] * 1000) if row["status"] == PENDING else None,
+        "reason": row["reason"],
+    }
+    if attempts is not None:
+        data["attempt_log"] = [
+            {
+                "n": a["n"],
+                "ts": int(a["ts"] * 1000),
+                "method": a["method"],
+                "url": a["url"],
+                "headers": json.loads(a["headers"]),
+                "body": a["body"],
+                "status": a["status"],
+                "response_body": a["response_body"],
+                "latency_ms": a["latency_ms"],
+                "error": a["error"],
+            }
+            for a in attempts
+        ]
+    return data

@@ -1,0 +1,196 @@
+"""The emulator's own routes under /_emulator: health, reset, clock, events, delivery journal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from iotcli.delivery.outbox import FINAL, delivery_to_dict
+from iotcli.emulator.core import Emulator
+from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.http import ok, query_int, read_json_object
+from iotcli.emulator.routing import RouteTable
+
+routes = RouteTable("emulator", tag="emulator")
+
+#: Seconds between keep-alive comments on an idle event stream.
+SSE_KEEPALIVE = 15.0
+
+
+def emu_of(request: Request) -> Emulator:
+    emu: Emulator = request.app.state.emu
+    return emu
+
+
+@routes.get("/_emulator/health", summary="Liveness and version (no auth)", auth=False)
+async def health(request: Request) -> Response:
+    return ok(emu_of(request).health())
+
+
+@routes.post("/_emulator/reset", summary="Wipe all state except the account")
+async def reset(request: Request) -> Response:
+    emu = emu_of(request)
+    await emu.auth.account(request)
+    await emu.reset()
+    return ok({"status": "reset"})
+
+
+@routes.get("/_emulator/clock", summary="Read the emulator clock")
+async def clock(request: Request) -> Response:
+    emu = emu_of(request)
+    await emu.auth.account(request)
+    return ok(emu.clock.to_dict())
+
+
+ADVANCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["seconds"],
+    "additionalProperties": False,
+    "properties": {"seconds": {"type": "number", "minimum": 0, "description": "emulated seconds to jump forward"}},
+}
+
+
+@routes.post("/_emulator/clock/advance", summary="Move the emulator clock forward", body=ADVANCE_SCHEMA)
+async def advance(request: Request) -> Response:
+    emu = emu_of(request)
+    await emu.auth.account(request)
+    body = await read_json_object(request)
+    unknown = set(body) - {"seconds"}
+    if unknown:
+        raise ApiProblem(400, f"unknown field '{sorted(unknown)[0]}'")
+    seconds = body.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ApiProblem(400, "field 'seconds' is required and must be a number")
+    if seconds < 0 or seconds != seconds or seconds > 10 * 365 * 86400:
+        raise ApiProblem(400, "field 'seconds' must be between 0 and 10 years")
+    await emu.advance_clock(float(seconds))
+    return ok(emu.clock.to_dict())
+
+
+@routes.get(
+    "/_emulator/events",
+    summary="Event journal; ?follow=1 streams it as Server-Sent Events",
+    query={"follow": "1 to stream", "after": "only events with a larger id", "kind": "kind or kind prefix",
+           "limit": "at most this many (default 100, max 10000)"},
+)
+async def events(request: Request) -> Response:
+    emu = emu_of(request)
+    await emu.auth.account(request)
+    after = query_int(request, "after", 0, minimum=0) or 0
+    limit = query_int(request, "limit", 100, minimum=1, maximum=10_000) or 100
+    kind = request.query_params.get("kind") or None
+    follow = request.query_params.get("follow", "").lower() in {"1", "true", "yes"}
+    if not follow:
+        return ok(await emu.events.list(after=after, kind=kind, limit=limit))
+
+    queue = emu.events.follow()
+    backlog = await emu.events.list(after=after, kind=kind, limit=limit) if "after" in request.query_params else []
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            last = 0
+            for event in backlog:
+                last = event["id"]
+                yield _sse(event)
+            yield ": following\n\n"
+            while True:
+                if await request.is_disconnected():
+                    break
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=SSE_KEEPALIVE)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if event["id"] <= last:
+                    continue
+                if kind and not (event["kind"] == kind or event["kind"].startswith(kind + ".")):
+                    continue
+                yield _sse(event)
+        finally:
+            emu.events.unfollow(queue)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _sse(event: dict[str, Any]) -> str:
+    return f"id: {event['id']}\nevent: {event['kind']}\ndata: {json.dumps(event)}\n\n"
+
+
+@routes.get(
+    "/_emulator/deliveries",
+    summary="Delivery journal: every forward and endpoint call",
+    query={"status": "pending|delivered|dropped|failed|expired", "connection": "connection id",
+           "device": "device id", "kind": "endpoint|uplink|downlink_event", "limit": "default 100, max 10000"},
+)
+async def list_deliveries(request: Request) -> Response:
+    emu = emu_of(request)
+    await emu.auth.account(request)
+    limit = query_int(request, "limit", 100, minimum=1, maximum=10_000) or 100
+    filters = {k: request.query_params.get(k) for k in ("status", "connection", "device", "kind")}
+    status = filters["status"]
+    if status and status not in FINAL | {"pending"}:
+        raise ApiProblem(400, f"query parameter 'status' must be one of pending, {', '.join(sorted(FINAL))}")
+
+    def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM deliveries WHERE 1=1"
+        args: list[Any] = []
+        for key, value in filters.items():
+            if value:
+                sql += f" AND {key} = ?"
+                args.append(value)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [delivery_to_dict(r) for r in conn.execute(sql, args).fetchall()]
+
+    return ok(await emu.store.read(query))
+
+
+def _delivery_id(request: Request) -> int:
+    raw = str(request.path_params["id"])
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiProblem(400, f"invalid delivery id '{raw[:32]}': expected a number")
+    return int(raw)
+
+
+@routes.get("/_emulator/deliveries/{id}", summary="One delivery with every attempt")
+async def show_delivery(request: Request) -> Response:
+    emu = emu_of(request)
+    await emu.auth.account(request)
+    did = _delivery_id(request)
+
+    def query(conn: sqlite3.Connection) -> dict[str, Any] | None:
+        row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (did,)).fetchone()
+        if row is None:
+            return None
+        attempts = conn.execute(
+            "SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY n", (did,)
+        ).fetchall()
+        return delivery_to_dict(row, attempts)
+
+    data = await emu.store.read(query)
+    if data is None:
+        raise ApiProblem(404, f"delivery {did} not found")
+    return ok(data)
+
+
+@routes.post("/_emulator/deliveries/{id}/replay", summary="Send a failed, dropped or expired delivery again")
+async def replay_delivery(request: Request) -> Response:
+    emu = emu_of(request)
+    await emu.auth.account(request)
+    did = _delivery_id(request)
+    exists = await emu.store.read(
+        lambda c: c.execute("SELECT status FROM deliveries WHERE id = ?", (did,)).fetchone()
+    )
+    if exists is None:
+        raise ApiProblem(404, f"delivery {did} not found")
+    if not await emu.worker.replay(did):
+        raise ApiProblem(400, f"delivery {did} is {exists['status']}: only failed, dropped or expired ones can be replayed")
+    await emu.events.record("delivery.replayed", delivery=str(did))
+    return ok({"id": str(did), "status": "pending"})

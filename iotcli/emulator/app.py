@@ -1,0 +1,167 @@
+"""``create_app(settings)``: the emulator's ASGI application, every surface on one port."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from iotcli.emulator import admin, oauth
+from iotcli.emulator.core import Emulator
+from iotcli.emulator.errors import (
+    ApiProblem,
+    error_body,
+    handle_http_exception,
+    handle_problem,
+    handle_unexpected,
+)
+from iotcli.emulator.routing import RouteTable, starlette_routes
+from iotcli.emulator.settings import EmulatorSettings
+from iotcli.store.schema import CORE
+
+
+def route_tables() -> list[RouteTable]:
+    """Every route table of the emulator, in mount order (also the OpenAPI document's source)."""
+    tables: list[RouteTable] = [admin.routes, oauth.routes]
+    with contextlib.suppress(ImportError):
+        from iotcli.emulator.thinger import ROUTE_TABLES as THINGER_TABLES
+
+        tables += THINGER_TABLES
+    with contextlib.suppress(ImportError):
+        from iotcli.emulator.iotflow import ROUTE_TABLES as IOTFLOW_TABLES
+
+        tables += IOTFLOW_TABLES
+    return tables
+
+
+def migrations() -> list[tuple[str, list[str]]]:
+    result: list[tuple[str, list[str]]] = [("core", CORE)]
+    with contextlib.suppress(ImportError):
+        from iotcli.emulator.thinger.schema import MIGRATIONS as THINGER
+
+        result.append(("thinger", THINGER))
+    with contextlib.suppress(ImportError):
+        from iotcli.emulator.iotflow.schema import MIGRATIONS as IOTFLOW
+
+        result.append(("iotflow", IOTFLOW))
+    return result
+
+
+def attach_services(emu: Emulator) -> None:
+    """Let each surface attach its service object and delivery policies to the emulator."""
+    with contextlib.suppress(ImportError):
+        from iotcli.emulator.thinger import attach as attach_thinger
+
+        attach_thinger(emu)
+    with contextlib.suppress(ImportError):
+        from iotcli.emulator.iotflow import attach as attach_iotflow
+
+        attach_iotflow(emu)
+
+
+def create_app(settings: EmulatorSettings | None = None) -> Starlette:
+    """Build the emulator app. Its lifespan opens the store and starts the workers."""
+    settings = settings or EmulatorSettings()
+    emu = Emulator(settings, migrations())
+    attach_services(emu)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await emu.start()
+        try:
+            yield
+        finally:
+            await emu.stop()
+
+    app = Starlette(
+        routes=starlette_routes(route_tables()),
+        exception_handlers={
+            ApiProblem: handle_problem,
+            HTTPException: handle_http_exception,
+        },
+        lifespan=lifespan,
+    )
+    app.state.emu = emu
+    app.add_middleware(BodyLimit, max_body=settings.max_body)  # type: ignore[arg-type]
+    app.add_middleware(CatchAll)  # type: ignore[arg-type]
+    return app
+
+
+class CatchAll:
+    """Turns any unexpected exception into a JSON 500 without a traceback (to the client or the log)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the boundary
+            from starlette.requests import Request
+
+            response = await handle_unexpected(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)
+
+
+class BodyLimit:
+    """Answers 413 for request bodies over ``max_body`` bytes, before the route reads them whole."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await self._reject(scope, send, 400, "invalid Content-Length header")
+                    return
+                if length > self.max_body:
+                    await self._reject(scope, send, 413, self._message(length))
+                    return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise ApiProblem(413, self._message(received))
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _message(self, size: int) -> str:
+        return f"request body too large: {size} bytes, the limit is {self.max_body} bytes (--max-body)"
+
+    async def _reject(self, scope: Scope, send: Send, status: int, message: str) -> None:
+        import json
+
+        body: Any = error_body(scope.get("path", ""), status, message)
+        data = json.dumps(body).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": data})

@@ -1,0 +1,183 @@
+"""The Emulator: owns the store, the clock, the journals, the outbound HTTP client and the workers.
+
+Route modules reach it as ``request.app.state.emu``; each surface attaches its service object
+(``emu.services["thinger"]``...) in ``create_app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from iotcli import __version__
+from iotcli.delivery.worker import DeliveryWorker
+from iotcli.emulator.auth import Authenticator
+from iotcli.emulator.clock import EmulatorClock
+from iotcli.emulator.events import EventJournal
+from iotcli.emulator.settings import EmulatorSettings
+from iotcli.store.db import Store
+
+log = logging.getLogger("iotcli.emulator")
+
+#: Tables ``POST /_emulator/reset`` keeps.
+KEEP_ON_RESET = {"meta", "schema_versions", "sqlite_sequence"}
+#: How often (real seconds) the journals are pruned to their caps.
+PRUNE_EVERY = 30.0
+
+
+class Emulator:
+    def __init__(self, settings: EmulatorSettings, migrations: list[tuple[str, list[str]]]) -> None:
+        self.settings = settings
+        self.migrations = migrations
+        self.account_token = resolve_account_token(settings)
+        db_path = None if settings.data_dir is None else settings.data_dir / "emulator.db"
+        self.store = Store(db_path)
+        self.clock = EmulatorClock(settings.time_scale)
+        self.events = EventJournal(self)
+        self.auth = Authenticator(self)
+        self.http: httpx.AsyncClient | None = None
+        self.deliveries: DeliveryWorker | None = None
+        self.services: dict[str, Any] = {}
+        #: Called after ``reset`` (drop caches); and at start/stop (background tasks of the surfaces).
+        self.reset_hooks: list[Callable[[], None]] = []
+        self.start_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.stop_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        assert self.deliveries is not None, "emulator not started"
+        return self.deliveries
+
+    async def start(self) -> None:
+        self.store.open(self.migrations)
+        saved = self.store.run_sync(lambda c: _meta_get(c, "clock_now"))
+        if saved is not None and float(saved) > self.clock.now():
+            # Never let emulated time run backwards across a restart (timers are stored in it).
+            self.clock.advance(float(saved) - self.clock.now())
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.settings.outbound_timeout),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            trust_env=False,
+            headers={"User-Agent": f"iotcli-emulator/{__version__}"},
+        )
+        self.deliveries = DeliveryWorker(self.store, self.clock, self.events, self.http)
+        for hook in self.start_hooks:
+            await hook()
+        self.deliveries.start()
+        self._tasks.append(asyncio.create_task(self._prune_loop(), name="journal-pruner"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for hook in reversed(self.stop_hooks):
+            with contextlib.suppress(Exception):
+                await hook()
+        if self.deliveries is not None:
+            await self.deliveries.stop()
+        if self.http is not None:
+            await self.http.aclose()
+        now = self.clock.now()
+        with contextlib.suppress(Exception):
+            await self.store.write(lambda c: _meta_set(c, "clock_now", repr(now)))
+        self.store.close()
+
+    async def advance_clock(self, seconds: float) -> float:
+        now = self.clock.advance(seconds)
+        await self.store.write(lambda c: _meta_set(c, "clock_now", repr(now)))
+        await self.events.record("clock.advanced", seconds=seconds, now=int(now * 1000))
+        if self.deliveries is not None:
+            self.deliveries.wake()
+        return now
+
+    async def reset(self) -> None:
+        """Wipe all state except the account (and its token)."""
+
+        def wipe(conn: sqlite3.Connection) -> None:
+            tables = [
+                r[0]
+                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            ]
+            for table in tables:
+                if table not in KEEP_ON_RESET:
+                    conn.execute(f'DELETE FROM "{table}"')
+
+        await self.store.write(wipe)
+        self.auth.clear()
+        for hook in self.reset_hooks:
+            hook()
+        await self.events.record("emulator.reset")
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "user": self.settings.user,
+            "in_memory": self.settings.in_memory,
+            "time_scale": self.clock.scale,
+            "now": self.clock.now_ms(),
+        }
+
+    async def _prune_loop(self) -> None:
+        keep_events, keep_deliveries = self.settings.max_events, self.settings.max_deliveries
+        while True:
+            await asyncio.sleep(PRUNE_EVERY)
+            try:
+                await self.store.write(
+                    lambda c: (self.events.prune(c, keep_events), DeliveryWorker.prune(c, keep_deliveries))
+                )
+            except Exception as exc:  # noqa: BLE001
+                log.warning("journal pruning failed: %s", exc)
+
+
+def _meta_get(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _meta_set(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def resolve_account_token(settings: EmulatorSettings) -> str:
+    """``--token``/env, else the token kept in the data dir, else a new random one (kept there)."""
+    if settings.token:
+        return settings.token
+    if settings.data_dir is None:
+        return secrets.token_urlsafe(24)
+    path = settings.data_dir / "account.json"
+    try:
+        info = json.loads(path.read_text())
+        if info.get("user") == settings.user and isinstance(info.get("token"), str):
+            return str(info["token"])
+    except (OSError, ValueError):
+        pass
+    token = secrets.token_urlsafe(24)
+    write_account_file(settings.data_dir, settings.user, token)
+    return token
+
+
+def write_account_file(data_dir: Path, user: str, token: str) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".account-", dir=data_dir)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"user": user, "token": token}, fh)
+    os.replace(tmp, data_dir / "account.json")

@@ -1,0 +1,74 @@
+"""The event journal: ingress and state changes, kept in SQLite and streamed to followers.
+
+Never put a secret in an event: tokens, keys and passwords stay out of ``data``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from iotcli.emulator.core import Emulator
+
+#: A follower that falls this far behind is dropped rather than letting memory grow.
+FOLLOWER_QUEUE = 10_000
+
+
+class EventJournal:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self._followers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def stage(self, conn: sqlite3.Connection, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Insert an event inside a store transaction; ``publish`` it once the transaction committed."""
+        ts = self.emu.clock.now_ms()
+        cur = conn.execute(
+            "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)", (ts, kind, json.dumps(data, default=str))
+        )
+        return {"id": cur.lastrowid, "ts": ts, "kind": kind, **data}
+
+    def publish(self, *events: dict[str, Any]) -> None:
+        for event in events:
+            for q in list(self._followers):
+                try:
+                    q.put_nowait(event)
+                except asyncio.QueueFull:
+                    self._followers.discard(q)
+
+    async def record(self, kind: str, **data: Any) -> dict[str, Any]:
+        """Store one event and publish it to followers."""
+        event = await self.emu.store.write(lambda conn: self.stage(conn, kind, data))
+        self.publish(event)
+        return event
+
+    def follow(self) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=FOLLOWER_QUEUE)
+        self._followers.add(q)
+        return q
+
+    def unfollow(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        self._followers.discard(q)
+
+    async def list(self, *, after: int = 0, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            sql = "SELECT id, ts, kind, data FROM events WHERE id > ?"
+            args: list[Any] = [after]
+            if kind:
+                sql += " AND (kind = ? OR kind LIKE ?)"
+                args += [kind, kind + ".%"]
+            sql += " ORDER BY id DESC LIMIT ?"
+            args.append(limit)
+            rows = conn.execute(sql, args).fetchall()
+            return [{"id": r["id"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["data"])} for r in reversed(rows)]
+
+        return await self.emu.store.read(query)
+
+    def prune(self, conn: sqlite3.Connection, keep: int) -> int:
+        """Delete the oldest events beyond ``keep``."""
+        cur = conn.execute(
+            "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", (keep,)
+        )
+        return cur.rowcount

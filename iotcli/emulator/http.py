@@ -1,0 +1,86 @@
+"""Request helpers shared by the route modules: JSON bodies, path ids, query parameters, answers."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from iotcli.emulator.errors import ApiProblem
+
+ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
+
+
+def check_id(value: str, what: str) -> str:
+    """Path ids follow ``^[a-zA-Z0-9_-]{1,32}$`` [source]; anything else is a 400 naming the id."""
+    if not ID_PATTERN.match(value):
+        raise ApiProblem(400, f"invalid {what} id '{value[:64]}': use 1-32 letters, digits, '_' or '-'")
+    return value
+
+
+def path_id(request: Request, name: str) -> str:
+    return check_id(str(request.path_params[name]), name)
+
+
+def parse_json_bytes(raw: bytes) -> Any:
+    """Decode a JSON body or raise a 400 that says what is wrong with it."""
+    if not raw.strip():
+        raise ApiProblem(400, "request body is empty: expected JSON")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiProblem(400, f"request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiProblem(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ApiProblem(400, "request body is nested too deeply") from None
+
+
+async def read_json(request: Request) -> Any:
+    return parse_json_bytes(await request.body())
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ApiProblem(400, f"request body must be a JSON object, not {json_type(data)}")
+    return data
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def query_int(request: Request, name: str, default: int | None = None, *, minimum: int | None = None,
+              maximum: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiProblem(400, f"query parameter '{name}' must be an integer, got '{raw[:32]}'") from None
+    if minimum is not None and value < minimum:
+        raise ApiProblem(400, f"query parameter '{name}' must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ApiProblem(400, f"query parameter '{name}' must be <= {maximum}")
+    return value
+
+
+def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(data, status_code=status, headers=headers)

@@ -1,0 +1,72 @@
+"""Running the emulator under uvicorn on a socket we bind ourselves.
+
+Binding first gives a clear error for a port in use (and lets ``--port 0`` pick a free port);
+uvicorn then serves on that socket and handles SIGINT/SIGTERM with a clean shutdown (the app's
+lifespan drains in-flight deliveries and closes the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from iotcli.emulator.settings import EmulatorSettings
+
+if TYPE_CHECKING:
+    from iotcli.emulator.core import Emulator
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen, or raise OSError (errno EADDRINUSE for a port in use)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: EmulatorSettings, sock: socket.socket, on_ready: Callable[[Emulator], None] | None = None,
+          log_level: str = "warning") -> None:
+    """Serve until SIGINT/SIGTERM. ``on_ready`` runs once the store is open and the workers run."""
+    import uvicorn
+
+    from iotcli.emulator.app import create_app
+
+    app = create_app(settings)
+    if on_ready is not None:
+        emu = app.state.emu
+
+        async def ready() -> None:
+            on_ready(emu)
+
+        emu.start_hooks.append(ready)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=log_level in {"debug", "info"},
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+    # that was installed before it; these make that a normal return (exit code 0).
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    return None

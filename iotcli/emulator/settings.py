@@ -1,0 +1,41 @@
+"""Settings of one emulator instance (what `iotcli emulate` was started with)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_BODY = 256 * 1024
+
+
+@dataclass
+class EmulatorSettings:
+    host: str = "127.0.0.1"
+    port: int = 8100
+    data_dir: Path | None = None  # None = in memory
+    user: str = "local"
+    token: str | None = None  # None = generated on first start and kept in data_dir
+    time_scale: float = 1.0
+    max_body: int = DEFAULT_MAX_BODY
+    #: The journals are capped: the oldest entries beyond these counts are pruned.
+    max_events: int = 100_000
+    max_deliveries: int = 100_000
+    #: Outbound request timeout (seconds of real time) for forwards and endpoint calls.
+    outbound_timeout: float = 10.0
+    #: The base URL clients reach the emulator at (used in downlinkUrl); derived from host/port if None.
+    public_url: str | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        return self.data_dir is None
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in {"0.0.0.0", "::", ""}:
+            host = "127.0.0.1"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"

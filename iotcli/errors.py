@@ -1,0 +1,90 @@
+"""The error hierarchy shared by the library and the CLI, and the CLI's exit codes.
+
+Imports nothing from typer, rich or httpx: the client raises these, the CLI's one error
+boundary (``iotcli.cli.errors``) turns them into a line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every iotcli command (CONTRACT section 5)."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    CONFIG = 3
+    API_CLIENT_ERROR = 4  # the API answered 4xx
+    API_SERVER_ERROR = 5  # the API answered 5xx
+    NETWORK = 6  # connection refused, DNS, timeout
+    INTERRUPTED = 130
+
+
+class IotcliError(Exception):
+    """Base of every error iotcli reports to a user: a message, an optional hint, an exit code."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+    code: str = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+class UsageError(IotcliError):
+    """The command line itself is wrong (bad value, missing option, unparsable item)."""
+
+    exit_code = ExitCode.USAGE
+    code = "usage"
+
+
+class ConfigError(IotcliError):
+    """The configuration file or a profile is missing, unreadable or invalid."""
+
+    exit_code = ExitCode.CONFIG
+    code = "config"
+
+
+class ApiError(IotcliError):
+    """The API answered with a non-2xx status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        hint: str | None = None,
+        body: Any = None,
+        api_code: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.body = body
+        self.api_code = api_code
+        self.exit_code = ExitCode.API_SERVER_ERROR if status >= 500 else ExitCode.API_CLIENT_ERROR
+        self.code = f"http_{status}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["status"] = self.status
+        return data
+
+
+class NetworkError(IotcliError):
+    """The server could not be reached, or the connection broke."""
+
+    exit_code = ExitCode.NETWORK
+    code = "network"
+
+
+class RequestTimeout(NetworkError):
+    """The server did not answer in time."""
+
+    code = "timeout"
