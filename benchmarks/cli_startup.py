@@ -33,8 +33,10 @@ def main() -> None:
     version = median_ms([py, "-m", "iotcli", "--version"], args.runs)
     helptext = median_ms([py, "-m", "iotcli", "--help"], args.runs)
     print(f"python -c pass     {base:8.1f} ms")
-    print(f"iotcli --version   {version:8.1f} ms  (+{version - base:.1f} ms; target <= +100 ms: "
-          f"{'ok' if version - base <= 100 else 'MISSED'})")
+    print(
+        f"iotcli --version   {version:8.1f} ms  (+{version - base:.1f} ms; target <= +100 ms: "
+        f"{'ok' if version - base <= 100 else 'MISSED'})"
+    )
     print(f"iotcli --help      {helptext:8.1f} ms  (+{helptext - base:.1f} ms)")
 
 

@@ -159,6 +159,7 @@ class ConfigFile:
 
 # --- finding a local emulator -------------------------------------------------------------
 
+
 def discovery_dir() -> Path:
     """Running emulators announce themselves here, one JSON file per port."""
     return data_dir() / "running"

@@ -97,8 +97,13 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-def run_cli(args: Sequence[str], *, transport: httpx.BaseTransport | None = None, input: str | None = None,
-            env: dict[str, str] | None = None) -> CliResult:
+def run_cli(
+    args: Sequence[str],
+    *,
+    transport: httpx.BaseTransport | None = None,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+) -> CliResult:
     """Run ``iotcli ARGS`` in-process; with ``transport`` its API calls go to that app."""
     from iotcli.cli.app import app
     from iotcli.cli.state import Environment
@@ -115,9 +120,16 @@ def run_cli(args: Sequence[str], *, transport: httpx.BaseTransport | None = None
 
 # --- a real `iotcli emulate` process ------------------------------------------------------------
 
+
 class EmulatorProcess:
-    def __init__(self, data_dir: Path | None, *, token: str = TEST_TOKEN, extra: Sequence[str] = (),
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None,
+        *,
+        token: str = TEST_TOKEN,
+        extra: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = token
@@ -129,7 +141,9 @@ class EmulatorProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self, timeout: float = 15.0) -> EmulatorProcess:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -178,6 +192,7 @@ class EmulatorProcess:
 
 # --- a local sink that records requests ---------------------------------------------------------
 
+
 @dataclass
 class Recorded:
     method: str
@@ -219,9 +234,15 @@ class Sink:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with sink._cond:
-                    sink.requests.append(Recorded(self.command, self.path, {k.lower(): v for k, v in
-                                                                            self.headers.items()}, body,
-                                                  time.monotonic()))
+                    sink.requests.append(
+                        Recorded(
+                            self.command,
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            time.monotonic(),
+                        )
+                    )
                     reply = sink.script.pop(0) if sink.script else sink.default
                     sink._cond.notify_all()
                 if reply.delay:

@@ -46,7 +46,9 @@ def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
     with EmulatorProcess(None) as first:
         r = subprocess.run(
             [sys.executable, "-m", "iotcli", "emulate", "--port", str(first.port), "--in-memory"],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert r.returncode != 0
         lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
@@ -60,7 +62,7 @@ def test_generated_token_is_kept_in_the_data_dir(tmp_path: Path) -> None:
     emu = EmulatorProcess(None, extra=port_args)
     emu.args = [a for a in emu.args if a not in ("--in-memory",)]
     i = emu.args.index("--token")
-    del emu.args[i:i + 2]
+    del emu.args[i : i + 2]
     emu.start()
     try:
         token = json.loads((data / "account.json").read_text())["token"]

@@ -58,12 +58,26 @@ def root(
     token: TokenOpt = None,
     json: JsonOpt = False,
     verbose: VerboseOpt = 0,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     """Global options apply to every command; each also comes from env IOTCLI_* and the profile."""
     opts = GlobalOptions(profile=profile, server=server, user=user, token=token, json=json, verbose=verbose)
     ctx.obj = CliState(opts, Output(json_mode=json, verbose=verbose))
 
 
-for module in (config_cmd, login, emulate, emulator_cmd, device, resources, connection, send, downlink, deliveries, events):
+for module in (
+    config_cmd,
+    login,
+    emulate,
+    emulator_cmd,
+    device,
+    resources,
+    connection,
+    send,
+    downlink,
+    deliveries,
+    events,
+):
     module.register(app)

@@ -124,9 +124,22 @@ def list_() -> None:
     cfg = state.config
     active = cfg.active or "default"
     rows = [
-        {"name": name, "active": name == active, "server": p.get("server"), "user": p.get("user"),
-         "token": mask("token", p.get("token")) if p.get("token") else None}
+        {
+            "name": name,
+            "active": name == active,
+            "server": p.get("server"),
+            "user": p.get("user"),
+            "token": mask("token", p.get("token")) if p.get("token") else None,
+        }
         for name, p in sorted(cfg.profiles.items())
     ]
-    state.out.data(rows, columns=[("name", "PROFILE"), ("active", "ACTIVE"), ("server", "SERVER"),
-                                  ("user", "USER"), ("token", "TOKEN")])
+    state.out.data(
+        rows,
+        columns=[
+            ("name", "PROFILE"),
+            ("active", "ACTIVE"),
+            ("server", "SERVER"),
+            ("user", "USER"),
+            ("token", "TOKEN"),
+        ],
+    )

@@ -27,7 +27,7 @@ def parse_size(text: str) -> int:
     """'256KiB', '1m', '65536' -> bytes."""
     raw = text.strip().lower()
     num = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = raw[len(num):]
+    unit = raw[len(num) :]
     if unit not in SIZE_UNITS or not num:
         raise UsageError(f"--max-body '{text}' is not a size (examples: 65536, 256KiB, 1MiB)")
     try:
@@ -50,22 +50,40 @@ def _is_loopback(host: str) -> bool:
 
 def emulate(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port for every surface (0 picks a free one).", min=0,
-                                      max=65535)] = 8100,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Folder of the SQLite state "
-                                                  "[default: per-user data dir].")] = None,
-    in_memory: Annotated[bool, typer.Option("--in-memory", help="Throw-away state, nothing written to disk.")] = False,
+    port: Annotated[
+        int, typer.Option("--port", help="Port for every surface (0 picks a free one).", min=0, max=65535)
+    ] = 8100,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Folder of the SQLite state [default: per-user data dir]."),
+    ] = None,
+    in_memory: Annotated[
+        bool, typer.Option("--in-memory", help="Throw-away state, nothing written to disk.")
+    ] = False,
     user: Annotated[str, typer.Option("--user", help="Account user.")] = "local",
     token: Annotated[
         str | None,
-        typer.Option("--token", envvar="IOTCLI_EMULATOR_TOKEN", show_default=False,
-                     help="Account token [default: generated on first start, kept in the data dir]."),
+        typer.Option(
+            "--token",
+            envvar="IOTCLI_EMULATOR_TOKEN",
+            show_default=False,
+            help="Account token [default: generated on first start, kept in the data dir].",
+        ),
     ] = None,
-    time_scale: Annotated[float, typer.Option(
-        "--time-scale", min=0.000001,
-        help="Real seconds per emulated second: 0.01 turns a 2 s retry delay into 20 ms.")] = 1.0,
-    max_body: Annotated[str, typer.Option("--max-body", help="Largest request body, e.g. 256KiB.")] = "256KiB",
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level: warning, info, debug.")] = "warning",
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            "--time-scale",
+            min=0.000001,
+            help="Real seconds per emulated second: 0.01 turns a 2 s retry delay into 20 ms.",
+        ),
+    ] = 1.0,
+    max_body: Annotated[
+        str, typer.Option("--max-body", help="Largest request body, e.g. 256KiB.")
+    ] = "256KiB",
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="uvicorn log level: warning, info, debug.")
+    ] = "warning",
 ) -> None:
     """Run the local emulator: Thinger-style HTTP devices and IoT Flow-style HTTP connections on one port.
 
@@ -116,8 +134,13 @@ def emulate(
         out.warn(f"listening on {host}: anyone who can reach this machine can reach the emulator")
 
     def ready(emu: Emulator) -> None:
-        info = {"url": settings.base_url, "user": settings.user, "token": emu.account_token, "pid": os.getpid(),
-                "data_dir": str(settings.data_dir) if settings.data_dir else None}
+        info = {
+            "url": settings.base_url,
+            "user": settings.user,
+            "token": emu.account_token,
+            "pid": os.getpid(),
+            "data_dir": str(settings.data_dir) if settings.data_dir else None,
+        }
         write_discovery(settings.port, info)
         if out.json_mode:
             out.json({"data": info})

@@ -9,8 +9,9 @@ import typer
 from iotcli.cli.state import get_state
 from iotcli.errors import UsageError
 
-emulator_app = typer.Typer(help="Inspect and steer a running emulator (status, reset, clock).",
-                           no_args_is_help=True)
+emulator_app = typer.Typer(
+    help="Inspect and steer a running emulator (status, reset, clock).", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +45,9 @@ def reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] 
 
 @emulator_app.command("clock")
 def clock(
-    advance: Annotated[str | None, typer.Option("--advance", help="Jump forward: seconds, or 90s, 10m, 2h, 1d.")] = None,
+    advance: Annotated[
+        str | None, typer.Option("--advance", help="Jump forward: seconds, or 90s, 10m, 2h, 1d.")
+    ] = None,
 ) -> None:
     """Show the emulator clock, or move it forward to fire timers now.
 

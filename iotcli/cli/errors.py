@@ -12,6 +12,7 @@ import traceback
 from typing import Any
 
 import typer
+from typer._click import Context
 from typer.core import TyperGroup
 
 from iotcli.errors import ExitCode, IotcliError, UsageError
@@ -20,7 +21,7 @@ from iotcli.errors import ExitCode, IotcliError, UsageError
 class IotcliGroup(TyperGroup):
     """The root group: runs the command tree inside the error boundary."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except typer.Exit:
@@ -51,14 +52,14 @@ class IotcliGroup(TyperGroup):
             raise typer.Exit(ExitCode.UNEXPECTED) from None
 
 
-def _state(ctx: typer.Context) -> Any:
+def _state(ctx: Context) -> Any:
     from iotcli.cli.state import CliState
 
     obj = ctx.find_root().obj
     return obj if isinstance(obj, CliState) else None
 
 
-def _output(ctx: typer.Context) -> Any:
+def _output(ctx: Context) -> Any:
     state = _state(ctx)
     if state is not None:
         return state.out
@@ -67,7 +68,7 @@ def _output(ctx: typer.Context) -> Any:
     return Output(json_mode="--json" in sys.argv)
 
 
-def _report_interrupt(ctx: typer.Context) -> None:
+def _report_interrupt(ctx: Context) -> None:
     out = _output(ctx)
     if out.json_mode:
         out.json({"error": {"code": "interrupted", "message": "interrupted", "hint": None}})

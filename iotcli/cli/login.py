@@ -18,14 +18,22 @@ def login(
     username: Annotated[str | None, typer.Option("--username", help="Login name [default: --user].")] = None,
     password: Annotated[
         str | None,
-        typer.Option("--password", envvar="IOTCLI_PASSWORD", help="Password (prompted, never echoed, when omitted).",
-                     show_default=False),
+        typer.Option(
+            "--password",
+            envvar="IOTCLI_PASSWORD",
+            help="Password (prompted, never echoed, when omitted).",
+            show_default=False,
+        ),
     ] = None,
     client_id: Annotated[str | None, typer.Option("--client-id", help="IoT Flow client id.")] = None,
     client_secret: Annotated[
         str | None,
-        typer.Option("--client-secret", envvar="IOTCLI_CLIENT_SECRET", help="IoT Flow client secret.",
-                     show_default=False),
+        typer.Option(
+            "--client-secret",
+            envvar="IOTCLI_CLIENT_SECRET",
+            help="IoT Flow client secret.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Log in and store the token in the profile.
@@ -68,5 +76,13 @@ def login(
     cfg.save()
     state.out.success(f"logged in to {server} as {user}; token saved in profile '{name}' ({cfg.path})")
     if state.out.json_mode:
-        state.out.json({"data": {"profile": name, "server": server, "user": user,
-                                 "expires_in": answer.get("expires_in")}})
+        state.out.json(
+            {
+                "data": {
+                    "profile": name,
+                    "server": server,
+                    "user": user,
+                    "expires_in": answer.get("expires_in"),
+                }
+            }
+        )

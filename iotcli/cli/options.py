@@ -7,20 +7,33 @@ from typing import Annotated
 import typer
 
 ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", "-p", envvar="IOTCLI_PROFILE", help="Config profile to use.", show_envvar=True)
+    str | None,
+    typer.Option("--profile", "-p", envvar="IOTCLI_PROFILE", help="Config profile to use.", show_envvar=True),
 ]
 ServerOpt = Annotated[
     str | None,
-    typer.Option("--server", envvar="IOTCLI_SERVER", help="API base URL \\[default: http://127.0.0.1:8100].",
-                 show_envvar=True),
+    typer.Option(
+        "--server",
+        envvar="IOTCLI_SERVER",
+        help="API base URL \\[default: http://127.0.0.1:8100].",
+        show_envvar=True,
+    ),
 ]
 UserOpt = Annotated[
-    str | None, typer.Option("--user", "-u", envvar="IOTCLI_USER", help="Account user \\[default: local].",
-                             show_envvar=True)
+    str | None,
+    typer.Option(
+        "--user", "-u", envvar="IOTCLI_USER", help="Account user \\[default: local].", show_envvar=True
+    ),
 ]
 TokenOpt = Annotated[
     str | None,
-    typer.Option("--token", envvar="IOTCLI_TOKEN", help="API token (Bearer).", show_envvar=True, show_default=False),
+    typer.Option(
+        "--token", envvar="IOTCLI_TOKEN", help="API token (Bearer).", show_envvar=True, show_default=False
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout: {\"data\": ...} or {\"error\": ...}.")]
-VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="Show more (requests and answers).")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help='Print only JSON on stdout: {"data": ...} or {"error": ...}.')
+]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="Show more (requests and answers).")
+]

@@ -17,8 +17,14 @@ Column = tuple[str, str]  # (key in the row, header)
 
 
 class Output:
-    def __init__(self, *, json_mode: bool = False, verbose: int = 0, stdout: IO[str] | None = None,
-                 stderr: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        json_mode: bool = False,
+        verbose: int = 0,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
         self.json_mode = json_mode
         self.verbose = verbose
         self.stdout = stdout or sys.stdout
@@ -54,7 +60,9 @@ class Output:
         elif obj is not None:
             self.stdout.write(format_value(obj) + "\n")
 
-    def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, title: str | None = None) -> None:
+    def table(
+        self, rows: Sequence[dict[str, Any]], columns: Sequence[Column], *, title: str | None = None
+    ) -> None:
         if self.is_terminal:
             from rich.table import Table
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import typer
+from typer._click import Context
 from typer._click.globals import get_current_context
 
 from iotcli.cli.output import Output
@@ -92,7 +92,8 @@ class CliState:
                 refresher = self._refresh_iotflow_token
             self._client = ApiClient(
                 make_http_client(self.server, timeout=self.timeout, transport=Environment.transport),
-                user=self.user, token=self.token,
+                user=self.user,
+                token=self.token,
                 token_refresher=refresher,
             )
         return self._client
@@ -120,7 +121,7 @@ class CliState:
         return token
 
 
-def get_state(ctx: typer.Context | None = None) -> CliState:
+def get_state(ctx: Context | None = None) -> CliState:
     """The CliState of the running command (typer vendors click, hence its context helper)."""
     ctx = ctx or get_current_context()
     root = ctx.find_root()

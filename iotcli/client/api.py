@@ -14,7 +14,9 @@ class ApiClient(ThingerMethods, IotFlowMethods, EmulatorMethods):
     """Typed access to a server that speaks the iotcli contract (the emulator or a real platform)."""
 
 
-def make_http_client(server: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+def make_http_client(
+    server: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
     """The httpx.Client the CLI uses: base URL, timeout, a User-Agent naming iotcli."""
     return httpx.Client(
         base_url=server,

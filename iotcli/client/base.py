@@ -56,8 +56,13 @@ def error_from_response(response: httpx.Response) -> ApiError:
         hint = "the token is valid but not allowed here (other user, device token, or disabled device)"
     elif status == 404:
         hint = "check the id; list what exists with the matching `list` command"
-    return ApiError(status, f"{response.request.method} {response.request.url.path}: {status} {message}",
-                    hint=hint, body=body, api_code=api_code)
+    return ApiError(
+        status,
+        f"{response.request.method} {response.request.url.path}: {status} {message}",
+        hint=hint,
+        body=body,
+        api_code=api_code,
+    )
 
 
 class BaseClient:

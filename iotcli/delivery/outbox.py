@@ -36,9 +36,18 @@ class Delivery:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Delivery:
         return cls(
-            id=row["id"], kind=row["kind"], status=row["status"], message=json.loads(row["message"]),
-            attempts=row["attempts"], next_at=row["next_at"], created_at=row["created_at"], user=row["user"],
-            device=row["device"], endpoint=row["endpoint"], connection=row["connection"], reason=row["reason"],
+            id=row["id"],
+            kind=row["kind"],
+            status=row["status"],
+            message=json.loads(row["message"]),
+            attempts=row["attempts"],
+            next_at=row["next_at"],
+            created_at=row["created_at"],
+            user=row["user"],
+            device=row["device"],
+            endpoint=row["endpoint"],
+            connection=row["connection"],
+            reason=row["reason"],
         )
 
     @property
@@ -96,7 +105,18 @@ def enqueue(
     cur = conn.execute(
         "INSERT INTO deliveries(kind, user, device, endpoint, connection, status, message, next_at, created_at, "
         "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (kind, user, device, endpoint, connection, PENDING, json.dumps(message), now if due is None else due, now, now),
+        (
+            kind,
+            user,
+            device,
+            endpoint,
+            connection,
+            PENDING,
+            json.dumps(message),
+            now if due is None else due,
+            now,
+            now,
+        ),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid
@@ -108,7 +128,9 @@ def mask_headers(headers: dict[str, str]) -> dict[str, str]:
     for key, value in headers.items():
         if key.lower() in SECRET_HEADERS:
             scheme, sep, _rest = value.partition(" ")
-            masked[key] = f"{scheme} *****" if sep and scheme.lower() in {"bearer", "basic", "token"} else "*****"
+            masked[key] = (
+                f"{scheme} *****" if sep and scheme.lower() in {"bearer", "basic", "token"} else "*****"
+            )
         else:
             masked[key] = value
     return masked
@@ -132,9 +154,17 @@ def record_attempt(conn: sqlite3.Connection, delivery: Delivery, result: Attempt
         "INSERT INTO delivery_attempts(delivery_id, n, ts, method, url, headers, body, status, response_body, "
         "latency_ms, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (
-            delivery.id, n, ts, req.method, url, json.dumps(mask_headers(req.headers)),
-            clip(req.body.decode("utf-8", "replace")), result.status, clip(result.body),
-            round(result.latency_ms, 3), result.error,
+            delivery.id,
+            n,
+            ts,
+            req.method,
+            url,
+            json.dumps(mask_headers(req.headers)),
+            clip(req.body.decode("utf-8", "replace")),
+            result.status,
+            clip(result.body),
+            round(result.latency_ms, 3),
+            result.error,
         ),
     )
     return n
@@ -144,8 +174,14 @@ def apply_decision(conn: sqlite3.Connection, delivery: Delivery, decision: Decis
     attempts = delivery.attempts + (1 if decision.count_attempt else 0)
     conn.execute(
         "UPDATE deliveries SET status = ?, attempts = ?, next_at = ?, updated_at = ?, reason = ? WHERE id = ?",
-        (decision.status, attempts, decision.next_at if decision.next_at is not None else now, now,
-         decision.reason, delivery.id),
+        (
+            decision.status,
+            attempts,
+            decision.next_at if decision.next_at is not None else now,
+            now,
+            decision.reason,
+            delivery.id,
+        ),
     )
 
 

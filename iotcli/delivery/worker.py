@@ -121,7 +121,8 @@ class DeliveryWorker:
             if not self._in_flight:
                 due = await self.store.read(
                     lambda c: c.execute(
-                        "SELECT COUNT(*) FROM deliveries WHERE status = ? AND next_at <= ?", (PENDING, self.clock.now())
+                        "SELECT COUNT(*) FROM deliveries WHERE status = ? AND next_at <= ?",
+                        (PENDING, self.clock.now()),
                     ).fetchone()[0]
                 )
                 if due == 0 and not self._in_flight:
@@ -211,8 +212,9 @@ class DeliveryWorker:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad delivery must not stop the others
             log.error("delivery %s failed in the worker: %s: %s", delivery.id, type(exc).__name__, exc)
-            retry = Decision(PENDING, next_at=self.clock.now() + 60, reason=f"internal error: {exc}",
-                             count_attempt=False)
+            retry = Decision(
+                PENDING, next_at=self.clock.now() + 60, reason=f"internal error: {exc}", count_attempt=False
+            )
             with contextlib.suppress(Exception):
                 await self._commit(delivery, None, retry)
 
@@ -235,13 +237,27 @@ class DeliveryWorker:
                 req.method, req.url, headers=req.headers, content=req.body or None, params=req.params or None
             )
         except httpx.TimeoutException as exc:
-            return AttemptResult(req, None, None, (time.perf_counter() - start) * 1000,
-                                 f"timeout: {type(exc).__name__}", unreachable=True)
+            return AttemptResult(
+                req,
+                None,
+                None,
+                (time.perf_counter() - start) * 1000,
+                f"timeout: {type(exc).__name__}",
+                unreachable=True,
+            )
         except httpx.TransportError as exc:
-            return AttemptResult(req, None, None, (time.perf_counter() - start) * 1000,
-                                 f"{type(exc).__name__}: {exc}", unreachable=True)
+            return AttemptResult(
+                req,
+                None,
+                None,
+                (time.perf_counter() - start) * 1000,
+                f"{type(exc).__name__}: {exc}",
+                unreachable=True,
+            )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
-            return AttemptResult(req, None, None, (time.perf_counter() - start) * 1000, f"invalid request: {exc}")
+            return AttemptResult(
+                req, None, None, (time.perf_counter() - start) * 1000, f"invalid request: {exc}"
+            )
         latency = (time.perf_counter() - start) * 1000
         return AttemptResult(req, response.status_code, response.text, latency)
 

@@ -52,7 +52,9 @@ ADVANCE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["seconds"],
     "additionalProperties": False,
-    "properties": {"seconds": {"type": "number", "minimum": 0, "description": "emulated seconds to jump forward"}},
+    "properties": {
+        "seconds": {"type": "number", "minimum": 0, "description": "emulated seconds to jump forward"}
+    },
 }
 
 
@@ -76,8 +78,12 @@ async def advance(request: Request) -> Response:
 @routes.get(
     "/_emulator/events",
     summary="Event journal; ?follow=1 streams it as Server-Sent Events",
-    query={"follow": "1 to stream", "after": "only events with a larger id", "kind": "kind or kind prefix",
-           "limit": "at most this many (default 100, max 10000)"},
+    query={
+        "follow": "1 to stream",
+        "after": "only events with a larger id",
+        "kind": "kind or kind prefix",
+        "limit": "at most this many (default 100, max 10000)",
+    },
 )
 async def events(request: Request) -> Response:
     emu = emu_of(request)
@@ -90,7 +96,9 @@ async def events(request: Request) -> Response:
         return ok(await emu.events.list(after=after, kind=kind, limit=limit))
 
     queue = emu.events.follow()
-    backlog = await emu.events.list(after=after, kind=kind, limit=limit) if "after" in request.query_params else []
+    backlog = (
+        await emu.events.list(after=after, kind=kind, limit=limit) if "after" in request.query_params else []
+    )
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -115,8 +123,11 @@ async def events(request: Request) -> Response:
         finally:
             emu.events.unfollow(queue)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _sse(event: dict[str, Any]) -> str:
@@ -126,8 +137,13 @@ def _sse(event: dict[str, Any]) -> str:
 @routes.get(
     "/_emulator/deliveries",
     summary="Delivery journal: every forward and endpoint call",
-    query={"status": "pending|delivered|dropped|failed|expired", "connection": "connection id",
-           "device": "device id", "kind": "endpoint|uplink|downlink_event", "limit": "default 100, max 10000"},
+    query={
+        "status": "pending|delivered|dropped|failed|expired",
+        "connection": "connection id",
+        "device": "device id",
+        "kind": "endpoint|uplink|downlink_event",
+        "limit": "default 100, max 10000",
+    },
 )
 async def list_deliveries(request: Request) -> Response:
     emu = emu_of(request)
@@ -191,6 +207,8 @@ async def replay_delivery(request: Request) -> Response:
     if exists is None:
         raise ApiProblem(404, f"delivery {did} not found")
     if not await emu.worker.replay(did):
-        raise ApiProblem(400, f"delivery {did} is {exists['status']}: only failed, dropped or expired ones can be replayed")
+        raise ApiProblem(
+            400, f"delivery {did} is {exists['status']}: only failed, dropped or expired ones can be replayed"
+        )
     await emu.events.record("delivery.replayed", delivery=str(did))
     return ok({"id": str(did), "status": "pending"})

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from iotcli.emulator import admin, oauth
+from iotcli.emulator import admin, iotflow, oauth, thinger
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.errors import (
     ApiProblem,
@@ -19,48 +19,26 @@ from iotcli.emulator.errors import (
     handle_problem,
     handle_unexpected,
 )
+from iotcli.emulator.iotflow import schema as iotflow_schema
 from iotcli.emulator.routing import RouteTable, starlette_routes
 from iotcli.emulator.settings import EmulatorSettings
+from iotcli.emulator.thinger import schema as thinger_schema
 from iotcli.store.schema import CORE
 
 
 def route_tables() -> list[RouteTable]:
     """Every route table of the emulator, in mount order (also the OpenAPI document's source)."""
-    tables: list[RouteTable] = [admin.routes, oauth.routes]
-    with contextlib.suppress(ImportError):
-        from iotcli.emulator.thinger import ROUTE_TABLES as THINGER_TABLES
-
-        tables += THINGER_TABLES
-    with contextlib.suppress(ImportError):
-        from iotcli.emulator.iotflow import ROUTE_TABLES as IOTFLOW_TABLES
-
-        tables += IOTFLOW_TABLES
-    return tables
+    return [admin.routes, oauth.routes, *thinger.ROUTE_TABLES, *iotflow.ROUTE_TABLES]
 
 
 def migrations() -> list[tuple[str, list[str]]]:
-    result: list[tuple[str, list[str]]] = [("core", CORE)]
-    with contextlib.suppress(ImportError):
-        from iotcli.emulator.thinger.schema import MIGRATIONS as THINGER
-
-        result.append(("thinger", THINGER))
-    with contextlib.suppress(ImportError):
-        from iotcli.emulator.iotflow.schema import MIGRATIONS as IOTFLOW
-
-        result.append(("iotflow", IOTFLOW))
-    return result
+    return [("core", CORE), ("thinger", thinger_schema.MIGRATIONS), ("iotflow", iotflow_schema.MIGRATIONS)]
 
 
 def attach_services(emu: Emulator) -> None:
     """Let each surface attach its service object and delivery policies to the emulator."""
-    with contextlib.suppress(ImportError):
-        from iotcli.emulator.thinger import attach as attach_thinger
-
-        attach_thinger(emu)
-    with contextlib.suppress(ImportError):
-        from iotcli.emulator.iotflow import attach as attach_iotflow
-
-        attach_iotflow(emu)
+    thinger.attach(emu)
+    iotflow.attach(emu)
 
 
 def create_app(settings: EmulatorSettings | None = None) -> Starlette:
@@ -161,7 +139,15 @@ class BodyLimit:
 
         body: Any = error_body(scope.get("path", ""), status, message)
         data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": data})

@@ -73,8 +73,17 @@ class Authenticator:
         self._cache: dict[str, TokenRecord] = {}
 
     # -- issuing ------------------------------------------------------------------------------
-    def issue(self, conn: sqlite3.Connection, *, kind: str, user: str, device: str | None = None,
-              name: str | None = None, ttl_seconds: float | None = None, token_id: str | None = None) -> tuple[str, str]:
+    def issue(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        kind: str,
+        user: str,
+        device: str | None = None,
+        name: str | None = None,
+        ttl_seconds: float | None = None,
+        token_id: str | None = None,
+    ) -> tuple[str, str]:
         """Create a token inside a store transaction; returns ``(id, secret)``. The secret is not kept."""
         secret = new_secret()
         now = self.emu.clock.now_ms()
@@ -99,7 +108,9 @@ class Authenticator:
     async def principal(self, request: Request) -> Principal:
         token = token_from(request)
         if token is None:
-            raise ApiProblem(401, "missing token: send 'Authorization: Bearer <token>' or ?authorization=<token>")
+            raise ApiProblem(
+                401, "missing token: send 'Authorization: Bearer <token>' or ?authorization=<token>"
+            )
         digest = hash_token(token)
         if hmac.compare_digest(digest, self._account_hash):
             return Principal("account", self.emu.settings.user)
@@ -143,7 +154,9 @@ class Authenticator:
 
 
 def _load(conn: sqlite3.Connection, digest: str) -> TokenRecord | None:
-    row = conn.execute("SELECT hash, id, kind, user, device, expires FROM tokens WHERE hash = ?", (digest,)).fetchone()
+    row = conn.execute(
+        "SELECT hash, id, kind, user, device, expires FROM tokens WHERE hash = ?", (digest,)
+    ).fetchone()
     if row is None:
         return None
     return TokenRecord(row["hash"], row["id"], row["kind"], row["user"], row["device"], row["expires"])

@@ -75,7 +75,9 @@ class EmulatorClock:
             if wake is not None:
                 waiters.append(asyncio.ensure_future(wake.wait()))
             try:
-                await asyncio.wait(waiters, timeout=self.real_seconds(remaining), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waiters, timeout=self.real_seconds(remaining), return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 for w in waiters:
                     w.cancel()

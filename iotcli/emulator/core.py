@@ -110,7 +110,9 @@ class Emulator:
         def wipe(conn: sqlite3.Connection) -> None:
             tables = [
                 r[0]
-                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
             ]
             for table in tables:
                 if table not in KEEP_ON_RESET:

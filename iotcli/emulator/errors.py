@@ -31,7 +31,9 @@ _CODES = {
 class ApiProblem(Exception):
     """Raise anywhere in a request to answer ``status`` with ``message`` in the surface's error shape."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -53,8 +55,9 @@ def error_body(path: str, status: int, message: str, code: str | None = None) ->
     return {"error": {"message": message}}
 
 
-def error_response(path: str, status: int, message: str, code: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    path: str, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     return JSONResponse(error_body(path, status, message, code), status_code=status, headers=headers)
 
 

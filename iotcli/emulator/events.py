@@ -52,7 +52,9 @@ class EventJournal:
     def unfollow(self, q: asyncio.Queue[dict[str, Any]]) -> None:
         self._followers.discard(q)
 
-    async def list(self, *, after: int = 0, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def list(
+        self, *, after: int = 0, kind: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             sql = "SELECT id, ts, kind, data FROM events WHERE id > ?"
             args: list[Any] = [after]
@@ -62,13 +64,14 @@ class EventJournal:
             sql += " ORDER BY id DESC LIMIT ?"
             args.append(limit)
             rows = conn.execute(sql, args).fetchall()
-            return [{"id": r["id"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["data"])} for r in reversed(rows)]
+            return [
+                {"id": r["id"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["data"])}
+                for r in reversed(rows)
+            ]
 
         return await self.emu.store.read(query)
 
     def prune(self, conn: sqlite3.Connection, keep: int) -> int:
         """Delete the oldest events beyond ``keep``."""
-        cur = conn.execute(
-            "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", (keep,)
-        )
+        cur = conn.execute("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", (keep,))
         return cur.rowcount

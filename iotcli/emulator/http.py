@@ -36,7 +36,9 @@ def parse_json_bytes(raw: bytes) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ApiProblem(400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ApiProblem(
+            400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except RecursionError:
         raise ApiProblem(400, "request body is nested too deeply") from None
 
@@ -66,8 +68,14 @@ def json_type(value: Any) -> str:
     return "object"
 
 
-def query_int(request: Request, name: str, default: int | None = None, *, minimum: int | None = None,
-              maximum: int | None = None) -> int | None:
+def query_int(
+    request: Request,
+    name: str,
+    default: int | None = None,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default

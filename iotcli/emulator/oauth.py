@@ -41,9 +41,15 @@ async def _form(request: Request) -> dict[str, str]:
     summary="Password grant: username = account user, password = account token",
     auth=False,
     body_type=FORM,
-    body={"type": "object", "required": ["grant_type", "username", "password"],
-          "properties": {"grant_type": {"const": "password"}, "username": {"type": "string"},
-                         "password": {"type": "string"}}},
+    body={
+        "type": "object",
+        "required": ["grant_type", "username", "password"],
+        "properties": {
+            "grant_type": {"const": "password"},
+            "username": {"type": "string"},
+            "password": {"type": "string"},
+        },
+    },
 )
 async def password_token(request: Request) -> Response:
     emu = emu_of(request)
@@ -63,8 +69,15 @@ async def password_token(request: Request) -> Response:
         return access[1], refresh[1]
 
     access, refresh = await emu.store.write(issue)
-    return ok({"access_token": access, "expires_in": ACCESS_TTL, "refresh_token": refresh,
-               "scope": "", "token_type": "bearer"})
+    return ok(
+        {
+            "access_token": access,
+            "expires_in": ACCESS_TTL,
+            "refresh_token": refresh,
+            "scope": "",
+            "token_type": "bearer",
+        }
+    )
 
 
 @routes.post(
@@ -72,9 +85,15 @@ async def password_token(request: Request) -> Response:
     summary="Client-credentials grant: client_id = account user, client_secret = account token",
     auth=False,
     body_type=FORM,
-    body={"type": "object", "required": ["grant_type", "client_id", "client_secret"],
-          "properties": {"grant_type": {"const": "client_credentials"}, "client_id": {"type": "string"},
-                         "client_secret": {"type": "string"}}},
+    body={
+        "type": "object",
+        "required": ["grant_type", "client_id", "client_secret"],
+        "properties": {
+            "grant_type": {"const": "client_credentials"},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"},
+        },
+    },
 )
 async def client_credentials_token(request: Request) -> Response:
     emu = emu_of(request)
@@ -90,4 +109,6 @@ async def client_credentials_token(request: Request) -> Response:
     _tid, access = await emu.store.write(
         lambda conn: emu.auth.issue(conn, kind="iotflow", user=user, name="access", ttl_seconds=ACCESS_TTL)
     )
-    return ok({"access_token": access, "token_type": "bearer", "expires_in": ACCESS_TTL, "scope": "connections"})
+    return ok(
+        {"access_token": access, "token_type": "bearer", "expires_in": ACCESS_TTL, "scope": "connections"}
+    )

@@ -49,7 +49,15 @@ class RouteTable:
     def route(self, method: str, path: str, *, summary: str, **kwargs: Any) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.specs.append(
-                RouteSpec(method.upper(), path, handler, summary, self.surface, kwargs.pop("tag", self.tag), **kwargs)
+                RouteSpec(
+                    method.upper(),
+                    path,
+                    handler,
+                    summary,
+                    self.surface,
+                    kwargs.pop("tag", self.tag),
+                    **kwargs,
+                )
             )
             return handler
 

@@ -34,8 +34,12 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: EmulatorSettings, sock: socket.socket, on_ready: Callable[[Emulator], None] | None = None,
-          log_level: str = "warning") -> None:
+def serve(
+    settings: EmulatorSettings,
+    sock: socket.socket,
+    on_ready: Callable[[Emulator], None] | None = None,
+    log_level: str = "warning",
+) -> None:
     """Serve until SIGINT/SIGTERM. ``on_ready`` runs once the store is open and the workers run."""
     import uvicorn
 

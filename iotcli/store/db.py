@@ -160,7 +160,9 @@ def apply_migrations(conn: sqlite3.Connection, migrations: Iterable[tuple[str, l
 
     A domain's list is append-only: statement N is applied once, when the stored version is below N.
     """
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_versions (domain TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_versions (domain TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+    )
     for domain, statements in migrations:
         row = conn.execute("SELECT version FROM schema_versions WHERE domain = ?", (domain,)).fetchone()
         current = row[0] if row else 0

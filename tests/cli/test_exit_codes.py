@@ -17,7 +17,9 @@ def status(*extra: str) -> list[str]:
 
 @respx.mock
 def test_2xx_is_exit_0() -> None:
-    respx.get(f"{API}/_emulator/health").mock(return_value=httpx.Response(200, json={"status": "ok", "version": "x"}))
+    respx.get(f"{API}/_emulator/health").mock(
+        return_value=httpx.Response(200, json={"status": "ok", "version": "x"})
+    )
     r = run_cli(["--json", *status()])
     assert r.exit_code == 0
     assert r.json() == {"data": {"status": "ok", "version": "x"}}
@@ -47,7 +49,9 @@ def test_iotflow_error_shape_is_read() -> None:
 
 @respx.mock
 def test_json_errors_go_to_stdout_as_json() -> None:
-    respx.get(f"{API}/_emulator/health").mock(return_value=httpx.Response(404, json={"error": {"message": "gone"}}))
+    respx.get(f"{API}/_emulator/health").mock(
+        return_value=httpx.Response(404, json={"error": {"message": "gone"}})
+    )
     r = run_cli(["--json", *status()])
     assert r.exit_code == 4
     err = r.json()["error"]
@@ -58,8 +62,9 @@ def test_json_errors_go_to_stdout_as_json() -> None:
 @respx.mock
 def test_html_answer_is_summarised() -> None:
     respx.get(f"{API}/_emulator/health").mock(
-        return_value=httpx.Response(502, text="<html><body>Bad gateway</body></html>",
-                                    headers={"content-type": "text/html"})
+        return_value=httpx.Response(
+            502, text="<html><body>Bad gateway</body></html>", headers={"content-type": "text/html"}
+        )
     )
     r = run_cli(status())
     assert r.exit_code == 5 and "HTML page" in r.stderr and "<html>" not in r.stderr
@@ -126,5 +131,7 @@ def test_cli_module_does_not_import_the_emulator() -> None:
         "bad = [m for m in ('uvicorn', 'starlette', 'iotcli.emulator', 'httpx') if m in sys.modules]; "
         "print(','.join(bad))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == ""

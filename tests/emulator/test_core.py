@@ -33,8 +33,9 @@ def test_token_in_query_is_accepted(emulator: InProcessEmulator) -> None:
 
 
 def test_oauth_password_grant_token_works_and_expires_on_the_clock(emulator: InProcessEmulator) -> None:
-    r = emulator.anon("POST", "/oauth/token", data={"grant_type": "password", "username": "local",
-                                                    "password": TEST_TOKEN})
+    r = emulator.anon(
+        "POST", "/oauth/token", data={"grant_type": "password", "username": "local", "password": TEST_TOKEN}
+    )
     assert r.status_code == 200
     body = r.json()
     assert set(body) == {"access_token", "expires_in", "refresh_token", "scope", "token_type"}
@@ -50,19 +51,27 @@ def test_oauth_password_grant_token_works_and_expires_on_the_clock(emulator: InP
 
 
 def test_oauth_bad_login_is_401(emulator: InProcessEmulator) -> None:
-    r = emulator.anon("POST", "/oauth/token", data={"grant_type": "password", "username": "local", "password": "no"})
+    r = emulator.anon(
+        "POST", "/oauth/token", data={"grant_type": "password", "username": "local", "password": "no"}
+    )
     assert r.status_code == 401
     r = emulator.anon("POST", "/oauth/token", data={"grant_type": "password", "username": "local"})
     assert r.status_code == 400 and "password" in r.json()["error"]["message"]
 
 
 def test_iotflow_client_credentials(emulator: InProcessEmulator) -> None:
-    r = emulator.anon("POST", "/iot-flow/v1/oauth/token",
-                      data={"grant_type": "client_credentials", "client_id": "local", "client_secret": TEST_TOKEN})
+    r = emulator.anon(
+        "POST",
+        "/iot-flow/v1/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "local", "client_secret": TEST_TOKEN},
+    )
     assert r.status_code == 200
     assert r.json()["token_type"] == "bearer" and r.json()["expires_in"] > 0
-    r = emulator.anon("POST", "/iot-flow/v1/oauth/token",
-                      data={"grant_type": "client_credentials", "client_id": "local", "client_secret": "bad"})
+    r = emulator.anon(
+        "POST",
+        "/iot-flow/v1/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "local", "client_secret": "bad"},
+    )
     assert r.status_code == 401
     assert set(r.json()) == {"code", "message"}  # IoT Flow error shape
 
@@ -70,8 +79,11 @@ def test_iotflow_client_credentials(emulator: InProcessEmulator) -> None:
 def test_body_over_limit_is_413() -> None:
     settings = EmulatorSettings(data_dir=None, token=TEST_TOKEN, max_body=1024)
     with InProcessEmulator(settings) as emu:
-        r = emu.http.post("/_emulator/clock/advance", content=b"{" + b" " * 2000 + b"}",
-                          headers={"content-type": "application/json"})
+        r = emu.http.post(
+            "/_emulator/clock/advance",
+            content=b"{" + b" " * 2000 + b"}",
+            headers={"content-type": "application/json"},
+        )
         assert r.status_code == 413
         assert "1024" in r.json()["error"]["message"]
 
@@ -80,7 +92,9 @@ def test_body_over_limit_is_413() -> None:
             for _ in range(5):
                 yield b" " * 400
 
-        r = emu.http.post("/_emulator/clock/advance", content=chunks(), headers={"content-type": "application/json"})
+        r = emu.http.post(
+            "/_emulator/clock/advance", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert r.status_code == 413
 
 
@@ -114,7 +128,9 @@ def test_clock_read_and_advance(emulator: InProcessEmulator) -> None:
     for bad in ({"seconds": -1}, {"seconds": "x"}, {}, {"seconds": 1, "extra": 2}):
         r = emulator.http.post("/_emulator/clock/advance", json=bad)
         assert r.status_code == 400, bad
-    r = emulator.http.post("/_emulator/clock/advance", content=b"{not json", headers={"content-type": "application/json"})
+    r = emulator.http.post(
+        "/_emulator/clock/advance", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
 
 

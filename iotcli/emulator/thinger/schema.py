@@ -1,0 +1,3 @@
+"""Tables of the thinger surface. Append-only: never edit an applied statement, append a new one."""
+
+MIGRATIONS: list[str] = []
