@@ -78,6 +78,8 @@ class DeliveryWorker:
         self.http = http
         self.policies: dict[str, DeliveryPolicy] = {}
         self._proxied: dict[str, httpx.AsyncClient] = {}
+        #: Tests replace the network with this transport (proxied requests included).
+        self.transport: httpx.AsyncBaseTransport | None = None
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._lane_count: dict[str, int] = {}
@@ -266,7 +268,12 @@ class DeliveryWorker:
             return self.http
         client = self._proxied.get(proxy)
         if client is None:
-            client = httpx.AsyncClient(proxy=proxy, timeout=self.http.timeout, trust_env=False)
+            client = httpx.AsyncClient(
+                proxy=None if self.transport else proxy,
+                transport=self.transport,
+                timeout=self.http.timeout,
+                trust_env=False,
+            )
             self._proxied[proxy] = client
         return client
 

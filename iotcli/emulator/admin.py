@@ -168,6 +168,10 @@ async def list_deliveries(request: Request) -> Response:
     return ok(await emu.store.read(query))
 
 
+#: Delivery ids are numbers (the OpenAPI document says so instead of the generic id pattern).
+DELIVERY_ID: dict[str, Any] = {"id": {"type": "string", "pattern": "^[0-9]{1,18}$"}}
+
+
 def _delivery_id(request: Request) -> int:
     raw = str(request.path_params["id"])
     if not raw.isdigit() or len(raw) > 18:
@@ -175,7 +179,7 @@ def _delivery_id(request: Request) -> int:
     return int(raw)
 
 
-@routes.get("/_emulator/deliveries/{id}", summary="One delivery with every attempt")
+@routes.get("/_emulator/deliveries/{id}", summary="One delivery with every attempt", params=DELIVERY_ID)
 async def show_delivery(request: Request) -> Response:
     emu = emu_of(request)
     await emu.auth.account(request)
@@ -196,7 +200,11 @@ async def show_delivery(request: Request) -> Response:
     return ok(data)
 
 
-@routes.post("/_emulator/deliveries/{id}/replay", summary="Send a failed, dropped or expired delivery again")
+@routes.post(
+    "/_emulator/deliveries/{id}/replay",
+    summary="Send a failed, dropped or expired delivery again",
+    params=DELIVERY_ID,
+)
 async def replay_delivery(request: Request) -> Response:
     emu = emu_of(request)
     await emu.auth.account(request)

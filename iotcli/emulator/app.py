@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from iotcli.emulator import admin, iotflow, oauth, thinger
+from iotcli.emulator import admin, iotflow, oauth, openapi, thinger
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.errors import (
     ApiProblem,
@@ -28,7 +28,7 @@ from iotcli.store.schema import CORE
 
 def route_tables() -> list[RouteTable]:
     """Every route table of the emulator, in mount order (also the OpenAPI document's source)."""
-    return [admin.routes, oauth.routes, *thinger.ROUTE_TABLES, *iotflow.ROUTE_TABLES]
+    return [admin.routes, openapi.routes, oauth.routes, *thinger.ROUTE_TABLES, *iotflow.ROUTE_TABLES]
 
 
 def migrations() -> list[tuple[str, list[str]]]:

@@ -71,8 +71,10 @@ class Emulator:
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
             trust_env=False,
             headers={"User-Agent": f"iotcli-emulator/{__version__}"},
+            transport=self.settings.outbound_transport,
         )
         self.deliveries = DeliveryWorker(self.store, self.clock, self.events, self.http)
+        self.deliveries.transport = self.settings.outbound_transport
         for hook in self.start_hooks:
             await hook()
         self.deliveries.start()

@@ -38,6 +38,8 @@ class RouteSpec:
     status: int = 200
     query: dict[str, str] = field(default_factory=dict)  # name -> description
     responses: dict[int, str] = field(default_factory=dict)  # extra status -> description
+    #: JSON Schema of a path parameter when it is not an id (``^[a-zA-Z0-9_-]{1,32}$``), e.g. a number or uuid.
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class RouteTable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_MAX_BODY = 256 * 1024
 
@@ -24,6 +25,8 @@ class EmulatorSettings:
     outbound_timeout: float = 10.0
     #: The base URL clients reach the emulator at (used in downlinkUrl); derived from host/port if None.
     public_url: str | None = None
+    #: Tests: an ``httpx.AsyncBaseTransport`` every outbound request goes to instead of the network.
+    outbound_transport: Any = None
 
     @property
     def in_memory(self) -> bool:
