@@ -86,6 +86,16 @@ class Output:
         for key, value in obj.items():
             self.stdout.write(f"{key.ljust(width)}  {format_value(value)}\n")
 
+    def stream_line(self, obj: Any) -> None:
+        """One item of a live stream (``events --follow``), flushed at once: with --json a compact
+        JSON object per line (not wrapped in ``{"data": ...}``), else the text as given."""
+        if self.json_mode:
+            line = json.dumps(obj, default=str, ensure_ascii=False, separators=(",", ":"))
+        else:
+            line = str(obj)
+        self.stdout.write(line + "\n")
+        self.stdout.flush()
+
     def text(self, text: str) -> None:
         """Human output on stdout (not in --json mode, where stdout is only JSON)."""
         if not self.json_mode:
