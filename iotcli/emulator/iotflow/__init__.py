@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from iotcli.emulator.core import Emulator
+from iotcli.emulator.iotflow import api
+from iotcli.emulator.iotflow.service import IotFlow
 from iotcli.emulator.routing import RouteTable
 
-ROUTE_TABLES: list[RouteTable] = []
+ROUTE_TABLES: list[RouteTable] = [api.routes]
 
 
 def attach(emu: Emulator) -> None:
     """Create this surface's service on emu and register its delivery policies."""
+    service = IotFlow(emu)
+    emu.services["iotflow"] = service
+    emu.start_hooks.append(service.start)
+    emu.reset_hooks.append(service.reset)

@@ -1,0 +1,229 @@
+"""The HTTP connector (``actility-http-iot``): its configuration JSON Schema and the validation built on it.
+
+``GET /iot-flow/v1/connectors`` publishes ``CONFIGURATION_SCHEMA``; the connections API validates every
+configuration with the very same schema (jsonschema), so the document and the rules cannot drift.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from iotcli.emulator.errors import ApiProblem
+
+CONNECTOR_ID = "actility-http-iot"
+MASK = "*****"
+#: Configuration paths whose values are secrets: masked as ``"*****"`` in every answer.
+SECRET_PATHS: list[tuple[str, ...]] = [("downlinkAsKey",), ("tiak",), ("proxy", "password")]
+RECONNECT_STRATEGIES = ["NORMAL", "CALM", "AGGRESSIVE"]
+
+CONFIGURATION_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "HTTP connection configuration",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["destinationURL"],
+    "properties": {
+        "destinationURL": {
+            "type": "string",
+            "pattern": r"^https?://[^\s/?#]+[^\s]*$",
+            "maxLength": 2048,
+            "description": "Where uplinks are POSTed; http:// or https://",
+        },
+        "headers": {
+            "type": "object",
+            "propertyNames": {"pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$"},
+            "additionalProperties": {"type": "string", "maxLength": 4096, "pattern": r"^[^\r\n]*$"},
+            "description": "HTTP headers; values may hold pattern expressions such as {DevEUI}",
+        },
+        "strictMode": {
+            "type": "boolean",
+            "default": False,
+            "description": "Resend a message 3 times, 2 s apart, when the answer is not 2xx",
+        },
+        "proxy": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["hostname"],
+            "properties": {
+                "hostname": {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^[^\s]+$"},
+                "username": {"type": "string", "maxLength": 256},
+                "password": {"type": "string", "maxLength": 256, "writeOnly": True},
+            },
+            "description": "HTTP proxy the requests go through",
+        },
+        "lrcCompliance": {
+            "type": "boolean",
+            "default": False,
+            "description": "Add the LRC query (LrnDevEui, LrnFPort, LrnInfos, AS_ID, Time, Token)",
+        },
+        "tiak": {
+            "type": "string",
+            "pattern": "^[0-9a-fA-F]{32}$",
+            "writeOnly": True,
+            "description": "Key (32 hex digits) of the LRC Token; required with lrcCompliance",
+        },
+        "description": {"type": "string", "maxLength": 1024},
+        "sendMetadata": {
+            "type": "boolean",
+            "default": False,
+            "description": "Send the uplink object without the DevEUI_uplink wrapper",
+        },
+        "sendRawDecodedFormat": {
+            "type": "boolean",
+            "default": False,
+            "description": "Send only the decoded payload when the uplink has one",
+        },
+        "uplinkTimeValidity": {
+            "type": "string",
+            "pattern": r"^[1-9][0-9]{0,6}(s|m|h|d)$",
+            "description": "Uplinks older than this are not sent (e.g. 30s, 5m, 2h, 1d)",
+        },
+        "downlinkEnabled": {"type": "boolean", "default": True},
+        "downlinkAsId": {"type": "string", "minLength": 1, "maxLength": 128},
+        "downlinkAsKey": {"type": "string", "minLength": 1, "maxLength": 128, "writeOnly": True},
+        "downlinkPort": {"type": "integer", "minimum": 1, "maximum": 224},
+        "reconnectStrategy": {"type": "string", "enum": RECONNECT_STRATEGIES, "default": "NORMAL"},
+    },
+    "if": {"properties": {"lrcCompliance": {"const": True}}, "required": ["lrcCompliance"]},
+    "then": {"required": ["tiak"]},
+}
+
+#: The connection body around the configuration (POST and PUT). ``id``, ``startupTime`` and ``state``
+#: are read-only: accepted (so a GET answer can be sent back as a PUT) and ignored.
+CONNECTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["connectorId", "name", "configuration"],
+    "properties": {
+        "connectorId": {"type": "string", "enum": [CONNECTOR_ID]},
+        "name": {"type": "string", "minLength": 1, "maxLength": 256},
+        "active": {"type": "boolean", "default": True},
+        "alarms": {"type": ["array", "object"]},
+        "configuration": CONFIGURATION_SCHEMA,
+        "id": {"type": "string", "readOnly": True},
+        "startupTime": {"readOnly": True},
+        "state": {"readOnly": True},
+    },
+}
+
+CONNECTOR: dict[str, Any] = {
+    "id": CONNECTOR_ID,
+    "name": "HTTP",
+    "description": "Forwards uplinks to an HTTP(S) destination; downlinks come back through downlinkUrl",
+    "type": "HTTP",
+    "connection": {"configurationSchema": CONFIGURATION_SCHEMA},
+}
+
+_validator = Draft202012Validator(CONNECTION_SCHEMA)
+
+
+def _where(error: ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return path or "body"
+
+
+def describe(error: ValidationError) -> str:
+    """One message naming the field at fault."""
+    where = _where(error)
+    validator = error.validator
+    if validator == "additionalProperties":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in instance if k not in allowed)
+        name = extra[0] if extra else "?"
+        full = f"{where}.{name}" if where != "body" else name
+        return f"unknown field '{full}'"
+    if validator == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
+        full = f"{where}.{missing}" if where != "body" else missing
+        if missing == "tiak":
+            return "field 'configuration.tiak' is required when lrcCompliance is true"
+        return f"field '{full}' is required"
+    if validator == "enum" and where == "connectorId":
+        return f"unsupported connectorId '{error.instance}': only '{CONNECTOR_ID}' is supported"
+    if validator == "enum":
+        choices = ", ".join(str(v) for v in error.validator_value)
+        return f"field '{where}' must be one of {choices}"
+    if validator == "type":
+        return f"field '{where}' must be of type {error.validator_value}"
+    if "propertyNames" in error.schema_path:
+        return f"invalid header name '{error.instance}' in '{where}'"
+    if validator == "pattern":
+        hints = {
+            "configuration.destinationURL": "an http:// or https:// URL",
+            "configuration.tiak": "32 hex digits",
+            "configuration.uplinkTimeValidity": "a duration such as 30s, 5m, 2h or 1d",
+        }
+        if where.startswith("configuration.headers."):
+            return f"header '{where.split('.', 2)[2]}' must not contain line breaks"
+        return f"field '{where}' must be {hints.get(where, 'in the form ' + str(error.validator_value))}"
+    if validator == "propertyNames":
+        return f"invalid header name '{error.instance}' in '{where}'"
+    if validator in {"minimum", "maximum"}:
+        return (
+            f"field '{where}' must be between 1 and 224"
+            if where.endswith("downlinkPort")
+            else (f"field '{where}': {error.message}")
+        )
+    if validator in {"minLength", "maxLength"}:
+        return f"field '{where}' is too {'short' if validator == 'minLength' else 'long'}"
+    return f"field '{where}': {error.message}"
+
+
+def validate_connection(body: Any) -> None:
+    """Raise a 400 naming the first problem of a connection body (POST or PUT)."""
+    if not isinstance(body, dict):
+        raise ApiProblem(400, "request body must be a JSON object")
+    errors = sorted(_validator.iter_errors(body), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        # Prefer the most specific error on the shallowest path (jsonschema's relevance order).
+        from jsonschema.exceptions import best_match
+
+        error = best_match(errors)
+        # best_match may pick a nested "if/then" error; keep the message naming the field.
+        raise ApiProblem(400, describe(error))
+
+
+def with_defaults(configuration: dict[str, Any]) -> dict[str, Any]:
+    """The stored configuration: what was given plus the schema's defaults."""
+    out = copy.deepcopy(configuration)
+    out.setdefault("headers", {})
+    for key, spec in CONFIGURATION_SCHEMA["properties"].items():
+        if "default" in spec:
+            out.setdefault(key, spec["default"])
+    return out
+
+
+def mask(configuration: dict[str, Any]) -> dict[str, Any]:
+    """A copy with every secret replaced by ``"*****"``."""
+    out = copy.deepcopy(configuration)
+    for path in SECRET_PATHS:
+        node: Any = out
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(path[-1]) not in (None, ""):
+            node[path[-1]] = MASK
+    return out
+
+
+def keep_secrets(new: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """Replace ``"*****"`` in ``new`` by the stored secret; a mask without a stored value is a 400."""
+    out = copy.deepcopy(new)
+    for path in SECRET_PATHS:
+        node: Any = out
+        old: Any = stored or {}
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+            old = old.get(key) if isinstance(old, dict) else None
+        leaf = path[-1]
+        if isinstance(node, dict) and node.get(leaf) == MASK:
+            previous = old.get(leaf) if isinstance(old, dict) else None
+            if not previous:
+                name = "configuration." + ".".join(path)
+                raise ApiProblem(400, f"field '{name}' is '{MASK}' but no value is stored to keep: send it")
+            node[leaf] = previous
+    return out
