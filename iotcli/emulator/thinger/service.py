@@ -1,0 +1,205 @@
+"""The thinger surface's state holder: in-memory caches for the hot path, shared lookups, route helpers.
+
+Every change to devices, buckets and endpoints goes through the route modules of this package, which
+drop the cached entry after committing it; ``POST /_emulator/reset`` drops them all (``reset``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.http import path_id
+
+if TYPE_CHECKING:
+    from iotcli.emulator.core import Emulator
+    from iotcli.emulator.thinger.timeouts import ConnectionMonitor
+
+#: Minutes without a call after which an HTTP device is disconnected, unless its callback sets one [source].
+DEFAULT_TIMEOUT_MINUTES = 10
+
+#: Retention units -> seconds (a month is 30 days, a year 365 days) [chosen].
+RETENTION_UNITS = {
+    "hours": 3600,
+    "days": 86400,
+    "weeks": 7 * 86400,
+    "months": 30 * 86400,
+    "years": 365 * 86400,
+}
+
+#: Bucket sources that take data from callbacks and API writes [source].
+WRITABLE_SOURCES = {"api", "write"}
+
+
+@dataclass
+class DeviceInfo:
+    """What the ingest path needs to know about a device, cached in memory."""
+
+    user: str
+    device: str
+    type: str
+    enabled: bool
+    callback: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def actions(self) -> dict[str, str]:
+        actions: dict[str, str] = self.callback.get("actions") or {}
+        return actions
+
+    @property
+    def timeout_ms(self) -> int | None:
+        """Milliseconds without a call before the device is disconnected; None = never."""
+        return timeout_ms(self.callback)
+
+
+def timeout_ms(callback: dict[str, Any] | None) -> int | None:
+    props = (callback or {}).get("properties") or {}
+    minutes = props.get("timeout", DEFAULT_TIMEOUT_MINUTES)
+    if not isinstance(minutes, int | float) or isinstance(minutes, bool) or minutes <= 0:
+        return None  # 0 or less: never time out [chosen]
+    return int(minutes * 60_000)
+
+
+@dataclass
+class BucketInfo:
+    user: str
+    bucket: str
+    source: str
+    enabled: bool
+    retention_ms: int | None
+
+    @property
+    def writable(self) -> bool:
+        return self.source in WRITABLE_SOURCES
+
+
+def retention_ms(doc: dict[str, Any]) -> int | None:
+    retention = doc.get("retention") or {}
+    period = retention.get("period")
+    if not isinstance(period, int) or isinstance(period, bool) or period <= 0:
+        return None  # 0 or none: keep everything [source: "0 for unlimited retention"]
+    unit = retention.get("unit") or "days"
+    return period * RETENTION_UNITS.get(unit, 86400) * 1000
+
+
+class ThingerService:
+    """Caches and shared lookups of the thinger surface (``emu.services["thinger"]``)."""
+
+    def __init__(self, emu: Emulator) -> None:
+        from iotcli.emulator.thinger.timeouts import ConnectionMonitor
+
+        self.emu = emu
+        self._devices: dict[tuple[str, str], DeviceInfo] = {}
+        self._buckets: dict[tuple[str, str], BucketInfo] = {}
+        self._endpoints: dict[tuple[str, str], dict[str, Any]] = {}
+        #: Last emulated ms a bucket's old records were pruned (retention), so writes prune rarely.
+        self.pruned_at: dict[tuple[str, str], int] = {}
+        self.monitor: ConnectionMonitor = ConnectionMonitor(self)
+
+    def reset(self) -> None:
+        self._devices.clear()
+        self._buckets.clear()
+        self._endpoints.clear()
+        self.pruned_at.clear()
+        self.monitor.reset()
+
+    # -- devices ------------------------------------------------------------------------------
+    async def device_info(self, user: str, device: str) -> DeviceInfo | None:
+        key = (user, device)
+        info = self._devices.get(key)
+        if info is None:
+            info = await self.emu.store.read(lambda c: load_device_info(c, user, device))
+            if info is not None:
+                self._devices[key] = info
+        return info
+
+    def forget_device(self, user: str, device: str) -> None:
+        self._devices.pop((user, device), None)
+
+    # -- buckets ------------------------------------------------------------------------------
+    async def bucket_info(self, user: str, bucket: str) -> BucketInfo | None:
+        key = (user, bucket)
+        info = self._buckets.get(key)
+        if info is None:
+            info = await self.emu.store.read(lambda c: load_bucket_info(c, user, bucket))
+            if info is not None:
+                self._buckets[key] = info
+        return info
+
+    def forget_bucket(self, user: str, bucket: str) -> None:
+        self._buckets.pop((user, bucket), None)
+        self.pruned_at.pop((user, bucket), None)
+
+    # -- endpoints ----------------------------------------------------------------------------
+    async def endpoint_doc(self, user: str, endpoint: str) -> dict[str, Any] | None:
+        key = (user, endpoint)
+        doc = self._endpoints.get(key)
+        if doc is None:
+            doc = await self.emu.store.read(lambda c: load_endpoint_doc(c, user, endpoint))
+            if doc is not None:
+                self._endpoints[key] = doc
+        return doc
+
+    def forget_endpoint(self, user: str, endpoint: str) -> None:
+        self._endpoints.pop((user, endpoint), None)
+
+
+def load_device_info(conn: sqlite3.Connection, user: str, device: str) -> DeviceInfo | None:
+    row = conn.execute(
+        "SELECT type, doc, callback FROM th_devices WHERE user = ? AND device = ?", (user, device)
+    ).fetchone()
+    if row is None:
+        return None
+    doc = json.loads(row["doc"])
+    callback = json.loads(row["callback"]) if row["callback"] else {}
+    return DeviceInfo(user, device, row["type"], bool(doc.get("enabled", True)), callback)
+
+
+def load_bucket_info(conn: sqlite3.Connection, user: str, bucket: str) -> BucketInfo | None:
+    row = conn.execute("SELECT doc FROM th_buckets WHERE user = ? AND bucket = ?", (user, bucket)).fetchone()
+    if row is None:
+        return None
+    doc = json.loads(row["doc"])
+    source = str((doc.get("config") or {}).get("source", "api"))
+    return BucketInfo(user, bucket, source, bool(doc.get("enabled", True)), retention_ms(doc))
+
+
+def load_endpoint_doc(conn: sqlite3.Connection, user: str, endpoint: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT doc FROM th_endpoints WHERE user = ? AND endpoint = ?", (user, endpoint)
+    ).fetchone()
+    if row is None:
+        return None
+    doc: dict[str, Any] = json.loads(row["doc"])
+    return doc
+
+
+# -- route helpers ------------------------------------------------------------------------------
+
+
+def context(request: Request) -> tuple[Emulator, ThingerService]:
+    emu: Emulator = request.app.state.emu
+    svc: ThingerService = emu.services["thinger"]
+    return emu, svc
+
+
+async def account_user(request: Request) -> tuple[Emulator, ThingerService, str]:
+    """Check the ``user`` path id and that the caller is that account; returns (emu, service, user)."""
+    emu, svc = context(request)
+    user = path_id(request, "user")
+    await emu.auth.account(request, user)
+    return emu, svc, user
+
+
+def not_found(what: str, ident: str) -> ApiProblem:
+    return ApiProblem(404, f"{what} '{ident}' not found")
+
+
+def exists(conn: sqlite3.Connection, table: str, column: str, user: str, ident: str) -> bool:
+    row = conn.execute(f"SELECT 1 FROM {table} WHERE user = ? AND {column} = ?", (user, ident)).fetchone()
+    return row is not None
