@@ -1,0 +1,238 @@
+"""``iotcli events [--follow]``: the journal listed, and streamed live over Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from iotcli.client.iotflow import parse_sse
+from iotcli.errors import ApiError
+from tests.conftest import Cli
+from tests.harness import TEST_TOKEN, CliResult, EmulatorProcess, InProcessEmulator, run_cli
+
+# -- the SSE parser ---------------------------------------------------------------------------------
+
+
+def test_parse_sse_events_comments_and_multiline_data() -> None:
+    lines = [
+        ": following",
+        "",
+        "id: 7",
+        "event: clock.advanced",
+        'data: {"id": 7, "kind": "clock.advanced", "seconds": 5}',
+        "",
+        ": keep-alive",
+        "",
+        "id: 8",
+        "event: emulator.reset",
+        'data: {"ts": 1,',
+        'data:  "x": 2}',
+        "",
+        'data: {"id": 9, "kind": "last"}',  # no blank line at the end of the stream
+    ]
+    assert list(parse_sse(iter(lines))) == [
+        {"id": 7, "kind": "clock.advanced", "seconds": 5},
+        {"ts": 1, "x": 2, "id": 8, "kind": "emulator.reset"},  # id/kind from the SSE fields
+        {"id": 9, "kind": "last"},
+    ]
+
+
+def test_parse_sse_rejects_non_json_data() -> None:
+    with pytest.raises(ApiError, match="not JSON"):
+        list(parse_sse(iter(["data: hello", ""])))
+
+
+# -- listing against the in-process emulator ----------------------------------------------------------
+
+
+def test_events_list_table_json_kind_and_after(cli: Cli, emulator: InProcessEmulator) -> None:
+    emulator.advance(60)
+    emulator.advance(5)
+    r = cli("events")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split("\t") == ["ID", "TIME", "KIND", "DETAILS"]
+    kinds = [line.split("\t")[2] for line in lines[1:]]
+    assert kinds[-2:] == ["clock.advanced", "clock.advanced"]
+    assert "seconds=60" in lines[-2] and lines[-2].split("\t")[1].endswith("Z")
+
+    data = cli("--json", "events", "--kind", "clock").json()["data"]
+    assert [e["seconds"] for e in data] == [60, 5] and all(e["kind"] == "clock.advanced" for e in data)
+    first = data[0]["id"]
+    after = cli("--json", "events", "--after", str(first)).json()["data"]
+    assert [e["seconds"] for e in after] == [5]
+    last = cli("--json", "events", "--limit", "1").json()["data"]
+    assert [e["id"] for e in last] == [data[1]["id"]]
+
+
+def test_count_without_follow_is_a_usage_error(cli: Cli) -> None:
+    r = cli("events", "--count", "3")
+    assert r.exit_code == 2 and "--count goes with --follow" in r.stderr
+
+
+def test_help_has_examples() -> None:
+    r = run_cli(["events", "--help"])
+    assert r.exit_code == 0 and "Example" in r.stdout and "--follow" in r.stdout
+
+
+# -- following: a mocked stream --------------------------------------------------------------------------
+API = "http://api.test"
+STREAM = (
+    ": following\n\n"
+    'id: 1\nevent: connection.created\ndata: {"id": 1, "ts": 0, "kind": "connection.created", "name": "a"}\n\n'
+    ": keep-alive\n\n"
+    'id: 2\nevent: clock.advanced\ndata: {"id": 2, "ts": 1000, "kind": "clock.advanced", "seconds": 1}\n\n'
+    'id: 3\nevent: clock.advanced\ndata: {"id": 3, "ts": 2000, "kind": "clock.advanced", "seconds": 2}\n\n'
+)
+
+
+def remote(*args: str) -> list[str]:
+    return ["--server", API, "--token", "t0k3n", *args]
+
+
+@respx.mock
+def test_follow_prints_one_line_per_event_and_stops_after_count() -> None:
+    route = respx.get(f"{API}/_emulator/events").mock(
+        return_value=httpx.Response(200, text=STREAM, headers={"content-type": "text/event-stream"})
+    )
+    r = run_cli(remote("events", "--follow", "--count", "2", "--kind", "clock", "--after", "0"))
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "1970-01-01T00:00:00.000Z  #1  connection.created  name=a",
+        "1970-01-01T00:00:01.000Z  #2  clock.advanced  seconds=1",
+    ]
+    params = route.calls.last.request.url.params
+    assert params["follow"] == "1" and params["kind"] == "clock" and params["after"] == "0"
+    assert route.calls.last.request.headers["accept"] == "text/event-stream"
+
+
+@respx.mock
+def test_follow_json_is_one_object_per_line() -> None:
+    respx.get(f"{API}/_emulator/events").mock(return_value=httpx.Response(200, text=STREAM))
+    r = run_cli(remote("--json", "events", "--follow"))
+    assert r.exit_code == 0  # the stream ended: the command ends
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o["id"] for o in objects] == [1, 2, 3] and objects[2]["seconds"] == 2
+    assert r.stderr == ""  # no "following ..." note in --json mode
+
+
+@respx.mock
+@pytest.mark.parametrize(("status", "exit_code"), [(401, 4), (403, 4), (500, 5)])
+def test_follow_errors(status: int, exit_code: int) -> None:
+    respx.get(f"{API}/_emulator/events").mock(
+        return_value=httpx.Response(status, json={"error": {"message": f"nope {status}"}})
+    )
+    r = run_cli(remote("events", "--follow"))
+    assert r.exit_code == exit_code and f"nope {status}" in r.stderr and "Traceback" not in r.stderr
+
+
+@respx.mock
+def test_follow_network_errors() -> None:
+    respx.get(f"{API}/_emulator/events").mock(
+        side_effect=httpx.ConnectError("[Errno 111] Connection refused")
+    )
+    r = run_cli(remote("events", "--follow"))
+    assert r.exit_code == 6 and "connection refused" in r.stderr
+    respx.get(f"{API}/_emulator/events").mock(side_effect=httpx.ReadTimeout("silent"))
+    r = run_cli(remote("events", "--follow"))
+    assert r.exit_code == 6 and "went silent" in r.stderr
+
+
+def test_ctrl_c_while_following_is_exit_130_without_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iotcli.client.api import ApiClient
+
+    def follow(self: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        yield {"id": 1, "ts": 0, "kind": "x"}
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ApiClient, "follow_events", follow)
+    r = run_cli(remote("events", "--follow"))
+    assert r.exit_code == 130
+    assert r.stdout.splitlines() == ["1970-01-01T00:00:00.000Z  #1  x"]
+    assert "interrupted" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- following a real emulator ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def process() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess(None) as proc:
+        yield proc
+
+
+def real(proc: EmulatorProcess, *args: str) -> CliResult:
+    return run_cli(["--server", proc.url, "--token", TEST_TOKEN, *args])
+
+
+def last_id(proc: EmulatorProcess) -> int:
+    with proc.client() as http:
+        events = http.get("/_emulator/events", params={"limit": 1}).json()
+    return int(events[-1]["id"]) if events else 0
+
+
+def test_follow_replays_after_then_stops_at_count(process: EmulatorProcess) -> None:
+    start = last_id(process)
+    with process.client() as http:
+        for seconds in (1, 2, 3):
+            assert http.post("/_emulator/clock/advance", json={"seconds": seconds}).status_code == 200
+    r = real(
+        process, "--json", "events", "--follow", "--after", str(start), "--count", "3", "--kind", "clock"
+    )
+    assert r.exit_code == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [e["seconds"] for e in events] == [1, 2, 3]
+    assert all(e["kind"] == "clock.advanced" and e["id"] > start for e in events)
+
+
+def test_follow_streams_live_events(process: EmulatorProcess) -> None:
+    start = last_id(process)
+    result: list[CliResult] = []
+    follower = threading.Thread(
+        target=lambda: result.append(
+            real(process, "--json", "events", "--follow", "--after", str(start), "--count", "2")
+        )
+    )
+    follower.start()
+    with process.client() as http:
+        http.post("/_emulator/clock/advance", json={"seconds": 7})
+        http.post("/_emulator/clock/advance", json={"seconds": 8})
+    follower.join(15)
+    assert not follower.is_alive() and result[0].exit_code == 0, result
+    events = [json.loads(line) for line in result[0].stdout.splitlines()]
+    assert [(e["kind"], e["seconds"]) for e in events] == [("clock.advanced", 7), ("clock.advanced", 8)]
+
+
+def test_ctrl_c_on_a_real_follower_process(process: EmulatorProcess) -> None:
+    env = {**os.environ, "IOTCLI_SERVER": process.url, "IOTCLI_TOKEN": TEST_TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iotcli", "events", "--follow", "--after", str(last_id(process))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        with process.client() as http:
+            http.post("/_emulator/clock/advance", json={"seconds": 11})
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the event arrived: the follower is streaming
+        assert "clock.advanced" in line and "seconds=11" in line
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
