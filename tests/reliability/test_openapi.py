@@ -9,6 +9,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from iotcli.emulator.app import route_tables
+from iotcli.emulator.http import ID_PATTERN
 from iotcli.emulator.openapi import build_openapi
 from tests.harness import InProcessEmulator
 
@@ -80,14 +81,16 @@ def test_operations_carry_params_security_and_error_shapes(emulator: InProcessEm
 
 
 def test_path_params_default_to_the_id_pattern() -> None:
-    doc = build_openapi(route_tables())
-    for path, ops in doc["paths"].items():
-        for op in ops.values():
-            for p in op.get("parameters", []):
-                if p["in"] == "path" and not path.startswith("/_emulator/deliveries"):
-                    schema = p["schema"]
-                    # The id pattern, or a route's own declared schema (numbers, uuids).
-                    assert schema.get("pattern") or schema.get("format"), (path, p)
+    tables = route_tables()
+    doc = build_openapi(tables)
+    for table in tables:
+        for spec in table.specs:
+            for p in doc["paths"][spec.path][spec.method.lower()].get("parameters", []):
+                if p["in"] != "path":
+                    continue
+                # A route's own declared schema (numbers, uuids), else the contract's id pattern.
+                expected = spec.params.get(p["name"]) or {"type": "string", "pattern": ID_PATTERN.pattern}
+                assert p["schema"] == expected, (spec.path, p)
     delivery = doc["paths"]["/_emulator/deliveries/{id}"]["get"]["parameters"][0]
     assert delivery["schema"]["pattern"] == "^[0-9]{1,18}$"
 
