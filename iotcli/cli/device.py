@@ -66,7 +66,9 @@ ResponseOpt = Annotated[
 TimeoutOpt = Annotated[
     int | None,
     typer.Option(
-        "--timeout", min=1, help="Minutes without a call before the device counts as disconnected [10]."
+        "--timeout",
+        min=0,
+        help="Minutes without a call before the device counts as disconnected (0 = never) [10].",
     ),
 ]
 
