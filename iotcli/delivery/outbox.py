@@ -87,6 +87,10 @@ class Decision:
     next_at: float | None = None  # for pending: when to try again
     reason: str | None = None
     count_attempt: bool = True
+    #: A new stored message (e.g. a policy's own counters), written with the decision.
+    message: dict[str, Any] | None = None
+    #: Events ``(kind, data)`` staged in the same transaction as the decision, published after it.
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def enqueue(
@@ -183,6 +187,10 @@ def apply_decision(conn: sqlite3.Connection, delivery: Delivery, decision: Decis
             delivery.id,
         ),
     )
+    if decision.message is not None:
+        conn.execute(
+            "UPDATE deliveries SET message = ? WHERE id = ?", (json.dumps(decision.message), delivery.id)
+        )
 
 
 def delivery_to_dict(row: sqlite3.Row, attempts: list[sqlite3.Row] | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -223,12 +223,15 @@ class DeliveryWorker:
     async def _commit(self, delivery: Delivery, result: AttemptResult | None, decision: Decision) -> None:
         now = self.clock.now()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             if result is not None:
                 record_attempt(conn, delivery, result, now)
             apply_decision(conn, delivery, decision, now)
+            return [self.events.stage(conn, kind, data) for kind, data in decision.events]
 
-        await self.store.write(write)
+        staged = await self.store.write(write)
+        if staged:
+            self.events.publish(*staged)
 
     async def send(self, req: OutboundRequest) -> AttemptResult:
         """Send one request and measure it; never raises for network trouble."""

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from iotcli.emulator.core import Emulator
-from iotcli.emulator.iotflow import api
+from iotcli.emulator.iotflow import api, lorawan
 from iotcli.emulator.iotflow.service import IotFlow
 from iotcli.emulator.routing import RouteTable
 
-ROUTE_TABLES: list[RouteTable] = [api.routes]
+ROUTE_TABLES: list[RouteTable] = [api.routes, lorawan.routes]
 
 
 def attach(emu: Emulator) -> None:
-    """Create this surface's service on emu and register its delivery policies."""
+    """Create this surface's service on emu; its delivery policies are registered when the worker starts."""
     service = IotFlow(emu)
     emu.services["iotflow"] = service
     emu.start_hooks.append(service.start)

@@ -94,3 +94,17 @@ async def delete_connection(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)
     await iotflow_of(request).connections.delete(principal.user, str(request.path_params["id"]))
     return Response(status_code=204)
+
+
+@routes.post(
+    "/iot-flow/downlinkMessages/{uuid}",
+    summary="Queue a downlink for a device (the downlinkUrl of every uplink); no token: the uuid is the key",
+    auth=False,
+    status=202,
+    params={"uuid": UUID_PARAM},
+    responses={401: "AS_ID/AS_KEY mismatch", 403: "downlinkEnabled is false", 404: "unknown uuid"},
+)
+async def post_downlink(request: Request) -> Response:
+    body = await read_json(request)
+    answer = await iotflow_of(request).downlinks.post(str(request.path_params["uuid"]), body)
+    return ok(answer, status=202)

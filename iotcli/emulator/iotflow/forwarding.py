@@ -1,0 +1,263 @@
+"""The delivery policy of HTTP connections: uplinks and downlink reports to ``destinationURL``.
+
+- A 2xx answer delivers the message; the connection is (or becomes again) ``OPEN``.
+- Another HTTP status: ``strictMode`` false -> ``dropped``; true -> resent 3 more times 2 s apart on
+  the emulator clock, then ``failed`` (kept; replayable) [source].
+- No answer (connect error, timeout): the connection goes ``CLOSED`` and the message waits for the
+  next reconnect of ``reconnectStrategy``. While CLOSED one message per scheduled attempt probes the
+  destination (the oldest); the others wait, in order. When it answers, the backlog is sent one at a
+  time, oldest first, then the connection's normal concurrency resumes.
+- A message older than 24 h, or than ``uplinkTimeValidity``, is ``expired`` instead of sent.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from iotcli.delivery.outbox import (
+    DELIVERED,
+    DROPPED,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    AttemptResult,
+    Decision,
+    Delivery,
+    OutboundRequest,
+)
+from iotcli.emulator.iotflow.connections import CLOSED, OPEN, Connection
+from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
+from iotcli.emulator.iotflow.reconnect import next_attempt
+from iotcli.emulator.iotflow.templates import render_headers
+from iotcli.emulator.iotflow.uplinks import RETENTION
+
+if TYPE_CHECKING:
+    from iotcli.emulator.iotflow.service import IotFlow
+
+#: strictMode: resends after the first non-2xx answer, and the delay between them (emulator seconds) [source].
+STRICT_RESENDS = 3
+STRICT_DELAY = 2.0
+#: Deliveries of one OPEN connection in flight at once.
+LANE_CONCURRENCY = 32
+#: AS_ID in the LRC query when the connection has no downlinkAsId [chosen].
+DEFAULT_AS_ID = "iotcli-emulator"
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str | None) -> float | None:
+    if not text:
+        return None
+    return float(int(text[:-1]) * UNITS[text[-1]])
+
+
+def proxy_url(proxy: dict[str, Any]) -> str:
+    """``{hostname, username, password}`` as ``scheme://user:pass@host:port`` for the HTTP client."""
+    hostname = str(proxy["hostname"])
+    if "://" not in hostname:
+        hostname = "http://" + hostname
+    parts = urlsplit(hostname)
+    netloc = parts.netloc or parts.path.strip("/")
+    creds = ""
+    if proxy.get("username"):
+        creds = quote(str(proxy["username"]), safe="")
+        if proxy.get("password"):
+            creds += ":" + quote(str(proxy["password"]), safe="")
+        creds += "@"
+    return f"{parts.scheme}://{creds}{netloc}"
+
+
+class ForwardingPolicy:
+    def __init__(self, service: IotFlow) -> None:
+        self.service = service
+        self.emu = service.emu
+        self._sent_with: dict[int, Connection] = {}
+
+    # -- the worker's protocol ----------------------------------------------------------------
+    def lane_limit(self, delivery: Delivery) -> int:
+        conn = self.service.connections.cache.get(delivery.connection or "")
+        if conn is None:
+            return LANE_CONCURRENCY
+        if conn.state == CLOSED or conn.drain_upto:
+            return 1
+        return LANE_CONCURRENCY
+
+    async def prepare(self, delivery: Delivery) -> OutboundRequest | Decision:
+        conn = self.service.connections.cache.get(delivery.connection or "")
+        if conn is None:
+            return self._final(delivery, DROPPED, "connection deleted")
+        if not conn.active:
+            return self._final(delivery, DROPPED, "connection deactivated")
+        now = self.emu.clock.now()
+        age = now - delivery.created_at
+        if age >= RETENTION:
+            return self._final(delivery, EXPIRED, "waited more than 24 h for the destination")
+        validity = duration_seconds(conn.configuration.get("uplinkTimeValidity"))
+        if validity is not None and delivery.kind == "uplink" and age > validity:
+            return self._final(
+                delivery,
+                EXPIRED,
+                f"older than uplinkTimeValidity ({conn.configuration['uplinkTimeValidity']})",
+            )
+        if conn.state == CLOSED:
+            probe_at = conn.extra.get("next_probe")
+            if isinstance(probe_at, float) and now < probe_at:
+                # Another message already probed this reconnect slot: wait for the next one, in order.
+                return Decision(
+                    PENDING, next_at=probe_at, reason="waiting for a reconnect", count_attempt=False
+                )
+            nxt = next_attempt(self._strategy(conn), conn.closed_at or now, now)
+            conn.extra["next_probe"] = nxt if nxt is not None else delivery.created_at + RETENTION
+        self._sent_with[delivery.id] = conn
+        return self.build_request(conn, delivery.message, delivery.kind)
+
+    def decide(self, delivery: Delivery, result: AttemptResult) -> Decision:
+        conn = self._sent_with.pop(delivery.id, None)
+        strict = bool(conn and conn.strict)
+        if result.ok:
+            return self._outcome(delivery, DELIVERED, f"HTTP {result.status}", result)
+        if result.unreachable and conn is not None:
+            now = self.emu.clock.now()
+            nxt: float | None
+            if conn.state == CLOSED and isinstance(conn.extra.get("next_probe"), float):
+                nxt = conn.extra["next_probe"]
+            else:
+                nxt = next_attempt(self._strategy(conn), now, now)
+            if nxt is None or nxt >= delivery.created_at + RETENTION:
+                nxt = delivery.created_at + RETENTION
+            return self._outcome(
+                delivery, PENDING, f"unreachable ({result.error}); waiting for a reconnect", result, nxt
+            )
+        what = f"HTTP {result.status}" if result.status is not None else (result.error or "no answer")
+        if not strict:
+            return self._outcome(delivery, DROPPED, f"{what}; strictMode is off, not resent", result)
+        resends = 0 if delivery.reason == "replayed" else int(delivery.message.get("resends", 0))
+        if resends < STRICT_RESENDS:
+            message = {**delivery.message, "resends": resends + 1}
+            decision = self._outcome(
+                delivery,
+                PENDING,
+                f"{what}; strictMode resend {resends + 1} of {STRICT_RESENDS}",
+                result,
+                self.emu.clock.now() + STRICT_DELAY,
+            )
+            decision.message = message
+            return decision
+        decision = self._outcome(
+            delivery, FAILED, f"{what}; resent {STRICT_RESENDS} times (strictMode)", result
+        )
+        decision.message = {**delivery.message, "resends": 0}
+        return decision
+
+    async def after(self, delivery: Delivery, result: AttemptResult | None, decision: Decision) -> None:
+        self._sent_with.pop(delivery.id, None)
+        conn = self.service.connections.cache.get(delivery.connection or "")
+        if conn is None:
+            return
+        if conn.drain_upto and delivery.id >= conn.drain_upto and decision.status != PENDING:
+            conn.drain_upto = 0
+            self.emu.worker.wake()
+        if result is None:
+            return
+        if result.unreachable and conn.state == OPEN:
+            await self._set_state(conn, CLOSED, f"destination unreachable: {result.error}")
+        elif not result.unreachable and result.status is not None and conn.state == CLOSED:
+            await self._set_state(conn, OPEN, f"destination answered HTTP {result.status}")
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _strategy(conn: Connection) -> str:
+        return str(conn.configuration.get("reconnectStrategy") or "NORMAL")
+
+    def _final(self, delivery: Delivery, status: str, reason: str) -> Decision:
+        return self._outcome(delivery, status, reason, None, count=False)
+
+    def _outcome(
+        self,
+        delivery: Delivery,
+        status: str,
+        reason: str,
+        result: AttemptResult | None,
+        next_at: float | None = None,
+        count: bool = True,
+    ) -> Decision:
+        event = "delivery.retry" if status == PENDING else f"delivery.{status}"
+        data: dict[str, Any] = {
+            "delivery": str(delivery.id),
+            "kind": delivery.kind,
+            "connection": delivery.connection,
+            "device": delivery.device,
+            "status": status,
+            "attempt": delivery.attempts + (1 if count else 0),
+            "reason": reason,
+        }
+        if result is not None:
+            data["http_status"] = result.status
+        return Decision(status, next_at=next_at, reason=reason, count_attempt=count, events=[(event, data)])
+
+    async def _set_state(self, conn: Connection, state: str, reason: str) -> None:
+        now = self.emu.clock.now()
+        service = self.service.connections
+
+        def write(c: sqlite3.Connection) -> tuple[dict[str, Any] | None, int]:
+            event = service.stage_state(c, conn, state, reason, now)
+            drain = 0
+            if state == OPEN:
+                # The backlog is due now, and goes out one at a time up to its newest message.
+                row = c.execute(
+                    "SELECT MAX(id) FROM deliveries WHERE connection = ? AND status = ?", (conn.id, PENDING)
+                ).fetchone()
+                drain = int(row[0] or 0)
+                c.execute(
+                    "UPDATE deliveries SET next_at = ? WHERE connection = ? AND status = ? AND next_at > ?",
+                    (now, conn.id, PENDING, now),
+                )
+            return event, drain
+
+        event, drain = await self.emu.store.write(write)
+        conn.state = state
+        conn.state_reason = reason
+        if state == CLOSED:
+            conn.closed_at = now
+            nxt = next_attempt(self._strategy(conn), now, now)
+            conn.extra["next_probe"] = nxt if nxt is not None else now + RETENTION
+        else:
+            conn.closed_at = None
+            conn.extra.pop("next_probe", None)
+            conn.drain_upto = drain
+        if event is not None:
+            self.emu.events.publish(event)
+        self.emu.worker.wake()
+
+    def build_request(self, conn: Connection, message: dict[str, Any], kind: str) -> OutboundRequest:
+        """The HTTP request for one stored message with the connection's current configuration."""
+        cfg = conn.configuration
+        wrapper = str(message.get("wrapper", "DevEUI_uplink"))
+        inner = dict(message.get("body") or {})
+        if kind == "uplink":
+            inner["downlinkUrl"] = f"{self.emu.settings.base_url}/iot-flow/downlinkMessages/{conn.uuid}"
+        document = {wrapper: inner}
+        payload: Any
+        if cfg.get("sendRawDecodedFormat") and "payload" in inner:
+            payload = inner["payload"]
+        elif cfg.get("sendMetadata"):
+            payload = inner
+        else:
+            payload = document
+        headers = {"Content-Type": "application/json"}
+        rendered = render_headers(cfg.get("headers") or {}, document, inner)
+        if any(k.lower() == "content-type" for k in rendered):
+            headers = {}
+        headers.update(rendered)
+        url = str(cfg["destinationURL"])
+        if cfg.get("lrcCompliance") and cfg.get("tiak"):
+            params = lrc_params(
+                inner, as_id=str(cfg.get("downlinkAsId") or DEFAULT_AS_ID), tiak=str(cfg["tiak"])
+            )
+            url = url + ("&" if "?" in url else "?") + encode_query(params)
+        proxy = proxy_url(cfg["proxy"]) if cfg.get("proxy") else None
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return OutboundRequest("POST", url, headers=headers, body=body, proxy=proxy)

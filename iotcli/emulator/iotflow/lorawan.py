@@ -1,0 +1,62 @@
+"""The emulator's LoRaWAN side under /_emulator/lorawan: uplink ingress and the downlink journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from iotcli.emulator.admin import emu_of
+from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.http import ok, query_int, read_json_object
+from iotcli.emulator.iotflow import uplinks
+from iotcli.emulator.iotflow.api import iotflow_of
+from iotcli.emulator.iotflow.downlinks import STATUSES
+from iotcli.emulator.routing import RouteTable
+
+routes = RouteTable("emulator", tag="lorawan")
+
+UPLINK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["DevEUI", "FPort"],
+    "additionalProperties": False,
+    "properties": {
+        "DevEUI": {"type": "string", "description": "16 hex digits, dashes allowed"},
+        "FPort": {"type": "integer", "minimum": 1, "maximum": 224},
+        "payload_hex": {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"},
+        "payload": {"type": "object", "description": "decoded payload"},
+        "connections": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "DevEUI_uplink": {"type": "object", "description": "fields overriding the generated uplink"},
+    },
+}
+
+
+@routes.post(
+    "/_emulator/lorawan/uplinks",
+    summary="A device sends an uplink: forwarded to the named (or all active) connections",
+    body=UPLINK_SCHEMA,
+    status=202,
+)
+async def post_uplink(request: Request) -> Response:
+    principal = await emu_of(request).auth.account(request)
+    body = await read_json_object(request)
+    answer = await uplinks.ingest(iotflow_of(request), principal.user, body)
+    return ok(answer, status=202)
+
+
+@routes.get(
+    "/_emulator/lorawan/downlinks",
+    summary="Downlinks with their status (queued, sent, rejected, expired)",
+    query={"DevEUI": "only this device", "status": "queued|sent|rejected|expired", "limit": "default 100"},
+)
+async def list_downlinks(request: Request) -> Response:
+    await emu_of(request).auth.account(request)
+    deveui = request.query_params.get("DevEUI") or request.query_params.get("deveui")
+    if deveui:
+        deveui = uplinks.normalize_deveui(deveui, "DevEUI")
+    status = request.query_params.get("status") or None
+    if status and status not in STATUSES:
+        raise ApiProblem(400, f"query parameter 'status' must be one of {', '.join(STATUSES)}")
+    limit = query_int(request, "limit", 100, minimum=1, maximum=10_000) or 100
+    return ok(await iotflow_of(request).downlinks.list(deveui, status, limit))

@@ -1,0 +1,117 @@
+"""Header pattern expressions, rendered per message.
+
+A header value may hold expressions in braces: ``{DevEUI}``, ``{FPort}``, any field name or dotted path
+of the message object (``{CustomerData.name}``), a JsonPath on the whole body
+(``{$.DevEUI_uplink.CustomerData.name}``, via jsonpath-ng), and fallbacks separated by ``|``
+(``{CustomerData.name|DevEUI|'None'}``): the first token that yields a value wins; a quoted token is a
+literal. An expression where nothing matches renders as an empty string [chosen].
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+from jsonpath_ng import JSONPath
+from jsonpath_ng.exceptions import JsonPathParserError
+from jsonpath_ng.ext import parse as jsonpath_parse
+
+EXPRESSION = re.compile(r"\{([^{}]*)\}")
+_MISSING = object()
+
+
+@lru_cache(maxsize=512)
+def _compiled(path: str) -> JSONPath | None:
+    try:
+        return jsonpath_parse(path)
+    except (JsonPathParserError, Exception):  # noqa: BLE001 - a bad path simply matches nothing
+        return None
+
+
+def _split_tokens(expression: str) -> list[str]:
+    """Split on ``|`` outside quotes."""
+    tokens, current, quote = [], "", ""
+    for ch in expression:
+        if quote:
+            current += ch
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            current += ch
+        elif ch == "|":
+            tokens.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    tokens.append(current.strip())
+    return tokens
+
+
+def _dotted(obj: Any, path: str) -> Any:
+    node = obj
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def _resolve(token: str, document: dict[str, Any], inner: dict[str, Any]) -> Any:
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
+        return token[1:-1]
+    if not token:
+        return _MISSING
+    if token.startswith("$"):
+        compiled = _compiled(token)
+        if compiled is None:
+            return _MISSING
+        matches = compiled.find(document)
+        return matches[0].value if matches else _MISSING
+    value = _dotted(inner, token)
+    if value is _MISSING:
+        value = _dotted(document, token)
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def render_value(template: str, document: dict[str, Any], inner: dict[str, Any] | None = None) -> str:
+    """Render every ``{...}`` expression of one header value."""
+    if "{" not in template:
+        return template
+    inner = inner if inner is not None else document
+
+    def substitute(match: re.Match[str]) -> str:
+        for token in _split_tokens(match.group(1)):
+            value = _resolve(token, document, inner)
+            if value is not _MISSING and value is not None:
+                return _text(value)
+        return ""
+
+    rendered = EXPRESSION.sub(substitute, template)
+    # A header value never carries a line break, whatever the message held.
+    return rendered.replace("\r", " ").replace("\n", " ")
+
+
+def render_headers(
+    headers: dict[str, str], document: dict[str, Any], inner: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Every header of a connection rendered for one message.
+
+    ``document`` is the wrapped message (``{"DevEUI_uplink": {...}}``), ``inner`` the object inside it.
+    """
+    return {name: render_value(value, document, inner) for name, value in headers.items()}

@@ -1,0 +1,287 @@
+"""LoRaWAN uplink ingress: a realistic ``DevEUI_uplink`` built, stored and queued in one transaction.
+
+``POST /_emulator/lorawan/uplinks`` answers once the uplink and one delivery per connection are
+committed; it never waits for a destination. Frame counters live in SQLite (``iotflow_devices``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from iotcli.delivery.outbox import enqueue
+from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.iotflow.connections import CLOSED, Connection, iso_time, normalize_connection_id
+from iotcli.emulator.iotflow.reconnect import next_attempt
+
+if TYPE_CHECKING:
+    from iotcli.emulator.iotflow.service import IotFlow
+
+HEX = re.compile(r"^(?:[0-9a-fA-F]{2})*$")
+DEVEUI = re.compile(r"^[0-9A-F]{16}$")
+#: LoRaWAN's largest application payload (bytes) [chosen limit].
+MAX_PAYLOAD = 242
+#: Waiting uplinks are kept this long [source: 24 h retention].
+RETENTION = 86400.0
+UPLINK_KEYS = {"DevEUI", "FPort", "payload_hex", "payload", "connections", "DevEUI_uplink"}
+#: The account's customer id in generated messages [chosen].
+CUSTOMER_ID = "100000507"
+
+# EU868 channels LC1..LC8 and their frequencies (MHz).
+CHANNELS = [868.1, 868.3, 868.5, 867.1, 867.3, 867.5, 867.7, 867.9]
+
+
+def normalize_deveui(value: Any, field_name: str = "DevEUI") -> str:
+    if not isinstance(value, str):
+        raise ApiProblem(400, f"field '{field_name}' is required: 16 hex digits (dashes allowed)")
+    deveui = value.replace("-", "").replace(":", "").upper()
+    if not DEVEUI.match(deveui):
+        raise ApiProblem(
+            400, f"field '{field_name}' must be 16 hex digits (dashes allowed), got '{value[:40]}'"
+        )
+    return deveui
+
+
+def parse_fport(value: Any, field_name: str = "FPort") -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiProblem(400, f"field '{field_name}' must be an integer between 1 and 224")
+    if not 1 <= value <= 224:
+        raise ApiProblem(400, f"field '{field_name}' must be between 1 and 224, got {value}")
+    return value
+
+
+def parse_payload_hex(value: Any, field_name: str = "payload_hex") -> str:
+    if not isinstance(value, str) or not HEX.match(value):
+        raise ApiProblem(400, f"field '{field_name}' is not valid hex (an even number of 0-9a-f digits)")
+    if len(value) // 2 > MAX_PAYLOAD:
+        raise ApiProblem(400, f"field '{field_name}' is longer than {MAX_PAYLOAD} bytes")
+    return value.lower()
+
+
+@dataclass
+class UplinkRequest:
+    deveui: str
+    fport: int
+    payload_hex: str
+    payload: dict[str, Any] | None
+    connections: list[str] | None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_request(body: dict[str, Any]) -> UplinkRequest:
+    unknown = sorted(set(body) - UPLINK_KEYS)
+    if unknown:
+        raise ApiProblem(400, f"unknown field '{unknown[0]}'")
+    deveui = normalize_deveui(body.get("DevEUI"))
+    if "FPort" not in body:
+        raise ApiProblem(400, "field 'FPort' is required: an integer between 1 and 224")
+    fport = parse_fport(body["FPort"])
+    if "payload_hex" not in body and "payload" not in body:
+        raise ApiProblem(400, "one of 'payload_hex' or 'payload' is required")
+    payload_hex = parse_payload_hex(body["payload_hex"]) if "payload_hex" in body else ""
+    payload = body.get("payload")
+    if "payload" in body and not isinstance(payload, dict):
+        raise ApiProblem(400, "field 'payload' must be a JSON object (the decoded payload)")
+    connections = body.get("connections")
+    if connections is not None and (
+        not isinstance(connections, list)
+        or not connections
+        or not all(isinstance(c, str) for c in connections)
+    ):
+        raise ApiProblem(400, "field 'connections' must be a non-empty list of connection ids")
+    overrides = body.get("DevEUI_uplink", {})
+    if not isinstance(overrides, dict):
+        raise ApiProblem(400, "field 'DevEUI_uplink' must be an object of fields to override")
+    if "FCntUp" in overrides and (
+        isinstance(overrides["FCntUp"], bool) or not isinstance(overrides["FCntUp"], int)
+    ):
+        raise ApiProblem(400, "field 'DevEUI_uplink.FCntUp' must be an integer")
+    return UplinkRequest(deveui, fport, payload_hex, payload, connections, overrides)
+
+
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+
+
+def devaddr_for(deveui: str) -> str:
+    return _digest("devaddr", deveui)[:4].hex().upper()
+
+
+def build_uplink(
+    req: UplinkRequest, *, now: float, fcnt_up: int, fcnt_dn: int, devaddr: str
+) -> dict[str, Any]:
+    """A ``DevEUI_uplink`` object as ThingPark sends it; radio values vary per frame, deterministically."""
+    dev = _digest("device", req.deveui)
+    frame = _digest("frame", req.deveui, fcnt_up)
+    channel = frame[0] % len(CHANNELS)
+    rssi = -float(40 + frame[1] % 75)
+    snr = round(-10 + (frame[2] % 80) * 0.25, 2)
+    esp = round(rssi - max(0.0, -snr) - 0.4, 6)
+    lrrid = dev[:4].hex().upper()
+    lat = round(48.80 + dev[4] / 2550, 6)
+    lon = round(2.25 + dev[5] / 2550, 6)
+    uplink: dict[str, Any] = {
+        "Time": iso_time(now),
+        "DevEUI": req.deveui,
+        "FPort": req.fport,
+        "FCntUp": fcnt_up,
+        "ADRbit": 1,
+        "MType": 2,
+        "FCntDn": fcnt_dn,
+        "payload_hex": req.payload_hex,
+        "mic_hex": frame[3:7].hex(),
+        "Lrcid": "00000201",
+        "LrrRSSI": rssi,
+        "LrrSNR": snr,
+        "LrrESP": esp,
+        "SpFact": 7 + frame[7] % 6,
+        "SubBand": "G1" if channel < 3 else "G0",
+        "Channel": f"LC{channel + 1}",
+        "DevLrrCnt": 1,
+        "Lrrid": lrrid,
+        "Late": 0,
+        "LrrLAT": lat,
+        "LrrLON": lon,
+        "Lrrs": {"Lrr": [{"Lrrid": lrrid, "Chain": 0, "LrrRSSI": rssi, "LrrSNR": snr, "LrrESP": esp}]},
+        "CustomerID": CUSTOMER_ID,
+        "CustomerData": {"alr": {"pro": "LORA/Generic", "ver": "1"}, "name": f"Device {req.deveui[-4:]}"},
+        "ModelCfg": "0",
+        "InstantPER": 0.0,
+        "MeanPER": 0.0,
+        "DevAddr": devaddr,
+        "AckRequested": 0,
+        "rawMacCommands": "",
+        "TxPower": 14.0,
+        "NbTrans": 1,
+        "Frequency": CHANNELS[channel],
+        "DynamicClass": "A",
+    }
+    if req.payload is not None:
+        uplink["payload"] = req.payload
+    uplink.update(req.overrides)
+    return uplink
+
+
+def targets(
+    service: IotFlow, user: str, named: list[str] | None
+) -> tuple[list[Connection], list[dict[str, str]]]:
+    """The connections an uplink goes to, and the named ones skipped (inactive)."""
+    conns = service.connections
+    if named is None:
+        return [c for c in conns.list(user) if c.active], []
+    chosen: list[Connection] = []
+    skipped: list[dict[str, str]] = []
+    for raw in named:
+        cid = normalize_connection_id(raw)
+        conn = conns.cache.get(cid or raw)
+        if conn is None or conn.user != user:
+            raise ApiProblem(400, f"unknown connection '{raw[:64]}' in field 'connections'")
+        if conn in chosen:
+            continue
+        if conn.active:
+            chosen.append(conn)
+        else:
+            skipped.append({"id": conn.id, "reason": "DEACTIVATED"})
+    return chosen, skipped
+
+
+def due_time(conn: Connection, now: float) -> float:
+    """When a new message for ``conn`` is first tried: now, or its next reconnect while CLOSED."""
+    if conn.state != CLOSED or conn.closed_at is None:
+        return now
+    probe = conn.extra.get("next_probe")
+    if isinstance(probe, float) and probe > now:
+        return probe
+    nxt = next_attempt(conn.configuration.get("reconnectStrategy", "NORMAL"), conn.closed_at, now)
+    return nxt if nxt is not None else now + RETENTION
+
+
+async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Store one uplink, queue it for its connections (and any downlink events); return the 202 body."""
+    emu = service.emu
+    req = parse_request(body)
+    chosen, skipped = targets(service, user, req.connections)
+    uplink_id = uuid.uuid4().hex
+    now = emu.clock.now()
+
+    def write(c: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        row = c.execute(
+            "SELECT fcnt_up, fcnt_dn, devaddr FROM iotflow_devices WHERE deveui = ?", (req.deveui,)
+        ).fetchone()
+        if row is None:
+            fcnt_up, fcnt_dn, devaddr = 0, 0, devaddr_for(req.deveui)
+        else:
+            fcnt_up, fcnt_dn, devaddr = row["fcnt_up"] + 1, row["fcnt_dn"], row["devaddr"]
+        if "FCntUp" in req.overrides:
+            fcnt_up = int(req.overrides["FCntUp"])
+        uplink = build_uplink(req, now=now, fcnt_up=fcnt_up, fcnt_dn=fcnt_dn, devaddr=devaddr)
+        # Class A: the device's queued downlinks go out in the receive windows of this uplink.
+        dl_events, dl_journal, fcnt_dn = service.downlinks.transmit(c, uplink, fcnt_dn, now)
+        c.execute(
+            "INSERT INTO iotflow_devices(deveui, fcnt_up, fcnt_dn, devaddr, last_uplink) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(deveui) DO UPDATE SET fcnt_up = excluded.fcnt_up, fcnt_dn = excluded.fcnt_dn, "
+            "last_uplink = excluded.last_uplink",
+            (req.deveui, fcnt_up, fcnt_dn, devaddr, now),
+        )
+        message = {"wrapper": "DevEUI_uplink", "body": uplink, "uplink": uplink_id}
+        for conn in chosen:
+            enqueue(
+                c,
+                kind="uplink",
+                message=message,
+                now=now,
+                user=user,
+                device=req.deveui,
+                connection=conn.id,
+                due=due_time(conn, now),
+            )
+        for cid, wrapper, inner in dl_events:
+            target = service.connections.cache.get(cid)
+            if target is None or not target.active:
+                continue
+            enqueue(
+                c,
+                kind="downlink_event",
+                message={"wrapper": wrapper, "body": inner, "uplink": uplink_id},
+                now=now,
+                user=target.user,
+                device=req.deveui,
+                connection=cid,
+                due=due_time(target, now),
+            )
+        events = [
+            emu.events.stage(
+                c,
+                "uplink.received",
+                {
+                    "id": uplink_id,
+                    "DevEUI": req.deveui,
+                    "FPort": req.fport,
+                    "FCntUp": fcnt_up,
+                    "connections": [conn.id for conn in chosen],
+                },
+            )
+        ]
+        events += [emu.events.stage(c, kind, data) for kind, data in dl_journal]
+        return uplink, events, [{"id": d["id"], "status": d["status"]} for _k, d in dl_journal]
+
+    uplink, events, downlinks = await emu.store.write(write)
+    emu.events.publish(*events)
+    if chosen or downlinks:
+        emu.worker.wake()
+    answer: dict[str, Any] = {
+        "id": uplink_id,
+        "FCntUp": uplink["FCntUp"],
+        "connections": [conn.id for conn in chosen],
+    }
+    if skipped:
+        answer["skipped"] = skipped
+    if downlinks:
+        answer["downlinks"] = downlinks
+    return answer
