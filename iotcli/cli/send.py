@@ -1,9 +1,701 @@
-"""CLI group(s) of this module; filled in by the issue that owns them."""
+"""``iotcli send-uplink``: send a test uplink (or N of them) the way curl or Postman would.
+
+Parse -> build a RequestPlan (iotcli.sending) -> print it, or send it through one connection pool
+-> show the answer or a summary. httpx is not imported on this path (start-up stays light).
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from iotcli.cli.state import CliState, Environment, get_state
+from iotcli.errors import NetworkError, RequestTimeout, UsageError
+
+if TYPE_CHECKING:
+    from iotcli.sending.request import Prepared, RequestPlan
+    from iotcli.sending.runner import Result, Summary
+    from iotcli.sending.transport import Transport
+
+HELP_PANEL_TARGET = "Target"
+HELP_PANEL_BODY = "Body"
+HELP_PANEL_LOAD = "Repeat"
+HELP_PANEL_OUT = "Output"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    app.command("send-uplink", no_args_is_help=True)(send_uplink)
+
+
+def send_uplink(
+    items: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="HTTPie-style items: name=text, name:=json, a[b]=x, Header:value, param==value; '-' reads the body from stdin.",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device",
+            "-d",
+            help="HTTP device id: POST to its callback URL.",
+            rich_help_panel=HELP_PANEL_TARGET,
+        ),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Any URL.", rich_help_panel=HELP_PANEL_TARGET)
+    ] = None,
+    deveui: Annotated[
+        str | None,
+        typer.Option(
+            "--deveui", help="LoRaWAN uplink from this DevEUI (16 hex).", rich_help_panel=HELP_PANEL_TARGET
+        ),
+    ] = None,
+    fport: Annotated[
+        int, typer.Option("--fport", help="LoRaWAN FPort (1..224).", rich_help_panel=HELP_PANEL_TARGET)
+    ] = 1,
+    payload_hex: Annotated[
+        str | None,
+        typer.Option(
+            "--payload-hex", help="LoRaWAN frame payload in hex.", rich_help_panel=HELP_PANEL_TARGET
+        ),
+    ] = None,
+    payload: Annotated[
+        str | None,
+        typer.Option(
+            "--payload",
+            help="Decoded payload (JSON) of the LoRaWAN uplink.",
+            rich_help_panel=HELP_PANEL_TARGET,
+        ),
+    ] = None,
+    connection: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--connection",
+            "-c",
+            help="Connection id: forward only through it (repeatable); with --to, the downlinkUrl's connection.",
+            rich_help_panel=HELP_PANEL_TARGET,
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Send the LoRaWAN uplink straight to this application server, in the IoT Flow format.",
+            rich_help_panel=HELP_PANEL_TARGET,
+        ),
+    ] = None,
+    downlink_url: Annotated[
+        str | None,
+        typer.Option(
+            "--downlink-url",
+            help="With --to: the downlinkUrl to put in the uplink.",
+            rich_help_panel=HELP_PANEL_TARGET,
+        ),
+    ] = None,
+    no_downlink_url: Annotated[
+        bool,
+        typer.Option(
+            "--no-downlink-url",
+            help="With --to: no downlinkUrl (do not ask the emulator).",
+            rich_help_panel=HELP_PANEL_TARGET,
+        ),
+    ] = False,
+    fcnt: Annotated[
+        int,
+        typer.Option(
+            "--fcnt", help="With --to: FCntUp of the first uplink.", min=0, rich_help_panel=HELP_PANEL_TARGET
+        ),
+    ] = 0,
+    data: Annotated[
+        str | None, typer.Option("--data", help="Body as JSON text.", rich_help_panel=HELP_PANEL_BODY)
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Body from a file ('-' = stdin), sent as is.",
+            rich_help_panel=HELP_PANEL_BODY,
+        ),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header", "-H", help="Extra header 'Name: value' (repeatable).", rich_help_panel=HELP_PANEL_BODY
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", "-X", help="HTTP method.", rich_help_panel=HELP_PANEL_BODY)
+    ] = "POST",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Bearer token [default: the profile's].",
+            show_default=False,
+            rich_help_panel=HELP_PANEL_BODY,
+        ),
+    ] = None,
+    repeat: Annotated[
+        int, typer.Option("--repeat", "-n", help="Send N uplinks.", min=1, rich_help_panel=HELP_PANEL_LOAD)
+    ] = 1,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            "--rate", help="At most R uplinks per second.", min=0.001, rich_help_panel=HELP_PANEL_LOAD
+        ),
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval",
+            help="Seconds between uplinks (= --rate 1/S).",
+            min=0.0,
+            rich_help_panel=HELP_PANEL_LOAD,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            help="Uplinks in flight at once.",
+            min=1,
+            max=512,
+            rich_help_panel=HELP_PANEL_LOAD,
+        ),
+    ] = 1,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for each answer [default: profile timeout, 10].",
+            min=0.001,
+            rich_help_panel=HELP_PANEL_LOAD,
+        ),
+    ] = None,
+    print_as: Annotated[
+        str | None,
+        typer.Option(
+            "--print",
+            help="Print the equivalent command instead of sending: curl, httpie or python.",
+            rich_help_panel=HELP_PANEL_OUT,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the request (token masked) without sending.",
+            rich_help_panel=HELP_PANEL_OUT,
+        ),
+    ] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="A machine-readable record on stdout.", rich_help_panel=HELP_PANEL_OUT),
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Show request and answer headers (token masked).",
+            rich_help_panel=HELP_PANEL_OUT,
+        ),
+    ] = 0,
+) -> None:
+    """Send a test uplink to an HTTP device, any URL, or as a LoRaWAN uplink; show the answer.
+
+    Body placeholders, rendered per uplink: {{i}} (1..N), {{now}} (epoch ms), {{now_iso}},
+    {{random}} (0..1), {{random:MIN:MAX}}. Exit code: 0 for 2xx, 4 for 4xx, 5 for 5xx, 6 for no answer;
+    with --repeat, the most severe failure decides (6 > 5 > 4), 0 only when every uplink got a 2xx.
+
+    Examples:
+      iotcli send-uplink --device sensor-1 temp:=21.5 name=kitchen on:=true
+      iotcli send-uplink --device sensor-1 --data '{"temp": {{random:18:25}}, "n": {{i}}}' --repeat 100 --rate 20
+      iotcli send-uplink --url http://127.0.0.1:9000/hook -H 'X-Site: A' --file reading.json
+      iotcli send-uplink --deveui 0018B20000000B20 --fport 1 --payload-hex 0102
+      iotcli send-uplink --deveui 0018B20000000B20 --payload-hex 0102 --to http://127.0.0.1:9000/uplink
+      iotcli send-uplink --device sensor-1 temp:=21.5 --print curl
+    """
+    state = get_state()
+    if json_out:
+        state.out.json_mode = True
+    state.out.verbose = max(state.out.verbose, verbose)
+    verbose = state.out.verbose
+    if print_as is not None and print_as not in ("curl", "httpie", "python"):
+        raise UsageError(f"--print '{print_as}' must be curl, httpie or python")
+    if rate is not None and interval is not None:
+        raise UsageError("--rate and --interval exclude each other (--interval S is --rate 1/S)")
+    if interval:
+        rate = 1.0 / interval
+
+    plan = build_plan(
+        state,
+        items=list(items or []),
+        device=device,
+        url=url,
+        deveui=deveui,
+        fport=fport,
+        payload_hex=payload_hex,
+        payload=payload,
+        connections=list(connection or []),
+        to=to,
+        downlink_url=downlink_url,
+        no_downlink_url=no_downlink_url or bool(print_as) or dry_run,
+        fcnt=fcnt,
+        data=data,
+        file=file,
+        headers=list(header or []),
+        method=method,
+        token=token,
+    )
+    out = state.out
+    first = plan.render(1)
+    if print_as:
+        from iotcli.sending.printers import render_print
+
+        if repeat > 1:
+            out.info(f"(the first of {repeat} uplinks; --repeat is not part of the printed {print_as})")
+        out.stdout.write(render_print(print_as, first) + "\n")
+        return
+    if dry_run:
+        _dry_run(state, plan, first, repeat)
+        return
+
+    transport = _transport(state, timeout)
+    try:
+        if repeat == 1:
+            _send_single(state, plan, transport, verbose)
+        else:
+            _send_many(
+                state, plan, transport, repeat=repeat, concurrency=concurrency, rate=rate, verbose=verbose
+            )
+    finally:
+        transport.close()
+
+
+# --- building the plan ---------------------------------------------------------------------------
+
+
+def build_plan(
+    state: CliState,
+    *,
+    items: list[str],
+    device: str | None,
+    url: str | None,
+    deveui: str | None,
+    fport: int,
+    payload_hex: str | None,
+    payload: str | None,
+    connections: list[str],
+    to: str | None,
+    downlink_url: str | None,
+    no_downlink_url: bool,
+    fcnt: int,
+    data: str | None,
+    file: str | None,
+    headers: list[str],
+    method: str,
+    token: str | None,
+) -> RequestPlan:
+    """Turn the command line into a RequestPlan; every mistake is a UsageError naming it."""
+    from iotcli.sending import request as rq
+    from iotcli.sending.items import parse_items
+
+    targets = [name for name, given in (("--device", device), ("--url", url), ("--deveui", deveui)) if given]
+    if not targets:
+        raise UsageError(
+            "nothing to send to: give --device ID, --url URL or --deveui HEX",
+            hint="example: iotcli send-uplink --device sensor-1 temp:=21.5",
+        )
+    if len(targets) > 1:
+        raise UsageError(f"{' and '.join(targets)} exclude each other: pick one target")
+    if deveui is None:
+        for name, given in (
+            ("--to", to),
+            ("--payload-hex", payload_hex),
+            ("--payload", payload),
+            ("--connection", connections),
+        ):
+            if given:
+                raise UsageError(f"{name} belongs to a LoRaWAN uplink: add --deveui")
+
+    stdin_items = [i for i in items if i == "-"]
+    items = [i for i in items if i != "-"]
+    parsed = parse_items(items)
+    extra_headers = [rq.parse_header(h) for h in headers] + parsed.headers
+
+    sources = [
+        name
+        for name, given in (
+            ("--data", data),
+            ("--file", file),
+            ("'-' (stdin)", stdin_items),
+            ("items", parsed.body is not None),
+        )
+        if given
+    ]
+    if len(sources) > 1:
+        raise UsageError(f"the body comes from one source only: got {', '.join(sources)}")
+    body_text: str | None = None
+    body_source = ""
+    if data is not None:
+        body_text, body_source = data, "--data"
+    elif file is not None or stdin_items:
+        body_text, body_source = _read_body_file(file or "-"), f"--file {file or '-'}"
+
+    method = method.upper()
+    if deveui is not None:
+        return _lorawan_plan(
+            state,
+            rq,
+            deveui=deveui,
+            fport=fport,
+            payload_hex=payload_hex,
+            payload=payload,
+            connections=connections,
+            to=to,
+            downlink_url=downlink_url,
+            no_downlink_url=no_downlink_url,
+            fcnt=fcnt,
+            overrides=_overrides(parsed.body, body_text, body_source),
+            headers=extra_headers,
+            query=parsed.query,
+            token=token,
+        )
+
+    body = None
+    if parsed.body is not None:
+        body = rq.json_body(parsed.body)
+    elif body_text is not None:
+        body = rq.text_body(body_text, source=body_source, must_be_json=body_source == "--data")
+    auth: str | None
+    if device is not None:
+        target_url = rq.device_url(state.server, state.user, device)
+        auth = token or state.require_token()
+        kind = "device"
+    else:
+        assert url is not None
+        target_url = rq.check_url(url)
+        # Never send the profile's token to an arbitrary URL: only an explicit --token goes there.
+        auth = token or state.opts.token
+        kind = "url"
+    plan_headers = rq.base_headers(auth, body=body is not None)
+    for k, v in extra_headers:
+        rq.set_header(plan_headers, k, v)
+    return rq.RequestPlan(method, rq.with_query(target_url, parsed.query), plan_headers, body, target=kind)
+
+
+def _read_body_file(path: str) -> str:
+    if path == "-":
+        raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        where = "stdin"
+    else:
+        try:
+            raw = Path(path).expanduser().read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--file {path}: {exc.strerror or exc}") from None
+        where = path
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"the body from {where} is not UTF-8 text") from None
+
+
+def _overrides(items_body: dict[str, Any] | None, text: str | None, source: str) -> dict[str, Any] | None:
+    """For LoRaWAN targets, the body items / --data / --file set fields of DevEUI_uplink."""
+    if items_body is not None:
+        return items_body
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{source}: DevEUI_uplink fields must be a JSON object ({exc})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{source}: DevEUI_uplink fields must be a JSON object")
+    return value
+
+
+def _lorawan_plan(
+    state: CliState,
+    rq: Any,
+    *,
+    deveui: str,
+    fport: int,
+    payload_hex: str | None,
+    payload: str | None,
+    connections: list[str],
+    to: str | None,
+    downlink_url: str | None,
+    no_downlink_url: bool,
+    fcnt: int,
+    overrides: dict[str, Any] | None,
+    headers: list[tuple[str, str]],
+    query: list[tuple[str, str]],
+    token: str | None,
+) -> RequestPlan:
+    from iotcli.sending import iotflow
+
+    eui = rq.normalize_deveui(deveui)
+    rq.check_fport(fport)
+    if payload_hex is None and payload is None:
+        raise UsageError("a LoRaWAN uplink needs --payload-hex HEX or --payload JSON")
+    hexed = rq.check_payload_hex(payload_hex) if payload_hex is not None else None
+    decoded = rq.decoded_payload(payload) if payload is not None else None
+    if to is None:
+        body = rq.ingress_body(eui, fport, hexed, decoded, connections, overrides)
+        plan_headers = rq.base_headers(token or state.require_token(), body=True)
+        target_url = f"{state.server}/_emulator/lorawan/uplinks"
+        kind = "lorawan"
+    else:
+        target_url = rq.check_url(to, "--to")
+        link = downlink_url
+        if link is None and connections:
+            link = iotflow.downlink_url(state.server, connections[0])
+        elif link is None and not no_downlink_url:
+            link = _discover_downlink_url(state, to)
+        body = iotflow.uplink_message(
+            eui, fport, payload_hex=hexed, payload=decoded, downlink=link, overrides=overrides
+        )
+        plan_headers = rq.base_headers(token, body=True)
+        kind = "iotflow"
+    for k, v in headers:
+        rq.set_header(plan_headers, k, v)
+    return rq.RequestPlan(
+        "POST",
+        rq.with_query(target_url, query),
+        plan_headers,
+        rq.json_body(body),
+        target=kind,
+        fcnt_start=fcnt,
+    )
+
+
+def _discover_downlink_url(state: CliState, to: str) -> str | None:
+    """With --to and no --connection: ask the emulator at the profile's server which connection this is.
+
+    The connection whose destinationURL is --to wins; else the only active connection; else none
+    (then the uplink carries no downlinkUrl and a note says how to add one).
+    """
+    from iotcli.sending.iotflow import downlink_url
+
+    token = state.token
+    note = "no downlinkUrl in the uplink: pass --connection ID (or --downlink-url URL)"
+    try:
+        client = state.client()
+        client.health()
+        conns = client.call("GET", "/iot-flow/v1/connections") if token else None
+    except Exception:  # noqa: BLE001 - no emulator there is a normal case
+        state.out.info(f"{note}; no emulator answered at {state.server}")
+        return None
+    if isinstance(conns, dict):
+        conns = conns.get("connections") or conns.get("data") or []
+    if not isinstance(conns, list):
+        state.out.info(note)
+        return None
+    wanted = to.rstrip("/")
+    matching = [
+        c
+        for c in conns
+        if str((c.get("configuration") or {}).get("destinationURL", "")).rstrip("/") == wanted
+    ]
+    active = [c for c in conns if c.get("active", True)]
+    chosen = matching[0] if matching else (active[0] if len(active) == 1 else None)
+    if chosen is None:
+        state.out.info(
+            f"{note}; {len(active)} active connections at {state.server}, none with destinationURL {to}"
+        )
+        return None
+    return downlink_url(state.server, str(chosen["id"]))
+
+
+# --- sending and showing -------------------------------------------------------------------------
+
+
+def _transport(state: CliState, timeout: float | None) -> Transport:
+    seconds = timeout or state.timeout
+    if Environment.transport is not None:
+        from iotcli.sending.transport import HttpxTransport
+
+        return HttpxTransport(Environment.transport, timeout=seconds)
+    from iotcli.sending.transport import PooledTransport
+
+    return PooledTransport(timeout=seconds)
+
+
+def _request_record(request: Prepared) -> dict[str, Any]:
+    from iotcli.sending.printers import body_text, mask_headers, mask_url
+
+    text = body_text(request.body)
+    try:
+        body: Any = json.loads(text) if text else None
+    except ValueError:
+        body = text
+    return {
+        "method": request.method,
+        "url": mask_url(request.url),
+        "headers": dict(mask_headers(request.headers)),
+        "body": body,
+    }
+
+
+def _dry_run(state: CliState, plan: RequestPlan, first: Prepared, repeat: int) -> None:
+    from iotcli.sending.printers import describe
+
+    if state.out.json_mode:
+        state.out.json({"data": {"target": plan.target, "repeat": repeat, "request": _request_record(first)}})
+        return
+    state.out.stdout.write(describe(first) + "\n")
+    if repeat > 1:
+        varies = " (placeholders make each body differ)" if plan.varies else ""
+        state.out.info(f"(dry run: the first of {repeat} uplinks{varies}; nothing sent)")
+    else:
+        state.out.info("(dry run: nothing sent)")
+
+
+def _send_single(state: CliState, plan: RequestPlan, transport: Transport, verbose: int) -> None:
+    from iotcli.sending.printers import describe, mask_url, pretty_body
+    from iotcli.sending.runner import exit_code_for, send_one
+
+    out = state.out
+    request = plan.render(1)
+    if verbose and not out.json_mode:
+        out.stderr.write("> " + describe(request).replace("\n", "\n> ") + "\n")
+    result = send_one(plan, transport, 1)
+    if result.failure is not None:
+        cls = RequestTimeout if result.failure.timeout else NetworkError
+        hint = None
+        if plan.target in ("device", "lorawan"):
+            hint = "is the server running? Start a local one with `iotcli emulate`"
+        raise cls(f"{request.method} {mask_url(request.url)}: {result.failure}", hint=hint)
+    answer = result.answer
+    assert answer is not None
+    latency_ms = round(answer.latency * 1000, 2)
+    if out.json_mode:
+        text = answer.body.decode("utf-8", errors="replace")
+        try:
+            body: Any = json.loads(text) if text.strip() else None
+        except ValueError:
+            body = text
+        out.json(
+            {
+                "data": {
+                    "target": plan.target,
+                    "request": _request_record(request),
+                    "status": answer.status,
+                    "reason": answer.reason,
+                    "ok": result.ok,
+                    "latency_ms": latency_ms,
+                    "headers": dict(answer.headers),
+                    "body": body,
+                }
+            }
+        )
+    else:
+        out.stderr.write(
+            f"{answer.http_version} {answer.status} {answer.reason}  {latency_ms:.1f} ms  {request.method} {mask_url(request.url)}\n"
+        )
+        if verbose:
+            out.stderr.write("".join(f"< {k}: {v}\n" for k, v in answer.headers) + "<\n")
+        shown = pretty_body(answer.body)
+        if shown:
+            out.stdout.write(shown + "\n")
+        elif plan.target == "device":
+            out.stderr.write("(empty answer: no data for the device)\n")
+        else:
+            out.stderr.write("(empty answer)\n")
+
+    code = exit_code_for({result.outcome: 1})
+    if code:
+        raise typer.Exit(int(code))
+
+
+def _send_many(
+    state: CliState,
+    plan: RequestPlan,
+    transport: Transport,
+    *,
+    repeat: int,
+    concurrency: int,
+    rate: float | None,
+    verbose: int,
+) -> None:
+    from iotcli.sending.runner import run
+
+    out = state.out
+    progress = None
+    task = None
+    shown_failures = 0
+
+    def on_result(result: Result) -> None:
+        nonlocal shown_failures
+        if progress is not None and task is not None:
+            progress.advance(task)
+        if out.json_mode:
+            return
+        if verbose or (not result.ok and shown_failures < 5):
+            if not result.ok:
+                shown_failures += 1
+            what = f"{result.answer.status} {result.answer.reason}" if result.answer else str(result.failure)
+            line = f"#{result.index} {what}  {result.latency * 1000:.1f} ms\n"
+            if progress is not None:
+                progress.console.print(line.rstrip(), markup=False, highlight=False)
+            else:
+                out.stderr.write(line)
+
+    use_bar = not out.json_mode and bool(getattr(out.stderr, "isatty", lambda: False)())
+    if use_bar:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        progress = Progress(
+            TextColumn("sending"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=out.stderr),
+            transient=True,
+        )
+        task = progress.add_task("send", total=repeat)
+        progress.start()
+    try:
+        summary, _ = run(
+            plan, transport, repeat=repeat, concurrency=concurrency, rate=rate, on_result=on_result
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+    _show_summary(state, plan, summary)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.exit_code:
+        raise typer.Exit(int(summary.exit_code))
+
+
+def _show_summary(state: CliState, plan: RequestPlan, summary: Summary) -> None:
+    from iotcli.sending.printers import mask_url
+
+    out = state.out
+    data = summary.to_dict()
+    if out.json_mode:
+        out.json({"data": {"target": plan.target, "url": mask_url(plan.url), **data}})
+        return
+    failed = ""
+    if data["failed_by_status"]:
+        failed = " (" + ", ".join(f"{k}: {n}" for k, n in data["failed_by_status"].items()) + ")"
+    lat = data["latency_ms"]
+    stopped = "  (interrupted)" if summary.interrupted else ""
+    out.stdout.write(
+        f"sent {data['sent']}  ok {data['ok']}  failed {data['failed']}{failed}  "
+        f"in {data['elapsed_s']:.2f} s ({data['rate_per_s']:.1f}/s){stopped}\n"
+        f"latency p50 {lat['p50']:.1f} ms  p95 {lat['p95']:.1f} ms  p99 {lat['p99']:.1f} ms  max {lat['max']:.1f} ms\n"
+    )

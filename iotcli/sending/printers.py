@@ -1,0 +1,172 @@
+"""The equivalent command or code of a request (--print curl|httpie|python) and its display (--dry-run, -v).
+
+The printed commands carry the real token: they are meant to be run. Displays (dry-run, -v,
+--json records) mask credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Any
+
+from iotcli.sending.request import USER_AGENT, Prepared
+
+SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "cookie"}
+SECRET_QUERY = re.compile(r"(?i)([?&](?:authorization|token|access_token)=)[^&#]*")
+MASK = "*****"
+# Headers that every client sets on its own: left out of printed commands to keep them short.
+IMPLICIT = {"user-agent", "accept", "host", "content-length", "accept-encoding", "connection"}
+PRINTERS = ("curl", "httpie", "python")
+
+
+def mask_value(name: str, value: str) -> str:
+    if name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, sep, _secret = value.partition(" ")
+    return f"{scheme} {MASK}" if sep else MASK
+
+
+def mask_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(k, mask_value(k, v)) for k, v in headers]
+
+
+def mask_url(url: str) -> str:
+    return SECRET_QUERY.sub(lambda m: m.group(1) + MASK, url)
+
+
+def body_text(body: bytes | None) -> str:
+    if not body:
+        return ""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<{len(body)} bytes of binary data>"
+
+
+def pretty_body(body: bytes | None) -> str:
+    """JSON pretty-printed; other text as is; binary summarised."""
+    text = body_text(body)
+    if not text.strip():
+        return ""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def describe(request: Prepared) -> str:
+    """The request as it goes on the wire (credentials masked): request line, headers, body."""
+    lines = [f"{request.method} {mask_url(request.url)}"]
+    lines += [f"{k}: {v}" for k, v in mask_headers(request.headers)]
+    body = pretty_body(request.body)
+    if body:
+        lines += ["", body]
+    return "\n".join(lines)
+
+
+def _explicit(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out = []
+    for k, v in headers:
+        if k.lower() in IMPLICIT and not (k.lower() == "user-agent" and v != USER_AGENT):
+            continue
+        out.append((k, v))
+    return out
+
+
+def to_curl(request: Prepared) -> str:
+    parts = ["curl", "-sS", "-X", request.method, shlex.quote(request.url)]
+    for k, v in _explicit(request.headers):
+        parts += ["-H", shlex.quote(f"{k}: {v}")]
+    if request.body:
+        parts += ["--data-raw", shlex.quote(body_text(request.body))]
+    return " \\\n  ".join(_pairs(parts))
+
+
+def _pairs(parts: list[str]) -> list[str]:
+    """Group 'curl -sS -X POST url' on the first line and each option with its value after."""
+    head = " ".join(parts[:5])
+    rest = parts[5:]
+    return [head] + [f"{rest[i]} {rest[i + 1]}" for i in range(0, len(rest), 2)]
+
+
+_ITEM_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def to_httpie(request: Prepared) -> str:
+    """An HTTPie command: JSON object bodies as items (name=text, name:=json), others with --raw."""
+    headers = _explicit(request.headers)
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), None)
+    parts = ["http", "--ignore-stdin", request.method, shlex.quote(request.url)]
+    items: list[str] | None = None
+    raw: str | None = None
+    if request.body:
+        text = body_text(request.body)
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and all(_ITEM_KEY.match(k) for k in value) and ctype == "application/json":
+            items = []
+            for k, v in value.items():
+                if isinstance(v, str):
+                    items.append(shlex.quote(f"{k}={v}"))
+                else:
+                    items.append(
+                        shlex.quote(f"{k}:={json.dumps(v, ensure_ascii=False, separators=(',', ':'))}")
+                    )
+        else:
+            raw = text
+    for k, v in headers:
+        if items is not None and k.lower() == "content-type":
+            continue  # HTTPie sends JSON items as application/json itself
+        parts.append(shlex.quote(f"{k}:{v}"))
+    if raw is not None:
+        parts.insert(2, f"--raw {shlex.quote(raw)}")
+    parts += items or []
+    return " ".join(parts)
+
+
+def to_python(request: Prepared) -> str:
+    """A small httpx script that sends the request and prints the answer."""
+    headers = {k: v for k, v in _explicit(request.headers)}
+    body_arg = ""
+    if request.body:
+        text = body_text(request.body)
+        try:
+            value = json.loads(text)
+            if headers.get("Content-Type") == "application/json":
+                del headers["Content-Type"]  # json= sets it
+            body_arg = f"    json={_py(value)},\n"
+        except ValueError:
+            body_arg = f"    content={text!r}.encode(),\n"
+    header_lines = "".join(f"        {k!r}: {v!r},\n" for k, v in headers.items())
+    return (
+        "import httpx\n\n"
+        "response = httpx.request(\n"
+        f"    {request.method!r},\n"
+        f"    {request.url!r},\n"
+        "    headers={\n"
+        f"{header_lines}"
+        "    },\n"
+        f"{body_arg}"
+        "    timeout=10,\n"
+        ")\n"
+        "print(response.status_code, response.reason_phrase)\n"
+        "print(response.text)\n"
+        "response.raise_for_status()\n"
+    )
+
+
+def _py(value: Any) -> str:
+    """A JSON value as Python source (True/False/None, not true/false/null)."""
+    return repr(value)
+
+
+def render_print(kind: str, request: Prepared) -> str:
+    if kind == "curl":
+        return to_curl(request)
+    if kind == "httpie":
+        return to_httpie(request)
+    return to_python(request)

@@ -1,0 +1,193 @@
+"""What to send: a RequestPlan (method, URL, headers, body template) and the targets that build one.
+
+Targets (CONTRACT sections 2-4):
+- an HTTP device's callback: ``POST <server>/v3/users/<user>/devices/<device>/callback/data`` with a bearer token;
+- any URL;
+- a LoRaWAN uplink through the emulator's ingress: ``POST <server>/_emulator/lorawan/uplinks``;
+- a LoRaWAN uplink straight to an application server, in the IoT Flow format (see ``iotflow.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from iotcli import __version__
+from iotcli.errors import UsageError
+from iotcli.sending.template import RawJson, RenderContext, Template, dumps, has_placeholder, sample
+
+ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
+DEVEUI_PATTERN = re.compile(r"^[0-9A-Fa-f]{16}$")
+HEX_PATTERN = re.compile(r"^([0-9A-Fa-f]{2})*$")
+USER_AGENT = f"iotcli/{__version__}"
+
+
+@dataclass
+class Prepared:
+    """One concrete request, ready for the wire."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes | None
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+@dataclass
+class RequestPlan:
+    """A request to send once or N times; the body may hold placeholders rendered per uplink."""
+
+    method: str
+    url: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: Template | None = None
+    target: str = "url"  # device | url | lorawan | iotflow
+    fcnt_start: int = 0
+
+    def render(self, i: int = 1) -> Prepared:
+        body = None
+        if self.body is not None:
+            body = self.body.render(RenderContext(i=i, fcnt=self.fcnt_start + i - 1)).encode("utf-8")
+        return Prepared(self.method, self.url, list(self.headers), body)
+
+    @property
+    def varies(self) -> bool:
+        return self.body is not None and not self.body.is_static
+
+
+def set_header(headers: list[tuple[str, str]], name: str, value: str, *, replace: bool = True) -> None:
+    """Set a header (case-insensitive); with replace=False keep an existing one."""
+    for idx, (k, _v) in enumerate(headers):
+        if k.lower() == name.lower():
+            if replace:
+                headers[idx] = (name, value)
+            return
+    headers.append((name, value))
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``-H 'K: V'`` (or ``K:V``) -> (K, V)."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or " " in name:
+        raise UsageError(f"header '{text}' is not 'Name: value'", hint="example: -H 'X-Site: A'")
+    return name, value.strip()
+
+
+def with_query(url: str, query: list[tuple[str, str]]) -> str:
+    if not query:
+        return url
+    return url + ("&" if urlsplit(url).query else "?") + urlencode(query)
+
+
+def check_url(url: str, option: str = "--url") -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"{option} '{url}' must be an http:// or https:// URL")
+    return url
+
+
+def check_id(value: str, what: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise UsageError(f"{what} '{value}' must be 1-32 letters, digits, '_' or '-'")
+    return value
+
+
+def device_url(server: str, user: str, device: str) -> str:
+    """The callback URL of an HTTP device (Thinger-style)."""
+    check_id(device, "device id")
+    return f"{server.rstrip('/')}/v3/users/{quote(user, safe='')}/devices/{device}/callback/data"
+
+
+def json_body(value: Any) -> Template:
+    """A JSON value (may contain RawJson fragments with placeholders) as a compact body template."""
+    return Template(dumps(value))
+
+
+def text_body(text: str, *, source: str, must_be_json: bool) -> Template:
+    """A body given as text (--data, --file, stdin); --data must be JSON (placeholders allowed)."""
+    if must_be_json:
+        try:
+            json.loads(sample(text) if has_placeholder(text) else text)
+        except ValueError as exc:
+            raise UsageError(
+                f"{source} is not valid JSON ({exc})",
+                hint="quote it for the shell: --data '{\"temp\": 21.5}'; send other text with --file",
+            ) from None
+    return Template(text)
+
+
+def base_headers(token: str | None, *, body: bool) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = [("User-Agent", USER_AGENT), ("Accept", "application/json, */*;q=0.5")]
+    if body:
+        headers.append(("Content-Type", "application/json"))
+    if token:
+        headers.append(("Authorization", f"Bearer {token}"))
+    return headers
+
+
+# --- LoRaWAN -------------------------------------------------------------------------------------
+
+
+def normalize_deveui(value: str) -> str:
+    compact = value.replace("-", "").replace(":", "")
+    if not DEVEUI_PATTERN.match(compact):
+        raise UsageError(f"--deveui '{value}' must be 16 hex digits (dashes allowed)")
+    return compact.upper()
+
+
+def check_fport(value: int) -> int:
+    if not 1 <= value <= 224:
+        raise UsageError(f"--fport {value} must be 1..224")
+    return value
+
+
+def check_payload_hex(value: str) -> str:
+    if not HEX_PATTERN.match(value):
+        raise UsageError(f"--payload-hex '{value}' must be hex digits, two per byte")
+    return value.lower()
+
+
+def decoded_payload(text: str) -> Any:
+    """--payload JSON (placeholders allowed) -> a value for the uplink's ``payload``."""
+    if has_placeholder(text):
+        try:
+            json.loads(sample(text))
+        except ValueError as exc:
+            raise UsageError(f"--payload is not valid JSON ({exc})") from None
+        return RawJson(text.strip())
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"--payload is not valid JSON ({exc})", hint="example: --payload '{\"t\": 21.5}'"
+        ) from None
+
+
+def ingress_body(
+    deveui: str,
+    fport: int,
+    payload_hex: str | None,
+    payload: Any,
+    connections: list[str],
+    overrides: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The body of ``POST /_emulator/lorawan/uplinks`` (CONTRACT section 4)."""
+    body: dict[str, Any] = {"DevEUI": deveui, "FPort": fport}
+    if payload_hex is not None:
+        body["payload_hex"] = payload_hex
+    if payload is not None:
+        body["payload"] = payload
+    if connections:
+        body["connections"] = connections
+    if overrides:
+        body["DevEUI_uplink"] = overrides
+    return body
