@@ -219,7 +219,9 @@ class Sink:
     ``script`` is consumed one Reply per request; once empty, ``default`` answers.
     """
 
-    def __init__(self, script: Sequence[Reply | int] = (), default: Reply | int = 200) -> None:
+    def __init__(
+        self, script: Sequence[Reply | int] = (), default: Reply | int = 200, *, port: int = 0
+    ) -> None:
         self.requests: list[Recorded] = []
         self.script: list[Reply] = [r if isinstance(r, Reply) else Reply(r) for r in script]
         self.default = default if isinstance(default, Reply) else Reply(default)
@@ -269,7 +271,7 @@ class Sink:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
