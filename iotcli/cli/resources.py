@@ -370,8 +370,11 @@ def bucket_write(
     check_id(bucket, "bucket")
     record = parse_json_object(data, "--data")
     when = parse_ts(ts, "--ts") if ts is not None else None
-    state.client().write_bucket(bucket, record, ts=when)
-    done(state, f"record written to bucket '{bucket}'", {"bucket": bucket, "ts": when, "val": record})
+    answer = state.client().write_bucket(bucket, record, ts=when)
+    # The emulator answers the stored {ts, val}; other servers may answer nothing.
+    written = answer if isinstance(answer, dict) and "ts" in answer else {"ts": when, "val": record}
+    data = {"bucket": bucket, **written}
+    done(state, f"record written to bucket '{bucket}' (ts {format_ms(data.get('ts')) or 'now'})", data)
 
 
 def csv_cell(value: Any) -> str:
