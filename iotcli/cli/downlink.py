@@ -20,6 +20,7 @@ COLUMNS = [
     ("FPort", "FPORT"),
     ("FCntDn", "FCNTDN"),
     ("status", "STATUS"),
+    ("cause", "CAUSE"),
     ("connection", "CONNECTION"),
     ("payload_hex", "PAYLOAD"),
 ]
