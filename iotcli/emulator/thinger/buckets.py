@@ -1,0 +1,334 @@
+"""Bucket routes: create, list, read, update, delete; write, read (v1, v2) and clear records."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.http import ok, path_id, query_int, read_json, read_json_object
+from iotcli.emulator.routing import RouteTable
+from iotcli.emulator.thinger.service import (
+    BucketInfo,
+    ThingerService,
+    account_user,
+    not_found,
+)
+from iotcli.emulator.thinger.validation import request_schema, validate
+
+routes = RouteTable("thinger", tag="buckets")
+
+BUCKETS = "/v1/users/{user}/buckets"
+BUCKET = "/v1/users/{user}/buckets/{bucket}"
+DATA_V1 = "/v1/users/{user}/buckets/{bucket}/data"
+DATA_V2 = "/v2/users/{user}/buckets/{bucket}/data"
+
+CLEARABLE = {"asset_type", "asset_group", "product"}
+DEFAULT_ITEMS, MAX_ITEMS = 100, 1000
+#: Emulated ms between retention prunes of one bucket on the write path (reads always apply retention).
+PRUNE_EVERY_MS = 60_000
+
+
+def bucket_object(row: sqlite3.Row) -> dict[str, Any]:
+    doc = json.loads(row["doc"])
+    return {"bucket": row["bucket"], **doc, "created": row["created"], "modified": row["modified"]}
+
+
+def fetch_bucket(conn: sqlite3.Connection, user: str, bucket: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT bucket, doc, created, modified FROM th_buckets WHERE user = ? AND bucket = ?", (user, bucket)
+    ).fetchone()
+    return row
+
+
+# -- records: shared with the callback ingest ---------------------------------------------------
+
+
+def record_ts(payload: dict[str, Any], query_ts: str | None, now_ms: int) -> tuple[int, bool]:
+    """The record time: payload ``ts`` (epoch ms), else ``?ts=``, else now [source].
+
+    Returns (ts, taken_from_payload). A payload ``ts`` that is not a positive number is kept as data.
+    """
+    value = payload.get("ts")
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return int(value), True
+    if query_ts:
+        try:
+            ts = int(query_ts)
+        except ValueError:
+            raise ApiProblem(
+                400, f"query parameter 'ts' must be epoch milliseconds, got '{query_ts[:32]}'"
+            ) from None
+        if ts <= 0:
+            raise ApiProblem(400, "query parameter 'ts' must be positive epoch milliseconds")
+        return ts, False
+    return now_ms, False
+
+
+def record_value(payload: dict[str, Any], from_payload: bool) -> dict[str, Any]:
+    """What a record stores: the payload, without the ``ts`` that became the record time."""
+    if from_payload:
+        return {k: v for k, v in payload.items() if k != "ts"}
+    return payload
+
+
+def check_writable(info: BucketInfo | None, bucket: str) -> BucketInfo:
+    if info is None:
+        raise not_found("bucket", bucket)
+    if not info.writable:
+        raise ApiProblem(
+            400,
+            f"bucket '{bucket}' takes its data from '{info.source}': only 'api' and 'write' buckets take writes",
+        )
+    if not info.enabled:
+        raise ApiProblem(400, f"bucket '{bucket}' is disabled")
+    return info
+
+
+def write_record(
+    conn: sqlite3.Connection, svc: ThingerService, info: BucketInfo, ts: int, val_json: str, now_ms: int
+) -> None:
+    """Store one record (same ts replaces) and, now and then, prune records past the retention."""
+    conn.execute(
+        "INSERT OR REPLACE INTO th_bucket_data(user, bucket, ts, val) VALUES (?,?,?,?)",
+        (info.user, info.bucket, ts, val_json),
+    )
+    if info.retention_ms is not None:
+        key = (info.user, info.bucket)
+        if now_ms - svc.pruned_at.get(key, 0) >= PRUNE_EVERY_MS:
+            prune(conn, info, now_ms)
+            svc.pruned_at[key] = now_ms
+
+
+def prune(conn: sqlite3.Connection, info: BucketInfo, now_ms: int) -> int:
+    if info.retention_ms is None:
+        return 0
+    cur = conn.execute(
+        "DELETE FROM th_bucket_data WHERE user = ? AND bucket = ? AND ts < ?",
+        (info.user, info.bucket, now_ms - info.retention_ms),
+    )
+    return cur.rowcount
+
+
+# -- bucket configuration -------------------------------------------------------------------------
+
+
+@routes.post(BUCKETS, summary="Create a bucket", body=request_schema("post", BUCKETS))
+async def create_bucket(request: Request) -> Response:
+    """``bucket``, ``name``, ``enabled`` and ``config`` are required [source]."""
+    emu, svc, user = await account_user(request)
+    body = await read_json(request)
+    validate("post", BUCKETS, body)
+    bucket = str(body["bucket"])
+    doc = {k: v for k, v in body.items() if k != "bucket"}
+    doc.setdefault("description", "")
+    now = emu.clock.now_ms()
+
+    def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+        if fetch_bucket(conn, user, bucket) is not None:
+            raise ApiProblem(400, f"bucket '{bucket}' already exists")
+        conn.execute(
+            "INSERT INTO th_buckets(user, bucket, doc, created, modified) VALUES (?,?,?,?,?)",
+            (user, bucket, json.dumps(doc), now, now),
+        )
+        event = emu.events.stage(
+            conn, "bucket.created", {"user": user, "bucket": bucket, "source": doc["config"].get("source")}
+        )
+        row = fetch_bucket(conn, user, bucket)
+        assert row is not None
+        return bucket_object(row), event
+
+    data, event = await emu.store.write(write)
+    svc.forget_bucket(user, bucket)
+    emu.events.publish(event)
+    return ok(data)
+
+
+@routes.get(BUCKETS, summary="List buckets")
+async def list_buckets(request: Request) -> Response:
+    emu, _svc, user = await account_user(request)
+    rows = await emu.store.read(
+        lambda c: c.execute(
+            "SELECT bucket, doc, created, modified FROM th_buckets WHERE user = ? ORDER BY bucket", (user,)
+        ).fetchall()
+    )
+    return ok([bucket_object(r) for r in rows])
+
+
+@routes.get(BUCKET, summary="Read a bucket's configuration")
+async def read_bucket(request: Request) -> Response:
+    emu, _svc, user = await account_user(request)
+    bucket = path_id(request, "bucket")
+    row = await emu.store.read(lambda c: fetch_bucket(c, user, bucket))
+    if row is None:
+        raise not_found("bucket", bucket)
+    return ok(bucket_object(row))
+
+
+@routes.put(BUCKET, summary="Update a bucket (partial)", body=request_schema("put", BUCKET))
+async def update_bucket(request: Request) -> Response:
+    """Change the given fields; ``""`` clears asset_type, asset_group and product. ``bucket`` cannot change."""
+    emu, svc, user = await account_user(request)
+    bucket = path_id(request, "bucket")
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        validate("put", BUCKET, body)
+    rest = dict(body)
+    if "bucket" in rest:
+        if rest["bucket"] != bucket:
+            raise ApiProblem(400, f"field 'bucket' cannot be changed (it is '{bucket}')")
+        del rest["bucket"]
+    validate("put", BUCKET, rest)
+    now = emu.clock.now_ms()
+
+    def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+        row = fetch_bucket(conn, user, bucket)
+        if row is None:
+            raise not_found("bucket", bucket)
+        doc = json.loads(row["doc"])
+        for key, value in rest.items():
+            if key in CLEARABLE and value == "":
+                doc.pop(key, None)
+            else:
+                doc[key] = value
+        conn.execute(
+            "UPDATE th_buckets SET doc = ?, modified = ? WHERE user = ? AND bucket = ?",
+            (json.dumps(doc), now, user, bucket),
+        )
+        event = emu.events.stage(
+            conn, "bucket.updated", {"user": user, "bucket": bucket, "fields": sorted(rest)}
+        )
+        new = fetch_bucket(conn, user, bucket)
+        assert new is not None
+        return bucket_object(new), event
+
+    data, event = await emu.store.write(write)
+    svc.forget_bucket(user, bucket)
+    emu.events.publish(event)
+    return ok(data)
+
+
+@routes.delete(BUCKET, summary="Delete a bucket and its records")
+async def delete_bucket(request: Request) -> Response:
+    emu, svc, user = await account_user(request)
+    bucket = path_id(request, "bucket")
+
+    def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+        row = fetch_bucket(conn, user, bucket)
+        if row is None:
+            raise not_found("bucket", bucket)
+        conn.execute("DELETE FROM th_buckets WHERE user = ? AND bucket = ?", (user, bucket))
+        conn.execute("DELETE FROM th_bucket_data WHERE user = ? AND bucket = ?", (user, bucket))
+        event = emu.events.stage(conn, "bucket.deleted", {"user": user, "bucket": bucket})
+        return bucket_object(row), event
+
+    data, event = await emu.store.write(write)
+    svc.forget_bucket(user, bucket)
+    emu.events.publish(event)
+    return ok(data)
+
+
+# -- records -------------------------------------------------------------------------------------
+
+
+@routes.post(
+    DATA_V1,
+    summary="Write one record",
+    body=request_schema("post", DATA_V1),
+    query={"ts": "record time (epoch ms) when the body has no ts"},
+)
+async def write_data(request: Request) -> Response:
+    """The record time is the body's ``ts`` (epoch ms), else ``?ts=``, else now; the same ts replaces."""
+    emu, svc, user = await account_user(request)
+    bucket = path_id(request, "bucket")
+    payload = await read_json_object(request)
+    info = check_writable(await svc.bucket_info(user, bucket), bucket)
+    now = emu.clock.now_ms()
+    ts, from_payload = record_ts(payload, request.query_params.get("ts"), now)
+    val = record_value(payload, from_payload)
+    val_json = json.dumps(val)
+    await emu.store.write(lambda c: write_record(c, svc, info, ts, val_json, now))
+    return ok({"ts": ts, "val": val})
+
+
+READ_QUERY = {
+    "items": f"records per answer (default {DEFAULT_ITEMS}, max {MAX_ITEMS})",
+    "min_ts": "only records at or after this time (epoch ms)",
+    "max_ts": "only records at or before this time (epoch ms)",
+    "sort": "asc or desc (default desc: newest first)",
+}
+
+
+async def _read(request: Request, inline: bool) -> Response:
+    emu, svc, user = await account_user(request)
+    bucket = path_id(request, "bucket")
+    items = query_int(request, "items", DEFAULT_ITEMS, minimum=1, maximum=MAX_ITEMS) or DEFAULT_ITEMS
+    min_ts = query_int(request, "min_ts", None)
+    max_ts = query_int(request, "max_ts", None)
+    sort = (request.query_params.get("sort") or "desc").lower()
+    if sort not in ("asc", "desc"):
+        raise ApiProblem(400, f"query parameter 'sort' must be 'asc' or 'desc', got '{sort[:16]}'")
+    info = await svc.bucket_info(user, bucket)
+    if info is None:
+        raise not_found("bucket", bucket)
+    now = emu.clock.now_ms()
+    if info.retention_ms is not None:
+        cutoff = now - info.retention_ms
+        min_ts = cutoff if min_ts is None else max(min_ts, cutoff)
+
+    def read(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+        prune(conn, info, now)
+        sql = "SELECT ts, val FROM th_bucket_data WHERE user = ? AND bucket = ?"
+        args: list[Any] = [user, bucket]
+        if min_ts is not None:
+            sql += " AND ts >= ?"
+            args.append(min_ts)
+        if max_ts is not None:
+            sql += " AND ts <= ?"
+            args.append(max_ts)
+        sql += f" ORDER BY ts {'ASC' if sort == 'asc' else 'DESC'} LIMIT ?"
+        args.append(items)
+        return [(r[0], r[1]) for r in conn.execute(sql, args)]
+
+    rows = await emu.store.read(read)
+    if inline:
+        out = []
+        for ts, val in rows:
+            value = json.loads(val)
+            out.append({"ts": ts, **value} if isinstance(value, dict) else {"ts": ts, "val": value})
+        return ok(out)
+    return ok([{"ts": ts, "val": json.loads(val)} for ts, val in rows])
+
+
+@routes.get(DATA_V1, summary="Read records as {ts, val}", query=READ_QUERY)
+async def read_data_v1(request: Request) -> Response:
+    return await _read(request, inline=False)
+
+
+@routes.get(DATA_V2, summary="Read records with their fields inline: {ts, ...fields}", query=READ_QUERY)
+async def read_data_v2(request: Request) -> Response:
+    return await _read(request, inline=True)
+
+
+@routes.delete(DATA_V1, summary="Clear every record of a bucket")
+async def clear_data(request: Request) -> Response:
+    emu, svc, user = await account_user(request)
+    bucket = path_id(request, "bucket")
+
+    def write(conn: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
+        if fetch_bucket(conn, user, bucket) is None:
+            raise not_found("bucket", bucket)
+        cur = conn.execute("DELETE FROM th_bucket_data WHERE user = ? AND bucket = ?", (user, bucket))
+        event = emu.events.stage(
+            conn, "bucket.cleared", {"user": user, "bucket": bucket, "records": cur.rowcount}
+        )
+        return cur.rowcount, event
+
+    deleted, event = await emu.store.write(write)
+    emu.events.publish(event)
+    return ok({"bucket": bucket, "deleted": deleted})

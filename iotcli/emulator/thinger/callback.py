@@ -1,0 +1,361 @@
+"""The HTTP device callback: its settings, and ingest (``POST .../callback/data``, CONTRACT section 2).
+
+Ingest is the hot path. Auth, device and bucket lookups come from memory caches; everything the call
+changes (connection state, bucket record, property, outbox row for the endpoint, token last use,
+events) is written in ONE store job, which group-commits with concurrent calls; the answer goes out
+after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from iotcli.delivery.outbox import enqueue
+from iotcli.emulator.auth import Principal
+from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.http import ok, path_id, read_json
+from iotcli.emulator.routing import RouteTable
+from iotcli.emulator.thinger.buckets import record_ts, record_value, write_record
+from iotcli.emulator.thinger.properties import set_value
+from iotcli.emulator.thinger.service import (
+    DEFAULT_TIMEOUT_MINUTES,
+    BucketInfo,
+    DeviceInfo,
+    ThingerService,
+    account_user,
+    context,
+    exists,
+    load_bucket_info,
+    not_found,
+    timeout_ms,
+)
+from iotcli.emulator.thinger.validation import request_schema, validate
+
+routes = RouteTable("thinger", tag="callback")
+
+SETTINGS = "/v3/users/{user}/devices/{device}/callback"
+DATA = "/v3/users/{user}/devices/{device}/callback/data"
+ACTIONS = ("write_bucket", "call_endpoint", "set_property", "send_property")
+
+JSON_TYPE = "application/json"
+
+
+def settings_object(callback: dict[str, Any] | None) -> dict[str, Any]:
+    callback = callback or {}
+    actions = {k: v for k, v in (callback.get("actions") or {}).items() if v}
+    props = {"timeout": DEFAULT_TIMEOUT_MINUTES, **(callback.get("properties") or {})}
+    return {"actions": actions, "properties": props}
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+@routes.get(SETTINGS, summary="Read a device's callback settings")
+async def read_settings(request: Request) -> Response:
+    """``{"actions": {write_bucket, call_endpoint, set_property, send_property}, "properties": {"timeout"}}``."""
+    emu, _svc, user = await account_user(request)
+    device = path_id(request, "device")
+    row = await emu.store.read(
+        lambda c: c.execute(
+            "SELECT callback FROM th_devices WHERE user = ? AND device = ?", (user, device)
+        ).fetchone()
+    )
+    if row is None:
+        raise not_found("device", device)
+    return ok(settings_object(json.loads(row["callback"]) if row["callback"] else None))
+
+
+@routes.put(SETTINGS, summary="Set a device's callback settings", body=request_schema("put", SETTINGS))
+async def put_settings(request: Request) -> Response:
+    """Each top-level key given (``actions``, ``properties``) replaces the stored one; a key left out
+    stays as it was [chosen]. A named bucket or endpoint must exist; unknown keys are a 400."""
+    emu, svc, user = await account_user(request)
+    device = path_id(request, "device")
+    body = await read_json(request)
+    validate("put", SETTINGS, body)
+    actions = body.get("actions")
+    now = emu.clock.now_ms()
+
+    def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any], sqlite3.Row]:
+        row = conn.execute(
+            "SELECT callback, connected, last_seen FROM th_devices WHERE user = ? AND device = ?",
+            (user, device),
+        ).fetchone()
+        if row is None:
+            raise not_found("device", device)
+        if actions is not None:
+            bucket = actions.get("write_bucket")
+            if bucket:
+                info = load_bucket_info(conn, user, bucket)
+                if info is None:
+                    raise ApiProblem(400, f"field 'actions.write_bucket': bucket '{bucket}' does not exist")
+                if not info.writable:
+                    raise ApiProblem(
+                        400,
+                        f"field 'actions.write_bucket': bucket '{bucket}' takes its data from '{info.source}', "
+                        "not from callbacks (use an 'api' or 'write' bucket)",
+                    )
+            endpoint = actions.get("call_endpoint")
+            if endpoint and not exists(conn, "th_endpoints", "endpoint", user, endpoint):
+                raise ApiProblem(400, f"field 'actions.call_endpoint': endpoint '{endpoint}' does not exist")
+        callback = json.loads(row["callback"]) if row["callback"] else {}
+        for key in ("actions", "properties"):
+            if key in body:
+                callback[key] = body[key]
+        conn.execute(
+            "UPDATE th_devices SET callback = ?, modified = ? WHERE user = ? AND device = ?",
+            (json.dumps(callback), now, user, device),
+        )
+        event = emu.events.stage(
+            conn, "device.callback_set", {"user": user, "device": device, **settings_object(callback)}
+        )
+        return callback, event, row
+
+    callback, event, row = await emu.store.write(write)
+    svc.forget_device(user, device)
+    if row["connected"] and row["last_seen"] is not None:
+        limit = timeout_ms(callback)
+        svc.monitor.touch(user, device, None if limit is None else (row["last_seen"] + limit) / 1000)
+    emu.events.publish(event)
+    return ok(settings_object(callback))
+
+
+# -- ingest --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ingest:
+    """One callback call, ready to be written by the store thread."""
+
+    svc: ThingerService
+    info: DeviceInfo
+    principal: Principal
+    now_ms: int
+    ip: str | None
+    rx: int
+    payload: dict[str, Any]
+    payload_json: str
+    bucket: BucketInfo | None
+    record: tuple[int, str] | None  # (ts, val JSON)
+    notes: list[str]
+
+    def __call__(self, conn: sqlite3.Connection) -> tuple[bytes, list[dict[str, Any]], int | None]:
+        """Runs in the store thread; returns (answer body, events, id of the endpoint delivery)."""
+        info = self.info
+        user, device, now = info.user, info.device, self.now_ms
+        emu = self.svc.emu
+        row = conn.execute(
+            "SELECT connected, last_seen FROM th_devices WHERE user = ? AND device = ?", (user, device)
+        ).fetchone()
+        if row is None:
+            raise not_found("device", device)
+        events: list[dict[str, Any]] = []
+        actions = info.actions
+
+        answer = b""
+        send = actions.get("send_property")
+        if send:
+            prop = conn.execute(
+                "SELECT json_extract(doc, '$.value') AS v, json_type(doc, '$.value') AS t FROM th_properties "
+                "WHERE user = ? AND device = ? AND property = ?",
+                (user, device, send),
+            ).fetchone()
+            if prop is not None and prop["t"] is not None:
+                answer = _json_bytes(prop["v"], prop["t"])
+
+        limit = info.timeout_ms
+        was_connected = bool(row["connected"])
+        if (
+            was_connected
+            and limit is not None
+            and row["last_seen"] is not None
+            and row["last_seen"] + limit <= now
+        ):
+            # Timed out, and the monitor has not written it down yet: record both transitions.
+            at = row["last_seen"] + limit
+            conn.execute(
+                "UPDATE th_devices SET connected = 0, disconnected_ts = ? WHERE user = ? AND device = ?",
+                (at, user, device),
+            )
+            events.append(
+                emu.events.stage(
+                    conn,
+                    "device.disconnected",
+                    {
+                        "user": user,
+                        "device": device,
+                        "reason": "timeout",
+                        "last_seen": row["last_seen"],
+                        "at": at,
+                    },
+                )
+            )
+            was_connected = False
+        if not was_connected:
+            events.append(
+                emu.events.stage(conn, "device.connected", {"user": user, "device": device, "ip": self.ip})
+            )
+        conn.execute(
+            "UPDATE th_devices SET connected = 1, connected_ts = CASE WHEN ? THEN connected_ts ELSE ? END, "
+            "last_seen = ?, ip_address = ?, rx_bytes = rx_bytes + ?, tx_bytes = tx_bytes + ? "
+            "WHERE user = ? AND device = ?",
+            (was_connected, now, now, self.ip, self.rx, len(answer), user, device),
+        )
+
+        done: dict[str, Any] = {}
+        if self.bucket is not None and self.record is not None:
+            write_record(conn, self.svc, self.bucket, self.record[0], self.record[1], now)
+            done["write_bucket"] = self.bucket.bucket
+            done["ts"] = self.record[0]
+        prop_name = actions.get("set_property")
+        if prop_name:
+            set_value(conn, user, device, prop_name, self.payload_json, now)
+            done["set_property"] = prop_name
+        delivery_id = None
+        endpoint = actions.get("call_endpoint")
+        if endpoint:
+            delivery_id = enqueue(
+                conn,
+                kind="endpoint",
+                message={"endpoint": endpoint, "data": self.payload, "source": "callback"},
+                now=now / 1000,
+                user=user,
+                device=device,
+                endpoint=endpoint,
+            )
+            done["call_endpoint"] = endpoint
+            done["delivery"] = str(delivery_id)
+        if self.principal.kind == "device" and self.principal.token_id:
+            conn.execute(
+                "UPDATE tokens SET last_used = ? WHERE kind = 'device' AND id = ? AND user = ? AND device = ?",
+                (now, self.principal.token_id, user, device),
+            )
+        data: dict[str, Any] = {"user": user, "device": device, "bytes": self.rx, **done}
+        if self.notes:
+            data["notes"] = self.notes
+        events.append(emu.events.stage(conn, "callback.received", data))
+        return answer, events, delivery_id
+
+
+def _json_bytes(value: Any, sqlite_type: str) -> bytes:
+    """json_extract gives text for strings and JSON text for objects/arrays."""
+    if sqlite_type in ("object", "array"):
+        return str(value).encode("utf-8")
+    if sqlite_type == "true":
+        return b"true"
+    if sqlite_type == "false":
+        return b"false"
+    if sqlite_type == "null":
+        return b"null"
+    return json.dumps(value).encode("utf-8")
+
+
+async def _reject(svc: ThingerService, user: str, device: str, status: int, reason: str) -> None:
+    # The reason never carries the token: ApiProblem messages from auth do not include it.
+    await svc.emu.events.record("callback.rejected", user=user, device=device, status=status, reason=reason)
+
+
+async def _authorize(request: Request) -> tuple[ThingerService, DeviceInfo, Principal]:
+    """Steps 1 of the contract: token, device, enabled, HTTP. Every refusal lands in the journal."""
+    emu, svc = context(request)
+    user = path_id(request, "user")
+    device = path_id(request, "device")
+    try:
+        principal = await emu.auth.device_or_account(request, user, device)
+        info = await svc.device_info(user, device)
+        if info is None:
+            raise not_found("device", device)
+        if not info.enabled:
+            raise ApiProblem(403, f"device '{device}' is disabled")
+        if info.type != "HTTP":
+            raise ApiProblem(
+                400, f"device '{device}' is a {info.type} device: only HTTP devices take callback data"
+            )
+    except ApiProblem as problem:
+        await _reject(svc, user, device, problem.status, problem.message)
+        raise
+    return svc, info, principal
+
+
+@routes.post(
+    DATA,
+    summary="Callback ingest: a device posts its JSON data",
+    body=request_schema("post", DATA),
+    query={"ts": "record time (epoch ms) when the payload has no ts", "ip": "the device's IP address"},
+)
+async def ingest(request: Request) -> Response:
+    """Store in the bucket, set the property, call the endpoint (through the outbox), and answer the
+    ``send_property`` value (or an empty body). A body that is not a JSON object: 200, nothing stored."""
+    svc, info, principal = await _authorize(request)
+    emu = svc.emu
+    raw = await request.body()
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        payload = None
+        reason = "body is not valid JSON"
+    else:
+        reason = "body is not a JSON object"
+    if not isinstance(payload, dict):
+        await emu.events.record(
+            "callback.ignored",
+            user=info.user,
+            device=info.device,
+            bytes=len(raw),
+            reason=reason + ": nothing stored",
+        )
+        return Response(b"", 200)
+
+    now = emu.clock.now_ms()
+    actions = info.actions
+    notes: list[str] = []
+    bucket: BucketInfo | None = None
+    record: tuple[int, str] | None = None
+    bucket_name = actions.get("write_bucket")
+    if bucket_name:
+        bucket = await svc.bucket_info(info.user, bucket_name)
+        if bucket is None:
+            notes.append(f"bucket '{bucket_name}' does not exist: not stored")
+        elif not bucket.writable or not bucket.enabled:
+            notes.append(f"bucket '{bucket_name}' is disabled or does not take writes: not stored")
+            bucket = None
+        else:
+            ts, from_payload = record_ts(payload, request.query_params.get("ts"), now)
+            record = (ts, json.dumps(record_value(payload, from_payload)))
+    ip = request.query_params.get("ip") or (request.client.host if request.client else None)
+    job = Ingest(svc, info, principal, now, ip, len(raw), payload, json.dumps(payload), bucket, record, notes)
+    answer, events, delivery_id = await emu.store.write(job)
+
+    limit = info.timeout_ms
+    svc.monitor.touch(info.user, info.device, None if limit is None else (now + limit) / 1000)
+    if delivery_id is not None:
+        emu.worker.wake()
+    emu.events.publish(*events)
+    if answer:
+        return Response(answer, 200, media_type=JSON_TYPE)
+    return Response(b"", 200)
+
+
+@routes.get(DATA, summary="The answer a device would get (its send_property value), without ingesting")
+async def read_answer(request: Request) -> Response:
+    """The value of the ``send_property`` property as JSON, or an empty body when none is set."""
+    svc, info, _principal = await _authorize(request)
+    send = info.actions.get("send_property")
+    if not send:
+        return Response(b"", 200)
+    row = await svc.emu.store.read(
+        lambda c: c.execute(
+            "SELECT json_extract(doc, '$.value') AS v, json_type(doc, '$.value') AS t FROM th_properties "
+            "WHERE user = ? AND device = ? AND property = ?",
+            (info.user, info.device, send),
+        ).fetchone()
+    )
+    if row is None or row["t"] is None:
+        return Response(b"", 200)
+    return Response(_json_bytes(row["v"], row["t"]), 200, media_type=JSON_TYPE)
