@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -29,6 +30,13 @@ downlink_app = typer.Typer(
     help="LoRaWAN downlinks (IoT Flow style): queue one for a device, list the emulator's queue.",
     no_args_is_help=True,
 )
+
+
+class DownlinkStatus(StrEnum):
+    queued = "queued"
+    sent = "sent"
+    rejected = "rejected"
+    expired = "expired"
 
 
 def register(app: typer.Typer) -> None:
@@ -171,11 +179,16 @@ def send(
 @downlink_app.command("list")
 def list_(
     deveui: Annotated[str | None, typer.Option("--deveui", help="Only this device.")] = None,
+    status: Annotated[
+        DownlinkStatus | None, typer.Option("--status", help="Only downlinks in this state.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many.")] = 100,
 ) -> None:
     """List the emulator's downlinks and their status (queued, sent, rejected, expired).
 
-    Example:  iotcli downlink list --deveui 0018B20000000B20
+    Example:  iotcli downlink list --deveui 0018B20000000B20 --status queued
     """
     state = get_state()
     dev = normalize_deveui(deveui) if deveui is not None else None
-    state.out.data(state.client().list_lorawan_downlinks(dev), columns=COLUMNS)
+    rows = state.client().list_lorawan_downlinks(dev, status=status.value if status else None, limit=limit)
+    state.out.data(rows, columns=COLUMNS)

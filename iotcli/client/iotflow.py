@@ -78,8 +78,11 @@ class IotFlowMethods(BaseClient):
         """``POST /_emulator/lorawan/uplinks``: an uplink the emulator completes and forwards."""
         return self.call("POST", "/_emulator/lorawan/uplinks", json=body)  # type: ignore[no-any-return]
 
-    def list_lorawan_downlinks(self, deveui: str | None = None) -> list[dict[str, Any]]:
-        return self.call("GET", "/_emulator/lorawan/downlinks", params={"DevEUI": deveui})  # type: ignore[no-any-return]
+    def list_lorawan_downlinks(
+        self, deveui: str | None = None, *, status: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        params = {"DevEUI": deveui, "status": status, "limit": limit}
+        return self.call("GET", "/_emulator/lorawan/downlinks", params=params)  # type: ignore[no-any-return]
 
     def list_deliveries(
         self,

@@ -1,6 +1,8 @@
 """The event journal: ingress and state changes, kept in SQLite and streamed to followers.
 
-Never put a secret in an event: tokens, keys and passwords stay out of ``data``.
+Never put a secret in an event: tokens, keys and passwords stay out of ``data``. ``id``, ``ts`` and
+``kind`` are the journal's own keys: a ``data`` key of the same name is overridden (name it ``uplink``,
+``downlink``, ... instead).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 
 #: A follower that falls this far behind is dropped rather than letting memory grow.
 FOLLOWER_QUEUE = 10_000
+JOURNAL_KEYS = frozenset({"id", "ts", "kind"})
 
 
 class EventJournal:
@@ -28,7 +31,7 @@ class EventJournal:
         cur = conn.execute(
             "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)", (ts, kind, json.dumps(data, default=str))
         )
-        return {"id": cur.lastrowid, "ts": ts, "kind": kind, **data}
+        return _event(cur.lastrowid, ts, kind, data)
 
     def publish(self, *events: dict[str, Any]) -> None:
         for event in events:
@@ -64,10 +67,7 @@ class EventJournal:
             sql += " ORDER BY id DESC LIMIT ?"
             args.append(limit)
             rows = conn.execute(sql, args).fetchall()
-            return [
-                {"id": r["id"], "ts": r["ts"], "kind": r["kind"], **json.loads(r["data"])}
-                for r in reversed(rows)
-            ]
+            return [_event(r["id"], r["ts"], r["kind"], json.loads(r["data"])) for r in reversed(rows)]
 
         return await self.emu.store.read(query)
 
@@ -75,3 +75,13 @@ class EventJournal:
         """Delete the oldest events beyond ``keep``."""
         cur = conn.execute("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", (keep,))
         return cur.rowcount
+
+
+def _event(event_id: int | None, ts: int, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The journal's own keys win: followers order and de-duplicate events by the integer id."""
+    return {
+        "id": event_id,
+        "ts": ts,
+        "kind": kind,
+        **{k: v for k, v in data.items() if k not in JOURNAL_KEYS},
+    }

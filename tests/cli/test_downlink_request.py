@@ -210,7 +210,7 @@ def test_list_filters_by_normalised_deveui() -> None:
     route = respx.get(f"{API}/_emulator/lorawan/downlinks").mock(return_value=httpx.Response(200, json=[row]))
     r = run_cli(remote("downlink", "list", "--deveui", "0018b200-0000-0b20"))
     assert r.exit_code == 0, r.stderr
-    assert route.calls.last.request.url.params["DevEUI"] == "0018B20000000B20"
+    assert dict(route.calls.last.request.url.params) == {"DevEUI": "0018B20000000B20", "limit": "100"}
     lines = r.stdout.splitlines()
     assert lines[0].split("\t") == [
         "ID",

@@ -236,3 +236,28 @@ def test_ctrl_c_on_a_real_follower_process(process: EmulatorProcess) -> None:
             proc.wait()
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
+
+
+def test_follow_survives_events_whose_data_has_an_id(process: EmulatorProcess) -> None:
+    """Surface data may carry its own 'id' (an uplink's): the journal's integer id still orders the stream."""
+    start = last_id(process)
+    result: list[CliResult] = []
+    follower = threading.Thread(
+        target=lambda: result.append(
+            real(process, "--json", "events", "--follow", "--after", str(start), "--count", "3")
+        )
+    )
+    follower.start()
+    with process.client() as http:
+        http.post("/_emulator/clock/advance", json={"seconds": 1})
+        r = http.post(
+            "/_emulator/lorawan/uplinks", json={"DevEUI": "0018B20000000B20", "FPort": 1, "payload_hex": "01"}
+        )
+        assert r.status_code == 202, r.text
+        http.post("/_emulator/clock/advance", json={"seconds": 2})
+    follower.join(15)
+    assert not follower.is_alive() and result[0].exit_code == 0, result
+    events = [json.loads(line) for line in result[0].stdout.splitlines()]
+    assert [e["kind"] for e in events] == ["clock.advanced", "uplink.received", "clock.advanced"]
+    ids = [e["id"] for e in events]
+    assert all(isinstance(i, int) for i in ids) and ids == sorted(ids) and ids[0] > start
