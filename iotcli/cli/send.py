@@ -385,8 +385,8 @@ def build_plan(
     else:
         assert url is not None
         target_url = rq.check_url(url)
-        # Never send the profile's token to an arbitrary URL: only an explicit --token goes there.
-        auth = token or state.opts.token
+        # Never send the profile's token to an arbitrary URL: only send-uplink's own --token goes there.
+        auth = token
         kind = "url"
     plan_headers = rq.base_headers(auth, body=body is not None)
     for k, v in extra_headers:

@@ -104,30 +104,11 @@ class PooledTransport:
                 conn.request(request.method, target, body=request.body, headers=headers)
                 resp = conn.getresponse()
                 body = resp.read()
-            except _STALE as exc:
-                conn.close()
-                if reused and attempt == 0:
-                    continue  # the server closed an idle keep-alive connection: retry on a new one
-                raise SendFailure(
-                    f"connection closed by the server ({exc or type(exc).__name__})",
-                    time.perf_counter() - started,
-                ) from None
-            except TimeoutError:
-                conn.close()
-                raise SendFailure(
-                    f"no answer within {self.timeout:g} s", time.perf_counter() - started, timeout=True
-                ) from None
-            except ConnectionRefusedError:
-                conn.close()
-                raise SendFailure(
-                    f"cannot reach {parts.netloc}: connection refused", time.perf_counter() - started
-                ) from None
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-                raise SendFailure(
-                    f"cannot reach {parts.netloc}: {text}", time.perf_counter() - started
-                ) from None
+                if reused and attempt == 0 and not isinstance(exc, TimeoutError):
+                    continue  # the server closed an idle keep-alive connection: retry on a new one
+                raise self._failure(exc, parts.netloc, time.perf_counter() - started) from None
             latency = time.perf_counter() - started
             answer = Answer(
                 status=resp.status,
@@ -144,6 +125,16 @@ class PooledTransport:
                     self._idle.setdefault(key, []).append(conn)
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failure(self, exc: BaseException, where: str, latency: float) -> SendFailure:
+        if isinstance(exc, TimeoutError):
+            return SendFailure(f"no answer within {self.timeout:g} s", latency, timeout=True)
+        if isinstance(exc, ConnectionRefusedError):
+            return SendFailure(f"cannot reach {where}: connection refused", latency)
+        if isinstance(exc, _STALE):
+            return SendFailure(f"connection closed by {where} ({exc or type(exc).__name__})", latency)
+        text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return SendFailure(f"cannot reach {where}: {text}", latency)
 
     def close(self) -> None:
         with self._lock:
