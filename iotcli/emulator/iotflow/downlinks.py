@@ -223,7 +223,9 @@ class DownlinkService:
         ).fetchall()
         reports: list[tuple[str, str, dict[str, Any]]] = []
         journal: list[tuple[str, dict[str, Any]]] = []
-        radio: dict[str, Any] = {k: uplink[k] for k in ("Lrcid", "SpFact", "SubBand", "Channel", "Lrrid") if k in uplink}
+        radio: dict[str, Any] = {
+            k: uplink[k] for k in ("Lrcid", "SpFact", "SubBand", "Channel", "Lrrid") if k in uplink
+        }
         common = {"CustomerID": uplink.get("CustomerID"), "CustomerData": uplink.get("CustomerData")}
         for row in rows:
             report: dict[str, Any]

@@ -28,6 +28,8 @@ MAX_PAYLOAD = 242
 #: Waiting uplinks are kept this long [source: 24 h retention].
 RETENTION = 86400.0
 UPLINK_KEYS = {"DevEUI", "FPort", "payload_hex", "payload", "connections", "DevEUI_uplink"}
+#: LoRaWAN RECEIVE_DELAY1: the class-A downlink window opens this long after the uplink.
+RX1_DELAY = 1.0
 #: The account's customer id in generated messages [chosen].
 CUSTOMER_ID = "100000507"
 
@@ -253,7 +255,8 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
                 user=target.user,
                 device=req.deveui,
                 connection=cid,
-                due=due_time(target, now),
+                # The report follows the uplink: the downlink goes out in RX1, 1 s after it [source: LoRaWAN].
+                due=due_time(target, now + RX1_DELAY),
             )
         events = [
             emu.events.stage(
