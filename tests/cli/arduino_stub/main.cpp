@@ -1,0 +1,6 @@
+#include "sketch.ino"
+int main() {
+  setup();
+  sendReading();
+  return 0;
+}
