@@ -270,7 +270,7 @@ def send_uplink(
         _dry_run(state, plan, first, repeat)
         return
 
-    transport = _transport(state, timeout)
+    transport = _transport(state, plan, timeout)
     try:
         if repeat == 1:
             _send_single(state, plan, transport, verbose)
@@ -521,9 +521,11 @@ def _discover_downlink_url(state: CliState, to: str) -> str | None:
 # --- sending and showing -------------------------------------------------------------------------
 
 
-def _transport(state: CliState, timeout: float | None) -> Transport:
+def _transport(state: CliState, plan: RequestPlan, timeout: float | None) -> Transport:
     seconds = timeout or state.timeout
-    if Environment.transport is not None:
+    # An injected transport (tests: the in-process emulator) serves the profile's server only;
+    # --url and --to targets are other servers, reached over the network.
+    if Environment.transport is not None and plan.url.startswith(state.server + "/"):
         from iotcli.sending.transport import HttpxTransport
 
         return HttpxTransport(Environment.transport, timeout=seconds)
