@@ -9,9 +9,9 @@ from iotcli.emulator.thinger.calls import EndpointPolicy
 from iotcli.emulator.thinger.service import ThingerService
 
 ROUTE_TABLES: list[RouteTable] = [
+    callback.routes,  # first: the ingest route is the hot path, fewer routes to match before it
     devices.routes,
     tokens.routes,
-    callback.routes,
     buckets.routes,
     endpoints.routes,
     properties.routes,

@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import path_id
+from iotcli.emulator.thinger.batcher import WriteBatcher
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -100,12 +101,17 @@ class ThingerService:
         #: Last emulated ms a bucket's old records were pruned (retention), so writes prune rarely.
         self.pruned_at: dict[tuple[str, str], int] = {}
         self.monitor: ConnectionMonitor = ConnectionMonitor(self)
+        #: Callback ingest jobs share store jobs (see batcher.py).
+        self.ingest_batcher: WriteBatcher[Any] = WriteBatcher(emu.store)
+        #: Device token id -> emulated ms its last_used was last written (written at most once a second).
+        self.token_used: dict[str, int] = {}
 
     def reset(self) -> None:
         self._devices.clear()
         self._buckets.clear()
         self._endpoints.clear()
         self.pruned_at.clear()
+        self.token_used.clear()
         self.monitor.reset()
 
     # -- devices ------------------------------------------------------------------------------
