@@ -28,7 +28,8 @@ from iotcli.store.schema import CORE
 
 def route_tables() -> list[RouteTable]:
     """Every route table of the emulator, in mount order (also the OpenAPI document's source)."""
-    return [admin.routes, openapi.routes, oauth.routes, *thinger.ROUTE_TABLES, *iotflow.ROUTE_TABLES]
+    # The Thinger tables first: their callback ingest route (the hot path) is then matched first.
+    return [*thinger.ROUTE_TABLES, admin.routes, openapi.routes, oauth.routes, *iotflow.ROUTE_TABLES]
 
 
 def migrations() -> list[tuple[str, list[str]]]:

@@ -7,7 +7,6 @@ lifespan drains in-flight deliveries and closes the store).
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import socket
 from collections.abc import Callable
@@ -66,7 +65,8 @@ def serve(
     # that was installed before it; these make that a normal return (exit code 0).
     previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        asyncio.run(server.serve(sockets=[sock]))
+        # server.run picks the event loop like `uvicorn` does (uvloop when installed).
+        server.run(sockets=[sock])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
