@@ -34,12 +34,13 @@ class Delivery:
     reason: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Delivery:
+    def from_row(cls, row: sqlite3.Row, *, with_message: bool = True) -> Delivery:
+        """``with_message=False`` leaves ``message`` empty (the worker decodes it only when it starts one)."""
         return cls(
             id=row["id"],
             kind=row["kind"],
             status=row["status"],
-            message=json.loads(row["message"]),
+            message=json.loads(row["message"]) if with_message else {},
             attempts=row["attempts"],
             next_at=row["next_at"],
             created_at=row["created_at"],
@@ -63,6 +64,8 @@ class OutboundRequest:
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
     proxy: str | None = None  # http://user:pass@host:port
+    #: Send a plain http:// request without a proxy through the lean client (high-rate forwards).
+    lean: bool = False
 
 
 @dataclass

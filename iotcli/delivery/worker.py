@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from iotcli.delivery.lean_http import AnswerTimeout, ConnectFailed, LeanHttpClient, ProtocolError
 from iotcli.delivery.outbox import (
     DELIVERED,
     FINAL,
@@ -39,7 +41,7 @@ log = logging.getLogger("iotcli.delivery")
 #: Deliveries sent at once across all lanes.
 MAX_IN_FLIGHT = 64
 #: How many due rows one scan takes.
-SCAN_BATCH = 256
+SCAN_BATCH = 128
 
 
 class DeliveryPolicy(Protocol):
@@ -78,11 +80,14 @@ class DeliveryWorker:
         self.http = http
         self.policies: dict[str, DeliveryPolicy] = {}
         self._proxied: dict[str, httpx.AsyncClient] = {}
+        self._lean: LeanHttpClient | None = None
         #: Tests replace the network with this transport (proxied requests included).
         self.transport: httpx.AsyncBaseTransport | None = None
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._lane_count: dict[str, int] = {}
+        #: The last lane limit a policy gave for each lane (lets a scan skip full lanes cheaply).
+        self._lane_cap: dict[str, int] = {}
         self._sem = asyncio.Semaphore(max_in_flight)
         self._max_in_flight = max_in_flight
         self._task: asyncio.Task[None] | None = None
@@ -115,6 +120,8 @@ class DeliveryWorker:
             task.cancel()
         for client in self._proxied.values():
             await client.aclose()
+        if self._lean is not None:
+            await self._lean.aclose()
 
     async def idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is due or in flight (for tests and benchmarks)."""
@@ -143,20 +150,27 @@ class DeliveryWorker:
                 await asyncio.sleep(0.5)
                 continue
             started = 0
-            for delivery in due:
-                if delivery.id in self._in_flight:
-                    continue
-                policy = self.policies.get(delivery.kind)
-                if policy is None:
-                    continue
-                lane = delivery.lane
-                if lane is not None and self._lane_count.get(lane, 0) >= max(1, policy.lane_limit(delivery)):
-                    continue
+            for row in due:
                 if len(self._in_flight) >= self._max_in_flight:
                     break
+                lane = row["connection"]
+                # Rows waiting behind a full lane are skipped before anything is built from them.
+                if lane is not None and self._lane_count.get(lane, 0) >= self._lane_cap.get(lane, 1 << 30):
+                    continue
+                policy = self.policies.get(row["kind"])
+                if policy is None:
+                    continue
+                delivery = Delivery.from_row(row, with_message=False)
+                if lane is not None:
+                    cap = max(1, policy.lane_limit(delivery))
+                    self._lane_cap[lane] = cap
+                    if self._lane_count.get(lane, 0) >= cap:
+                        continue
+                # Decoded only now: a scan sees many rows that wait behind a full lane.
+                delivery.message = json.loads(row["message"])
                 self._start(delivery, policy)
                 started += 1
-            if started and len(due) >= SCAN_BATCH:
+            if started and len(due) >= SCAN_BATCH and len(self._in_flight) < self._max_in_flight:
                 continue
             if self._in_flight and len(self._in_flight) >= self._max_in_flight:
                 # Saturated: wait for a slot (a finishing attempt sets wake).
@@ -167,13 +181,14 @@ class DeliveryWorker:
             else:
                 await self.clock.sleep_until(next_at, self._wake)
 
-    def _scan(self, conn: sqlite3.Connection) -> tuple[list[Delivery], float | None]:
+    def _scan(self, conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], float | None]:
         now = self.clock.now()
+        in_flight = set(self._in_flight)
         rows = conn.execute(
             "SELECT * FROM deliveries WHERE status = ? AND next_at <= ? ORDER BY id LIMIT ?",
-            (PENDING, now, SCAN_BATCH + len(self._in_flight)),
+            (PENDING, now, SCAN_BATCH + len(in_flight)),
         ).fetchall()
-        due = [Delivery.from_row(r) for r in rows if r["id"] not in self._in_flight]
+        due = [r for r in rows if r["id"] not in in_flight]
         nxt = conn.execute(
             "SELECT MIN(next_at) FROM deliveries WHERE status = ? AND next_at > ?", (PENDING, now)
         ).fetchone()[0]
@@ -235,6 +250,8 @@ class DeliveryWorker:
 
     async def send(self, req: OutboundRequest) -> AttemptResult:
         """Send one request and measure it; never raises for network trouble."""
+        if req.lean and req.proxy is None and req.url.startswith("http://"):
+            return await self._send_lean(req)
         client = self._client_for(req.proxy)
         start = time.perf_counter()
         try:
@@ -265,6 +282,31 @@ class DeliveryWorker:
             )
         latency = (time.perf_counter() - start) * 1000
         return AttemptResult(req, response.status_code, response.text, latency)
+
+    async def _send_lean(self, req: OutboundRequest) -> AttemptResult:
+        if self._lean is None:
+            timeout = self.http.timeout.read or self.http.timeout.connect or 10.0
+            self._lean = LeanHttpClient(timeout, self.http.headers.get("user-agent", "iotcli-emulator"))
+        start = time.perf_counter()
+        try:
+            answer = await self._lean.request(req.method, req.url, req.headers, req.body, req.params or None)
+        except AnswerTimeout as exc:
+            return AttemptResult(
+                req, None, None, (time.perf_counter() - start) * 1000, f"timeout: {exc}", True
+            )
+        except ConnectFailed as exc:
+            return AttemptResult(
+                req, None, None, (time.perf_counter() - start) * 1000, f"ConnectError: {exc}", True
+            )
+        except ValueError as exc:
+            return AttemptResult(
+                req, None, None, (time.perf_counter() - start) * 1000, f"invalid request: {exc}"
+            )
+        except (ProtocolError, ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+            error = f"RemoteProtocolError: {type(exc).__name__}: {exc}"
+            return AttemptResult(req, None, None, (time.perf_counter() - start) * 1000, error, True)
+        latency = (time.perf_counter() - start) * 1000
+        return AttemptResult(req, answer.status, answer.body.decode("utf-8", "replace"), latency)
 
     def _client_for(self, proxy: str | None) -> httpx.AsyncClient:
         if proxy is None:

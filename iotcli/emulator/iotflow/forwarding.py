@@ -260,4 +260,4 @@ class ForwardingPolicy:
             url = url + ("&" if "?" in url else "?") + encode_query(params)
         proxy = proxy_url(cfg["proxy"]) if cfg.get("proxy") else None
         body = json.dumps(payload, separators=(",", ":")).encode()
-        return OutboundRequest("POST", url, headers=headers, body=body, proxy=proxy)
+        return OutboundRequest("POST", url, headers=headers, body=body, proxy=proxy, lean=True)
