@@ -306,6 +306,8 @@ def read_file(path: Path) -> dict[str, Any]:
             if path.suffix.lower() == ".json":
                 raise UsageError(f"--file {name} is not valid JSON: {exc}") from None
             data = _toml(text, name, json_error=str(exc))
+    if isinstance(data, dict) and set(data) == {"data"} and isinstance(data["data"], dict):
+        data = data["data"]  # saved from `iotcli --json connection show ID`
     if not isinstance(data, dict):
         raise UsageError(f"--file {name} must hold an object (a connection or its configuration)")
     if "configuration" in data or "connectorId" in data or "name" in data:
@@ -362,6 +364,7 @@ def create(
     """
     state = get_state()
     body: dict[str, Any] = read_file(file) if file is not None else {}
+    body = {k: v for k, v in body.items() if k not in READ_ONLY}
     body.setdefault("connectorId", CONNECTOR_ID)
     flags = ConnectionFlags(
         name=name,

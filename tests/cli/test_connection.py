@@ -406,3 +406,13 @@ def test_update_puts_the_whole_connection_without_read_only_fields() -> None:
             "description": "d",
         },
     }
+
+
+def test_copy_a_connection_through_its_json(cli: Cli, emulator: InProcessEmulator, tmp_path: Path) -> None:
+    original = create(cli, "alpha", "--destination", DEST, "-H", "X-A=1", "--strict")
+    saved = cli("--json", "connection", "show", original["id"])
+    path = tmp_path / "alpha.json"
+    path.write_text(saved.stdout)
+    copy = create(cli, "beta", "--file", str(path))
+    assert copy["id"] != original["id"] and copy["name"] == "beta"
+    assert stored(emulator, copy["id"]).configuration == stored(emulator, original["id"]).configuration

@@ -120,3 +120,6 @@ def test_strict_mode_failure_shows_every_attempt(fast: tuple[Cli, InProcessEmula
             "4",
         ]
         assert r.stdout.count("  < 503") == 4
+        r = cli("--json", "deliveries", "replay", data[0]["id"])
+        assert r.exit_code == 0 and r.json() == {"data": {"id": data[0]["id"], "status": "pending"}}
+        sink.wait_for(5)
