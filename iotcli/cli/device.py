@@ -288,7 +288,7 @@ def list_(
             ("type", "TYPE"),
             ("enabled", "ENABLED"),
             ("connection.active", "CONNECTED"),
-            ("connection.ts", "LAST SEEN"),
+            ("connection.ts", "SINCE"),
         ],
         DEVICE_TS_KEYS,
     )

@@ -373,8 +373,8 @@ def bucket_write(
     answer = state.client().write_bucket(bucket, record, ts=when)
     # The emulator answers the stored {ts, val}; other servers may answer nothing.
     written = answer if isinstance(answer, dict) and "ts" in answer else {"ts": when, "val": record}
-    data = {"bucket": bucket, **written}
-    done(state, f"record written to bucket '{bucket}' (ts {format_ms(data.get('ts')) or 'now'})", data)
+    result = {"bucket": bucket, **written}
+    done(state, f"record written to bucket '{bucket}' (ts {format_ms(result.get('ts')) or 'now'})", result)
 
 
 def csv_cell(value: Any) -> str:
@@ -642,7 +642,12 @@ def endpoint_call(
     if state.out.json_mode or not isinstance(answer, dict) or "status" not in answer:
         state.out.data(answer)
         return
-    state.out.text(f"status  {answer.get('status')}")
+    # status first, then whatever else the server tells (the emulator adds its delivery id), then the body
+    head = {
+        "status": answer.get("status"),
+        **{k: v for k, v in answer.items() if k not in ("status", "body")},
+    }
+    state.out.data(head)
     body = answer.get("body")
     if body not in (None, ""):
         state.out.text(body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False))
