@@ -38,6 +38,10 @@ class IotcliGroup(TyperGroup):
         except KeyboardInterrupt:
             _report_interrupt(ctx)
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader went away (`iotcli events --follow | head -3`): stop quietly, like Unix tools.
+            _silence_stdout()
+            raise typer.Exit(ExitCode.OK) from None
         except IotcliError as exc:
             _output(ctx).error(exc)
             raise typer.Exit(int(exc.exit_code)) from None
@@ -74,3 +78,12 @@ def _report_interrupt(ctx: Context) -> None:
         out.json({"error": {"code": "interrupted", "message": "interrupted", "hint": None}})
     else:
         out.stderr.write("interrupted\n")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests)
+        pass

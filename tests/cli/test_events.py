@@ -261,3 +261,33 @@ def test_follow_survives_events_whose_data_has_an_id(process: EmulatorProcess) -
     assert [e["kind"] for e in events] == ["clock.advanced", "uplink.received", "clock.advanced"]
     ids = [e["id"] for e in events]
     assert all(isinstance(i, int) for i in ids) and ids == sorted(ids) and ids[0] > start
+
+
+def test_a_reader_that_goes_away_ends_the_follower_quietly(process: EmulatorProcess) -> None:
+    """`iotcli events --follow | head -1`: once head exits, the follower stops without an error."""
+    start = last_id(process)
+    with process.client() as http:
+        http.post("/_emulator/clock/advance", json={"seconds": 1})
+    env = {**os.environ, "IOTCLI_SERVER": process.url, "IOTCLI_TOKEN": TEST_TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iotcli", "--json", "events", "--follow", "--after", str(start)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline())["seconds"] == 1
+        proc.stdout.close()  # the reader is gone
+        with process.client() as http:
+            for _ in range(3):  # the next writes hit the closed pipe
+                http.post("/_emulator/clock/advance", json={"seconds": 1})
+        proc.wait(timeout=10)
+        err = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "error" not in err and "Traceback" not in err
