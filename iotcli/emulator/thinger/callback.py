@@ -212,7 +212,7 @@ class Ingest:
         if self.bucket is not None and self.record is not None:
             write_record(conn, self.svc, self.bucket, self.record[0], self.record[1], now)
             done["write_bucket"] = self.bucket.bucket
-            done["ts"] = self.record[0]
+            done["record_ts"] = self.record[0]
         prop_name = actions.get("set_property")
         if prop_name:
             set_value(conn, user, device, prop_name, self.payload_json, now)

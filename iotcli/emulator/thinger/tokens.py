@@ -57,6 +57,9 @@ async def create_token(request: Request) -> Response:
         tid, secret = emu.auth.issue(
             conn, kind="device", user=user, device=device, name=name, ttl_seconds=ttl
         )
+        if expires is not None:
+            # Exactly the asked time (issue() counts from its own reading of the clock).
+            conn.execute("UPDATE tokens SET expires = ? WHERE kind = 'device' AND id = ?", (expires, tid))
         event = emu.events.stage(
             conn, "device.token_created", {"user": user, "device": device, "token_id": tid, "name": name}
         )
