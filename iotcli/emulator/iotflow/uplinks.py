@@ -7,7 +7,7 @@ committed; it never waits for a destination. Frame counters live in SQLite (``io
 from __future__ import annotations
 
 import hashlib
-import os
+import random
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -209,7 +209,7 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
     emu = service.emu
     req = parse_request(body)
     chosen, skipped = targets(service, user, req.connections)
-    uplink_id = os.urandom(16).hex()
+    uplink_id = f"{random.getrandbits(128):032x}"
     now = emu.clock.now()
 
     def write(c: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
