@@ -239,7 +239,8 @@ def postman_collection(t: DeviceTarget) -> dict[str, Any]:
             "name": f"iotcli HTTP device {t.device}",
             "description": (
                 "Send data to an HTTP device's callback URL with a bearer token (Thinger.io-style). "
-                "Use it with the environment that holds server, user, device and token."
+                "Use it with the environment that holds server, user, device and token. "
+                "Run: import both in Postman, or `newman run <collection.json> -e <environment.json>`."
             ),
             "schema": POSTMAN_SCHEMA,
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ PLACEHOLDER = re.compile(r"\{\{\s*(i|n|now|now_iso|random|fcnt)\s*(?::\s*([^}]*?
 #: What each placeholder becomes (shown in the help and docs).
 PLACEHOLDERS = {
     "{{i}}": "the uplink's number, 1..N",
-    "{{now}}": "the send time in epoch milliseconds",
+    "{{now}}": "the send time in epoch milliseconds, distinct for each uplink of a run",
     "{{now_iso}}": "the send time as ISO 8601 (UTC, milliseconds)",
     "{{random}}": "a random number in [0, 1)",
     "{{random:MIN:MAX}}": "a random integer (both ends integers) or 2-decimal number in [MIN, MAX]",
@@ -32,6 +33,22 @@ PLACEHOLDERS = {
 class RenderContext:
     i: int = 1
     fcnt: int = 0  # LoRaWAN frame counter of this uplink (IoT Flow bodies)
+
+
+_last_ms = 0
+_now_lock = threading.Lock()
+
+
+def unique_now_ms() -> int:
+    """Epoch ms, bumped by 1 when two uplinks fall in the same millisecond.
+
+    A Thinger bucket keeps one record per timestamp (a second one replaces the first), so uplinks
+    sent at once must not share a ``ts``.
+    """
+    global _last_ms
+    with _now_lock:
+        _last_ms = max(int(time.time() * 1000), _last_ms + 1)
+        return _last_ms
 
 
 def iso_now(ts: float | None = None) -> str:
@@ -62,7 +79,7 @@ def _renderer(name: str, arg: str | None) -> Callable[[RenderContext], str]:
     if name == "fcnt":
         return lambda ctx: str(ctx.fcnt)
     if name == "now":
-        return lambda _ctx: str(int(time.time() * 1000))
+        return lambda _ctx: str(unique_now_ms())
     if name == "now_iso":
         return lambda _ctx: iso_now()
     if arg:
@@ -102,7 +119,7 @@ def has_placeholder(text: str) -> bool:
 
 def sample(text: str) -> str:
     """The text with every placeholder replaced by a plain number (to validate JSON with placeholders)."""
-    return PLACEHOLDER.sub("0", text)
+    return PLACEHOLDER.sub("1", text)
 
 
 class RawJson:

@@ -125,7 +125,8 @@ def test_python_snippet_runs_and_stores_data(real: Provisioned, tmp_path: Path) 
     assert bad.returncode == 1 and bad.stdout.startswith("401")
 
 
-def _newman() -> Path:
+def newman_path() -> Path:
+    """newman from the npm registry, installed once into .cache/newman (git-ignored)."""
     exe = NEWMAN_DIR / "node_modules" / ".bin" / "newman"
     if not exe.exists():
         NEWMAN_DIR.mkdir(parents=True, exist_ok=True)
@@ -175,7 +176,7 @@ def test_postman_collection_passes_under_newman(real: Provisioned, tmp_path: Pat
     values = {v["key"]: v["value"] for v in json.loads(env.read_text())["values"]}
     assert values == {"server": real.emu.url, "user": "local", "device": "snip-postman", "token": token}
     run = subprocess.run(
-        [str(_newman()), "run", str(coll), "-e", str(env), "--color", "off"],
+        [str(newman_path()), "run", str(coll), "-e", str(env), "--color", "off"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -184,7 +185,7 @@ def test_postman_collection_passes_under_newman(real: Provisioned, tmp_path: Pat
     assert real.stored("snip-postman") == [snippets.DEFAULT_BODY]
     # without the environment there is no token: the collection's own tests fail
     bad = subprocess.run(
-        [str(_newman()), "run", str(coll), "--color", "off"], capture_output=True, text=True, timeout=120
+        [str(newman_path()), "run", str(coll), "--color", "off"], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode != 0
 

@@ -54,3 +54,10 @@ def test_dumps_raw_fragments_compact_and_indented() -> None:
 
 def test_iso_now_has_milliseconds() -> None:
     assert iso_now(0) == "1970-01-01T00:00:00.000+00:00"
+
+
+def test_now_is_distinct_per_uplink_even_in_the_same_millisecond() -> None:
+    t = Template("{{now}}")
+    values = [int(t.render(RenderContext(i=i))) for i in range(1, 501)]
+    assert len(set(values)) == 500 and values == sorted(values)
+    assert abs(values[0] - time.time() * 1000) < 5000
