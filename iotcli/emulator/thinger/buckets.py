@@ -70,11 +70,22 @@ def record_ts(payload: dict[str, Any], query_ts: str | None, now_ms: int) -> tup
     return now_ms, False
 
 
-def record_value(payload: dict[str, Any], from_payload: bool) -> dict[str, Any]:
-    """What a record stores: the payload, without the ``ts`` that became the record time."""
-    if from_payload:
-        return {k: v for k, v in payload.items() if k != "ts"}
-    return payload
+def record_value(val: Any, ts: int) -> Any:
+    """A record's value as shown: the stored payload without the ``ts`` that became the record time.
+
+    Records store the payload as sent (one JSON encoding on the hot path); the payload's ``ts``
+    is the record time exactly when it is a number that truncates to it, so it is dropped here.
+    """
+    if isinstance(val, dict):
+        own = val.get("ts")
+        if (
+            isinstance(own, int | float)
+            and not isinstance(own, bool)
+            and math.isfinite(own)
+            and int(own) == ts
+        ):
+            return {k: v for k, v in val.items() if k != "ts"}
+    return val
 
 
 def check_writable(info: BucketInfo | None, bucket: str) -> BucketInfo:
@@ -249,11 +260,10 @@ async def write_data(request: Request) -> Response:
     payload = await read_json_object(request)
     info = check_writable(await svc.bucket_info(user, bucket), bucket)
     now = emu.clock.now_ms()
-    ts, from_payload = record_ts(payload, request.query_params.get("ts"), now)
-    val = record_value(payload, from_payload)
-    val_json = json.dumps(val)
+    ts, _from_payload = record_ts(payload, request.query_params.get("ts"), now)
+    val_json = json.dumps(payload)
     await emu.store.write(lambda c: write_record(c, svc, info, ts, val_json, now))
-    return ok({"ts": ts, "val": val})
+    return ok({"ts": ts, "val": record_value(payload, ts)})
 
 
 READ_QUERY = {
@@ -296,13 +306,10 @@ async def _read(request: Request, inline: bool) -> Response:
         return [(r[0], r[1]) for r in conn.execute(sql, args)]
 
     rows = await emu.store.read(read)
+    values = [(ts, record_value(json.loads(val), ts)) for ts, val in rows]
     if inline:
-        out = []
-        for ts, val in rows:
-            value = json.loads(val)
-            out.append({"ts": ts, **value} if isinstance(value, dict) else {"ts": ts, "val": value})
-        return ok(out)
-    return ok([{"ts": ts, "val": json.loads(val)} for ts, val in rows])
+        return ok([{"ts": ts, **v} if isinstance(v, dict) else {"ts": ts, "val": v} for ts, v in values])
+    return ok([{"ts": ts, "val": v} for ts, v in values])
 
 
 @routes.get(DATA_V1, summary="Read records as {ts, val}", query=READ_QUERY)

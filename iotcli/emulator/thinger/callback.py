@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from iotcli.delivery.outbox import enqueue
 from iotcli.emulator.auth import Principal
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok, path_id, read_json
 from iotcli.emulator.routing import RouteTable
-from iotcli.emulator.thinger.buckets import record_ts, record_value, write_record
-from iotcli.emulator.thinger.properties import set_value
+from iotcli.emulator.thinger.buckets import record_ts as record_ts_of
+from iotcli.emulator.thinger.ingest import Call, json_bytes
 from iotcli.emulator.thinger.service import (
     DEFAULT_TIMEOUT_MINUTES,
     BucketInfo,
@@ -129,140 +127,6 @@ async def put_settings(request: Request) -> Response:
 # -- ingest --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Ingest:
-    """One callback call, ready to be written by the store thread."""
-
-    svc: ThingerService
-    info: DeviceInfo
-    principal: Principal
-    now_ms: int
-    ip: str | None
-    rx: int
-    payload: dict[str, Any]
-    payload_json: str
-    bucket: BucketInfo | None
-    record: tuple[int, str] | None  # (ts, val JSON)
-    notes: list[str]
-
-    def __call__(self, conn: sqlite3.Connection) -> tuple[bytes, list[dict[str, Any]], int | None]:
-        """Runs in the store thread; returns (answer body, events, id of the endpoint delivery)."""
-        info = self.info
-        user, device, now = info.user, info.device, self.now_ms
-        emu = self.svc.emu
-        row = conn.execute(
-            "SELECT connected, last_seen FROM th_devices WHERE user = ? AND device = ?", (user, device)
-        ).fetchone()
-        if row is None:
-            raise not_found("device", device)
-        events: list[dict[str, Any]] = []
-        actions = info.actions
-
-        answer = b""
-        send = actions.get("send_property")
-        if send:
-            prop = conn.execute(
-                "SELECT json_extract(doc, '$.value') AS v, json_type(doc, '$.value') AS t FROM th_properties "
-                "WHERE user = ? AND device = ? AND property = ?",
-                (user, device, send),
-            ).fetchone()
-            if prop is not None and prop["t"] is not None:
-                answer = _json_bytes(prop["v"], prop["t"])
-
-        limit = info.timeout_ms
-        was_connected = bool(row["connected"])
-        if (
-            was_connected
-            and limit is not None
-            and row["last_seen"] is not None
-            and row["last_seen"] + limit <= now
-        ):
-            # Timed out, and the monitor has not written it down yet: record both transitions.
-            at = row["last_seen"] + limit
-            conn.execute(
-                "UPDATE th_devices SET connected = 0, disconnected_ts = ? WHERE user = ? AND device = ?",
-                (at, user, device),
-            )
-            events.append(
-                emu.events.stage(
-                    conn,
-                    "device.disconnected",
-                    {
-                        "user": user,
-                        "device": device,
-                        "reason": "timeout",
-                        "last_seen": row["last_seen"],
-                        "at": at,
-                    },
-                )
-            )
-            was_connected = False
-        if not was_connected:
-            events.append(
-                emu.events.stage(conn, "device.connected", {"user": user, "device": device, "ip": self.ip})
-            )
-        conn.execute(
-            "UPDATE th_devices SET connected = 1, connected_ts = CASE WHEN ? THEN connected_ts ELSE ? END, "
-            "last_seen = ?, ip_address = ?, rx_bytes = rx_bytes + ?, tx_bytes = tx_bytes + ? "
-            "WHERE user = ? AND device = ?",
-            (was_connected, now, now, self.ip, self.rx, len(answer), user, device),
-        )
-
-        done: dict[str, Any] = {}
-        if self.bucket is not None and self.record is not None:
-            write_record(conn, self.svc, self.bucket, self.record[0], self.record[1], now)
-            done["write_bucket"] = self.bucket.bucket
-            done["record_ts"] = self.record[0]
-        prop_name = actions.get("set_property")
-        if prop_name:
-            set_value(conn, user, device, prop_name, self.payload_json, now)
-            done["set_property"] = prop_name
-        delivery_id = None
-        endpoint = actions.get("call_endpoint")
-        if endpoint:
-            delivery_id = enqueue(
-                conn,
-                kind="endpoint",
-                message={"endpoint": endpoint, "data": self.payload, "source": "callback"},
-                now=now / 1000,
-                user=user,
-                device=device,
-                endpoint=endpoint,
-            )
-            done["call_endpoint"] = endpoint
-            done["delivery"] = str(delivery_id)
-        token_id = self.principal.token_id
-        if (
-            self.principal.kind == "device"
-            and token_id
-            and now - self.svc.token_used.get(token_id, 0) >= 1000
-        ):
-            # last_used is kept to the second [chosen]: one UPDATE per token per second, not per call.
-            self.svc.token_used[token_id] = now
-            conn.execute(
-                "UPDATE tokens SET last_used = ? WHERE kind = 'device' AND id = ? AND user = ? AND device = ?",
-                (now, token_id, user, device),
-            )
-        data: dict[str, Any] = {"user": user, "device": device, "bytes": self.rx, **done}
-        if self.notes:
-            data["notes"] = self.notes
-        events.append(emu.events.stage(conn, "callback.received", data))
-        return answer, events, delivery_id
-
-
-def _json_bytes(value: Any, sqlite_type: str) -> bytes:
-    """json_extract gives text for strings and JSON text for objects/arrays."""
-    if sqlite_type in ("object", "array"):
-        return str(value).encode("utf-8")
-    if sqlite_type == "true":
-        return b"true"
-    if sqlite_type == "false":
-        return b"false"
-    if sqlite_type == "null":
-        return b"null"
-    return json.dumps(value).encode("utf-8")
-
-
 async def _reject(svc: ThingerService, user: str, device: str, status: int, reason: str) -> None:
     # The reason never carries the token: ApiProblem messages from auth do not include it.
     await svc.emu.events.record("callback.rejected", user=user, device=device, status=status, reason=reason)
@@ -320,11 +184,11 @@ async def ingest(request: Request) -> Response:
         return Response(b"", 200)
 
     now = emu.clock.now_ms()
-    actions = info.actions
+    query = request.query_params if request.scope.get("query_string") else None
     notes: list[str] = []
     bucket: BucketInfo | None = None
-    record: tuple[int, str] | None = None
-    bucket_name = actions.get("write_bucket")
+    record_ts: int | None = None
+    bucket_name = info.actions.get("write_bucket")
     if bucket_name:
         bucket = await svc.bucket_info(info.user, bucket_name)
         if bucket is None:
@@ -333,19 +197,18 @@ async def ingest(request: Request) -> Response:
             notes.append(f"bucket '{bucket_name}' is disabled or does not take writes: not stored")
             bucket = None
         else:
-            ts, from_payload = record_ts(payload, request.query_params.get("ts"), now)
-            record = (ts, json.dumps(record_value(payload, from_payload)))
-    ip = request.query_params.get("ip") or (request.client.host if request.client else None)
-    job = Ingest(svc, info, principal, now, ip, len(raw), payload, json.dumps(payload), bucket, record, notes)
-    answer, events, delivery_id = await svc.ingest_batcher.run(job)
+            record_ts, _from_payload = record_ts_of(payload, query.get("ts") if query else None, now)
+    ip = (query.get("ip") if query else None) or (request.client.host if request.client else None)
+    call = Call(info, principal, now, ip, len(raw), payload, json.dumps(payload), bucket, record_ts, notes)
+    outcome = await svc.ingest_writer.submit(call)
 
     limit = info.timeout_ms
     svc.monitor.touch(info.user, info.device, None if limit is None else (now + limit) / 1000)
-    if delivery_id is not None:
+    if outcome.delivery_id is not None:
         emu.worker.wake()
-    emu.events.publish(*events)
-    if answer:
-        return Response(answer, 200, media_type=JSON_TYPE)
+    emu.events.publish(*outcome.events)
+    if outcome.answer:
+        return Response(outcome.answer, 200, media_type=JSON_TYPE)
     return Response(b"", 200)
 
 
@@ -365,4 +228,4 @@ async def read_answer(request: Request) -> Response:
     )
     if row is None or row["t"] is None:
         return Response(b"", 200)
-    return Response(_json_bytes(row["v"], row["t"]), 200, media_type=JSON_TYPE)
+    return Response(json_bytes(row["v"], row["t"]), 200, media_type=JSON_TYPE)

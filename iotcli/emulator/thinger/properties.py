@@ -45,19 +45,6 @@ def put_property(
     )
 
 
-def set_value(
-    conn: sqlite3.Connection, user: str, device: str, prop: str, value_json: str, now_ms: int
-) -> None:
-    """Make ``value`` the property's value, keeping its other fields (the callback's set_property)."""
-    conn.execute(
-        "INSERT INTO th_properties(user, device, property, doc, created, modified) "
-        "VALUES (?, ?, ?, json_object('value', json(?)), ?, ?) "
-        "ON CONFLICT(user, device, property) DO UPDATE SET "
-        "doc = json_set(doc, '$.value', json(?)), modified = excluded.modified",
-        (user, device, prop, value_json, now_ms, now_ms, value_json),
-    )
-
-
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):

@@ -15,7 +15,6 @@ from starlette.requests import Request
 
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import path_id
-from iotcli.emulator.thinger.batcher import WriteBatcher
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -92,6 +91,7 @@ class ThingerService:
     """Caches and shared lookups of the thinger surface (``emu.services["thinger"]``)."""
 
     def __init__(self, emu: Emulator) -> None:
+        from iotcli.emulator.thinger.ingest import IngestWriter
         from iotcli.emulator.thinger.timeouts import ConnectionMonitor
 
         self.emu = emu
@@ -101,8 +101,8 @@ class ThingerService:
         #: Last emulated ms a bucket's old records were pruned (retention), so writes prune rarely.
         self.pruned_at: dict[tuple[str, str], int] = {}
         self.monitor: ConnectionMonitor = ConnectionMonitor(self)
-        #: Callback ingest jobs share store jobs (see batcher.py).
-        self.ingest_batcher: WriteBatcher[Any] = WriteBatcher(emu.store)
+        #: Callback ingest calls that arrive together are written together (see ingest.py).
+        self.ingest_writer = IngestWriter(self)
         #: Device token id -> emulated ms its last_used was last written (written at most once a second).
         self.token_used: dict[str, int] = {}
 

@@ -1,0 +1,259 @@
+"""The callback ingest write path: calls that arrive together are written together.
+
+A single store job per call would cost a hand-off to the writer thread, a savepoint and a wake-up of
+the event loop each; under load that thread ping-pong costs more than the SQL. Here, calls that
+arrive while a batch is being written wait together and go to the store as ONE job: per device one
+read and one update of the connection state, the bucket records in one ``executemany``, each
+property once. Every call still gets its own answer, events and outbox row, exactly as if the calls
+had been written one after the other, and only once the transaction holding it is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from iotcli.delivery.outbox import enqueue
+from iotcli.emulator.auth import Principal
+from iotcli.emulator.thinger.buckets import PRUNE_EVERY_MS, prune
+from iotcli.emulator.thinger.service import BucketInfo, DeviceInfo, not_found
+
+if TYPE_CHECKING:
+    from iotcli.emulator.thinger.service import ThingerService
+
+#: Calls one batch takes at most (the rest wait for the next one).
+MAX_BATCH = 512
+
+SET_VALUE = (
+    "INSERT INTO th_properties(user, device, property, doc, created, modified) "
+    "VALUES (?, ?, ?, json_object('value', json(?)), ?, ?) "
+    "ON CONFLICT(user, device, property) DO UPDATE SET "
+    "doc = json_set(doc, '$.value', json(?)), modified = excluded.modified"
+)
+READ_VALUE = (
+    "SELECT json_extract(doc, '$.value') AS v, json_type(doc, '$.value') AS t FROM th_properties "
+    "WHERE user = ? AND device = ? AND property = ?"
+)
+
+
+@dataclass(slots=True)
+class Call:
+    """One callback call, checked and parsed, waiting to be written."""
+
+    info: DeviceInfo
+    principal: Principal
+    now_ms: int
+    ip: str | None
+    rx: int
+    payload: dict[str, Any]
+    payload_json: str
+    bucket: BucketInfo | None
+    record_ts: int | None  # the record stores payload_json; a payload ts equal to it is dropped on read
+    notes: list[str]
+
+
+@dataclass(slots=True)
+class Outcome:
+    answer: bytes
+    events: list[dict[str, Any]] = field(default_factory=list)
+    delivery_id: int | None = None
+
+
+class IngestWriter:
+    def __init__(self, svc: ThingerService) -> None:
+        self.svc = svc
+        self._pending: list[tuple[Call, asyncio.Future[Outcome]]] = []
+        self._flushing = False
+
+    async def submit(self, call: Call) -> Outcome:
+        """Write ``call`` (with whatever else is waiting); returns once it is committed."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Outcome] = loop.create_future()
+        self._pending.append((call, fut))
+        if not self._flushing:
+            self._flushing = True
+            loop.create_task(self._flush())
+        return await fut
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                calls = [c for c, _f in batch]
+                try:
+                    results = await self.svc.emu.store.write(functools.partial(self._write, calls=calls))
+                except Exception as exc:  # noqa: BLE001 - every caller of the batch gets it
+                    for _c, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for (_c, fut), result in zip(batch, results, strict=True):
+                    if fut.done():
+                        continue
+                    if isinstance(result, Exception):
+                        fut.set_exception(result)
+                    else:
+                        fut.set_result(result)
+        finally:
+            self._flushing = False
+
+    # -- in the store thread -------------------------------------------------------------------
+    def _write(self, conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome | Exception]:
+        results: list[Outcome | Exception | None] = [None] * len(calls)
+        by_device: dict[tuple[str, str], list[int]] = {}
+        for i, call in enumerate(calls):
+            by_device.setdefault((call.info.user, call.info.device), []).append(i)
+        records: list[tuple[str, str, int, str]] = []
+        buckets: dict[tuple[str, str], BucketInfo] = {}
+        for (user, device), indexes in by_device.items():
+            row = conn.execute(
+                "SELECT connected, connected_ts, disconnected_ts, last_seen, ip_address "
+                "FROM th_devices WHERE user = ? AND device = ?",
+                (user, device),
+            ).fetchone()
+            if row is None:
+                for i in indexes:
+                    results[i] = not_found("device", device)
+                continue
+            self._device_calls(conn, row, [calls[i] for i in indexes], indexes, results, records, buckets)
+        if records:
+            conn.executemany(
+                "INSERT OR REPLACE INTO th_bucket_data(user, bucket, ts, val) VALUES (?,?,?,?)", records
+            )
+            now = calls[-1].now_ms
+            for key, info in buckets.items():
+                if info.retention_ms is not None and now - self.svc.pruned_at.get(key, 0) >= PRUNE_EVERY_MS:
+                    prune(conn, info, now)
+                    self.svc.pruned_at[key] = now
+        return [r if r is not None else RuntimeError("call not written") for r in results]
+
+    def _device_calls(
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        calls: list[Call],
+        indexes: list[int],
+        results: list[Outcome | Exception | None],
+        records: list[tuple[str, str, int, str]],
+        buckets: dict[tuple[str, str], BucketInfo],
+    ) -> None:
+        """The calls of one device, in arrival order, against its connection state."""
+        svc = self.svc
+        stage = svc.emu.events.stage
+        first = calls[0].info
+        user, device = first.user, first.device
+        connected = bool(row["connected"])
+        connected_ts, disconnected_ts = row["connected_ts"], row["disconnected_ts"]
+        last_seen, ip = row["last_seen"], row["ip_address"]
+        rx = tx = 0
+        values: dict[str, bytes] = {}  # property -> its value as JSON, as the calls leave it
+        props: dict[str, tuple[str, int]] = {}  # property -> (value JSON, time) to write
+        for call, i in zip(calls, indexes, strict=True):
+            now = call.now_ms
+            events: list[dict[str, Any]] = []
+            limit = call.info.timeout_ms
+            if connected and limit is not None and last_seen is not None and last_seen + limit <= now:
+                # Timed out and the monitor has not written it down yet: record both transitions.
+                disconnected_ts = last_seen + limit
+                connected = False
+                events.append(
+                    stage(
+                        conn,
+                        "device.disconnected",
+                        {
+                            "user": user,
+                            "device": device,
+                            "reason": "timeout",
+                            "last_seen": last_seen,
+                            "at": disconnected_ts,
+                        },
+                    )
+                )
+            if not connected:
+                connected, connected_ts = True, now
+                events.append(
+                    stage(conn, "device.connected", {"user": user, "device": device, "ip": call.ip})
+                )
+            last_seen = now
+            ip = call.ip or ip
+            actions = call.info.actions
+            done: dict[str, Any] = {}
+            if call.bucket is not None and call.record_ts is not None:
+                records.append((user, call.bucket.bucket, call.record_ts, call.payload_json))
+                buckets[(user, call.bucket.bucket)] = call.bucket
+                done["write_bucket"] = call.bucket.bucket
+                done["record_ts"] = call.record_ts
+            prop = actions.get("set_property")
+            if prop:
+                props[prop] = (call.payload_json, now)
+                values[prop] = call.payload_json.encode("utf-8")
+                done["set_property"] = prop
+            delivery_id = None
+            endpoint = actions.get("call_endpoint")
+            if endpoint:
+                delivery_id = enqueue(
+                    conn,
+                    kind="endpoint",
+                    message={"endpoint": endpoint, "data": call.payload, "source": "callback"},
+                    now=now / 1000,
+                    user=user,
+                    device=device,
+                    endpoint=endpoint,
+                )
+                done["call_endpoint"] = endpoint
+                done["delivery"] = str(delivery_id)
+            answer = b""
+            send = actions.get("send_property")
+            if send:
+                if send not in values:
+                    values[send] = _read_value(conn, user, device, send)
+                answer = values[send]
+            rx += call.rx
+            tx += len(answer)
+            token_id = call.principal.token_id
+            if call.principal.kind == "device" and token_id and now - svc.token_used.get(token_id, 0) >= 1000:
+                # last_used is kept to the second [chosen]: one UPDATE per token per second, not per call.
+                svc.token_used[token_id] = now
+                conn.execute(
+                    "UPDATE tokens SET last_used = ? WHERE kind = 'device' AND id = ? AND user = ? AND device = ?",
+                    (now, token_id, user, device),
+                )
+            data: dict[str, Any] = {"user": user, "device": device, "bytes": call.rx, **done}
+            if call.notes:
+                data["notes"] = call.notes
+            events.append(stage(conn, "callback.received", data))
+            results[i] = Outcome(answer, events, delivery_id)
+        conn.execute(
+            "UPDATE th_devices SET connected = 1, connected_ts = ?, disconnected_ts = ?, last_seen = ?, "
+            "ip_address = ?, rx_bytes = rx_bytes + ?, tx_bytes = tx_bytes + ? WHERE user = ? AND device = ?",
+            (connected_ts, disconnected_ts, last_seen, ip, rx, tx, user, device),
+        )
+        if props:
+            conn.executemany(
+                SET_VALUE, [(user, device, p, value, at, at, value) for p, (value, at) in props.items()]
+            )
+
+
+def _read_value(conn: sqlite3.Connection, user: str, device: str, prop: str) -> bytes:
+    row = conn.execute(READ_VALUE, (user, device, prop)).fetchone()
+    if row is None or row["t"] is None:
+        return b""
+    return json_bytes(row["v"], row["t"])
+
+
+def json_bytes(value: Any, sqlite_type: str) -> bytes:
+    """A property value as JSON from ``json_extract`` (text for strings, JSON text for objects/arrays)."""
+    if sqlite_type in ("object", "array"):
+        return str(value).encode("utf-8")
+    if sqlite_type == "true":
+        return b"true"
+    if sqlite_type == "false":
+        return b"false"
+    if sqlite_type == "null":
+        return b"null"
+    return json.dumps(value).encode("utf-8")
