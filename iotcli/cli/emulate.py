@@ -39,6 +39,15 @@ def parse_size(text: str) -> int:
     return value
 
 
+def _parse_age(text: str) -> float:
+    from iotcli.cli.emulator_cmd import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise UsageError(f"--journal-max-age '{text}' must be longer than 0")
+    return seconds
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -81,6 +90,26 @@ def emulate(
     max_body: Annotated[
         str, typer.Option("--max-body", help="Largest request body, e.g. 256KiB.")
     ] = "256KiB",
+    journal_max_events: Annotated[
+        int,
+        typer.Option("--journal-max-events", min=100, help="Keep at most this many events in the journal."),
+    ] = 100_000,
+    journal_max_deliveries: Annotated[
+        int,
+        typer.Option(
+            "--journal-max-deliveries",
+            min=100,
+            help="Keep at most this many finished deliveries (pending ones are never pruned).",
+        ),
+    ] = 100_000,
+    journal_max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--journal-max-age",
+            show_default=False,
+            help="Also prune journal entries older than this (emulator time), e.g. 7d (default: no age limit).",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn log level: warning, info, debug.")
     ] = "warning",
@@ -119,6 +148,9 @@ def emulate(
         token=token,
         time_scale=time_scale,
         max_body=parse_size(max_body),
+        max_events=journal_max_events,
+        max_deliveries=journal_max_deliveries,
+        journal_max_age=None if journal_max_age is None else _parse_age(journal_max_age),
     )
     try:
         sock = bind_socket(host, port)

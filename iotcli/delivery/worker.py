@@ -250,7 +250,7 @@ class DeliveryWorker:
 
     async def send(self, req: OutboundRequest) -> AttemptResult:
         """Send one request and measure it; never raises for network trouble."""
-        if req.lean and req.proxy is None and req.url.startswith("http://"):
+        if req.lean and req.proxy is None and req.url.startswith("http://") and self.transport is None:
             return await self._send_lean(req)
         client = self._client_for(req.proxy)
         start = time.perf_counter()

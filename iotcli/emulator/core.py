@@ -32,8 +32,6 @@ log = logging.getLogger("iotcli.emulator")
 
 #: Tables ``POST /_emulator/reset`` keeps.
 KEEP_ON_RESET = {"meta", "schema_versions", "sqlite_sequence"}
-#: How often (real seconds) the journals are pruned to their caps.
-PRUNE_EVERY = 30.0
 
 
 class Emulator:
@@ -62,10 +60,11 @@ class Emulator:
 
     async def start(self) -> None:
         self.store.open(self.migrations)
-        saved = self.store.run_sync(lambda c: _meta_get(c, "clock_now"))
-        if saved is not None and float(saved) > self.clock.now():
-            # Never let emulated time run backwards across a restart (timers are stored in it).
-            self.clock.advance(float(saved) - self.clock.now())
+        saved = self.store.run_sync(_last_known_time)
+        if saved is not None and saved > self.clock.now():
+            # Never let emulated time run backwards across a restart (timers are stored in it),
+            # not even after a kill -9 that kept the clock from being saved.
+            self.clock.advance(saved - self.clock.now())
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(self.settings.outbound_timeout),
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
@@ -136,16 +135,59 @@ class Emulator:
             "now": self.clock.now_ms(),
         }
 
+    async def prune_journals(self) -> dict[str, int]:
+        """Apply the journal caps now: count (max_events, max_deliveries) and age (journal_max_age).
+
+        Pending deliveries are never pruned. Expired OAuth tokens go a day after they expired.
+        Also saves the clock, so a killed emulator restarts close to where its time was.
+        """
+        settings, now = self.settings, self.clock.now()
+
+        def prune(conn: sqlite3.Connection) -> dict[str, int]:
+            counts = {
+                "events": self.events.prune(conn, settings.max_events),
+                "deliveries": DeliveryWorker.prune(conn, settings.max_deliveries),
+            }
+            if settings.journal_max_age is not None:
+                cutoff = now - settings.journal_max_age
+                counts["events"] += conn.execute(
+                    "DELETE FROM events WHERE ts < ?", (int(cutoff * 1000),)
+                ).rowcount
+                counts["deliveries"] += conn.execute(
+                    "DELETE FROM deliveries WHERE status != 'pending' AND updated_at < ?", (cutoff,)
+                ).rowcount
+            counts["tokens"] = conn.execute(
+                "DELETE FROM tokens WHERE kind IN ('oauth', 'refresh', 'iotflow') AND expires < ?",
+                (int((now - 86400) * 1000),),
+            ).rowcount
+            _meta_set(conn, "clock_now", repr(now))
+            return counts
+
+        counts: dict[str, int] = await self.store.write(prune)
+        if counts["tokens"]:
+            self.auth.clear()
+        return counts
+
     async def _prune_loop(self) -> None:
-        keep_events, keep_deliveries = self.settings.max_events, self.settings.max_deliveries
         while True:
-            await asyncio.sleep(PRUNE_EVERY)
+            await asyncio.sleep(self.settings.prune_every)
             try:
-                await self.store.write(
-                    lambda c: (self.events.prune(c, keep_events), DeliveryWorker.prune(c, keep_deliveries))
-                )
+                await self.prune_journals()
             except Exception as exc:  # noqa: BLE001
                 log.warning("journal pruning failed: %s", exc)
+
+
+def _last_known_time(conn: sqlite3.Connection) -> float | None:
+    """The latest emulated time the store has seen: the saved clock, or the newest journal entry."""
+    saved = _meta_get(conn, "clock_now")
+    times = [float(saved)] if saved is not None else []
+    events = conn.execute("SELECT MAX(ts) FROM events").fetchone()[0]
+    if events is not None:
+        times.append(events / 1000)
+    deliveries = conn.execute("SELECT MAX(updated_at) FROM deliveries").fetchone()[0]
+    if deliveries is not None:
+        times.append(float(deliveries))
+    return max(times) if times else None
 
 
 def _meta_get(conn: sqlite3.Connection, key: str) -> str | None:

@@ -21,6 +21,10 @@ class EmulatorSettings:
     #: The journals are capped: the oldest entries beyond these counts are pruned.
     max_events: int = 100_000
     max_deliveries: int = 100_000
+    #: ... and entries older than this many emulated seconds are pruned too (None = no age limit).
+    journal_max_age: float | None = None
+    #: How often (real seconds) the journals are pruned.
+    prune_every: float = 30.0
     #: Outbound request timeout (seconds of real time) for forwards and endpoint calls.
     outbound_timeout: float = 10.0
     #: The base URL clients reach the emulator at (used in downlinkUrl); derived from host/port if None.
