@@ -15,6 +15,12 @@ def main() -> None:
 
         print(f"iotcli {__version__}")
         return
+    if sys.argv[1:2] == ["send-uplink"]:
+        # A single send competes with curl and HTTPie: skip assembling the whole tree (see send_fast.py).
+        from iotcli.cli import send_fast
+
+        if send_fast.should_take(sys.argv[1:]):
+            sys.exit(send_fast.main(sys.argv[2:]))
     from iotcli.cli.app import app
 
     app(prog_name="iotcli")

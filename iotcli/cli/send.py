@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 
@@ -225,58 +226,100 @@ def send_uplink(
       iotcli send-uplink --deveui 0018B20000000B20 --payload-hex 0102 --to http://127.0.0.1:9000/uplink
       iotcli send-uplink --device sensor-1 temp:=21.5 --print curl
     """
-    state = get_state()
-    if json_out:
+    run_send(get_state(), SendOptions(**{k: v for k, v in locals().items() if k in SendOptions.FIELDS}))
+
+
+@dataclass
+class SendOptions:
+    """The command line of send-uplink, whichever parser read it (typer, or the fast path in send_fast.py)."""
+
+    items: list[str] | None = None
+    device: str | None = None
+    url: str | None = None
+    deveui: str | None = None
+    fport: int = 1
+    payload_hex: str | None = None
+    payload: str | None = None
+    connection: list[str] | None = None
+    to: str | None = None
+    downlink_url: str | None = None
+    no_downlink_url: bool = False
+    fcnt: int = 0
+    data: str | None = None
+    file: str | None = None
+    header: list[str] | None = None
+    method: str = "POST"
+    token: str | None = None
+    repeat: int = 1
+    rate: float | None = None
+    interval: float | None = None
+    concurrency: int = 1
+    timeout: float | None = None
+    print_as: str | None = None
+    dry_run: bool = False
+    json_out: bool = False
+    verbose: int = 0
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+
+SendOptions.FIELDS = tuple(f.name for f in fields(SendOptions))
+
+
+def run_send(state: CliState, o: SendOptions) -> None:
+    """Parse -> plan -> print or send -> show; raises iotcli errors or typer.Exit(code)."""
+    if o.json_out:
         state.out.json_mode = True
-    state.out.verbose = max(state.out.verbose, verbose)
+    state.out.verbose = max(state.out.verbose, o.verbose)
     verbose = state.out.verbose
-    if print_as is not None and print_as not in ("curl", "httpie", "python"):
-        raise UsageError(f"--print '{print_as}' must be curl, httpie or python")
-    if rate is not None and interval is not None:
+    if o.print_as is not None and o.print_as not in ("curl", "httpie", "python"):
+        raise UsageError(f"--print '{o.print_as}' must be curl, httpie or python")
+    rate = o.rate
+    if rate is not None and o.interval is not None:
         raise UsageError("--rate and --interval exclude each other (--interval S is --rate 1/S)")
-    if interval:
-        rate = 1.0 / interval
+    if o.interval:
+        rate = 1.0 / o.interval
 
     plan = build_plan(
         state,
-        items=list(items or []),
-        device=device,
-        url=url,
-        deveui=deveui,
-        fport=fport,
-        payload_hex=payload_hex,
-        payload=payload,
-        connections=list(connection or []),
-        to=to,
-        downlink_url=downlink_url,
-        no_downlink_url=no_downlink_url or bool(print_as) or dry_run,
-        fcnt=fcnt,
-        data=data,
-        file=file,
-        headers=list(header or []),
-        method=method,
-        token=token,
+        items=list(o.items or []),
+        device=o.device,
+        url=o.url,
+        deveui=o.deveui,
+        fport=o.fport,
+        payload_hex=o.payload_hex,
+        payload=o.payload,
+        connections=list(o.connection or []),
+        to=o.to,
+        downlink_url=o.downlink_url,
+        no_downlink_url=o.no_downlink_url or bool(o.print_as) or o.dry_run,
+        fcnt=o.fcnt,
+        data=o.data,
+        file=o.file,
+        headers=list(o.header or []),
+        method=o.method,
+        token=o.token,
     )
     out = state.out
     first = plan.render(1)
-    if print_as:
+    if o.print_as:
         from iotcli.sending.printers import render_print
 
-        if repeat > 1:
-            out.info(f"(the first of {repeat} uplinks; --repeat is not part of the printed {print_as})")
-        out.stdout.write(render_print(print_as, first) + "\n")
+        if o.repeat > 1:
+            out.info(f"(the first of {o.repeat} uplinks; --repeat is not part of the printed {o.print_as})")
+        out.stdout.write(render_print(o.print_as, first) + "\n")
         return
-    if dry_run:
-        _dry_run(state, plan, first, repeat)
+    if o.dry_run:
+        _dry_run(state, plan, first, o.repeat)
         return
 
-    transport = _transport(state, plan, timeout)
+    transport = _transport(state, plan, o.timeout)
     try:
-        if repeat == 1:
+        if o.repeat == 1:
             _send_single(state, plan, transport, verbose)
         else:
             _send_many(
-                state, plan, transport, repeat=repeat, concurrency=concurrency, rate=rate, verbose=verbose
+                state, plan, transport, repeat=o.repeat, concurrency=o.concurrency, rate=rate, verbose=verbose
             )
     finally:
         transport.close()

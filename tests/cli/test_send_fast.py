@@ -1,0 +1,134 @@
+"""The fast path of `iotcli send-uplink` (send_fast.py): same options as the typer command, same behaviour."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import typer.main
+
+from iotcli.cli import send_fast
+from iotcli.cli.app import app
+from iotcli.cli.send import SendOptions
+from tests.harness import Reply, Sink
+
+KINDS = {str: "str", int: "int", float: "float"}
+
+
+def typer_params() -> dict[str, object]:
+    cmd = typer.main.get_command(app).commands["send-uplink"]  # type: ignore[attr-defined]
+    return {p.name: p for p in cmd.params}
+
+
+def test_fast_parser_accepts_exactly_the_typer_commands_options() -> None:
+    params = typer_params()
+    fast = {dest: (flags, kind) for flags, dest, kind in send_fast.OPTIONS}
+    assert set(params) - {"items"} == set(fast)
+    assert set(SendOptions.FIELDS) == set(params)
+    for name, p in params.items():
+        if name == "items":
+            continue
+        flags, kind = fast[name]
+        assert tuple(p.opts) == flags, name  # type: ignore[attr-defined]
+        info = p.type_descriptor.parameter_info  # type: ignore[attr-defined]
+        if p.count:  # type: ignore[attr-defined]
+            assert kind == "count", name
+        elif p.is_flag:  # type: ignore[attr-defined]
+            assert kind == "flag", name
+        elif p.multiple:  # type: ignore[attr-defined]
+            assert kind == "append", name
+        else:
+            assert kind == KINDS[p.type_descriptor.annotation], name  # type: ignore[attr-defined]
+        bounds = send_fast.BOUNDS.get(name, (None, None))
+        assert (info.min, info.max) == bounds, name
+
+
+def test_defaults_match() -> None:
+    params = typer_params()
+    for name, p in params.items():
+        default = p.default  # type: ignore[attr-defined]
+        ours = getattr(SendOptions(), name)
+        assert (
+            ours == default or (ours is None and default in (None, ())) or (name == "verbose" and ours == 0)
+        ), name
+
+
+def test_parse_intermixed_items_and_options() -> None:
+    values = send_fast.parse(
+        ["--device", "d1", "temp:=21.5", "-H", "X: y", "name=k", "-vv", "-c", "a", "-c", "b", "-"]
+    )
+    assert values["items"] == ["temp:=21.5", "name=k", "-"]
+    assert values["header"] == ["X: y"] and values["connection"] == ["a", "b"] and values["verbose"] == 2
+
+
+def test_should_take() -> None:
+    assert send_fast.should_take(["send-uplink", "--device", "d1"])
+    assert not send_fast.should_take(["send-uplink", "--device", "d1", "--help"])
+    assert not send_fast.should_take(["send-uplink"])  # no arguments: typer shows the help
+    assert not send_fast.should_take(["--json", "send-uplink", "--url", "x"])
+
+
+def iotcli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("IOTCLI_")}
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "iotcli", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        input=stdin,
+        timeout=60,
+    )
+
+
+def test_fast_path_sends_and_shows_like_the_typer_command(sink: Sink) -> None:
+    sink.default = Reply(200, {"led": True})
+    env = {"IOTCLI_SERVER": sink.url, "IOTCLI_TOKEN": "tok-123", "IOTCLI_CONFIG_DIR": "/nonexistent-iotcli"}
+    fast = iotcli("send-uplink", "--device", "d1", "temp:=21.5", "X-Site:A", "-", env=env, stdin="")
+    assert fast.returncode == 2 and "one source only" in fast.stderr  # '-' and items conflict, as in typer
+    fast = iotcli("send-uplink", "--device", "d1", "temp:=21.5", "X-Site:A", env=env)
+    slow = iotcli(
+        "send-uplink", "--device", "d1", "temp:=21.5", "X-Site:A", env={**env, "IOTCLI_NO_FAST_PATH": "1"}
+    )
+    assert fast.returncode == slow.returncode == 0, fast.stderr + slow.stderr
+    assert fast.stdout == slow.stdout and json.loads(fast.stdout) == {"led": True}
+    a, b = sink.wait_for(2)
+    assert a.path == b.path == "/v3/users/local/devices/d1/callback/data"
+    assert a.headers["authorization"] == b.headers["authorization"] == "Bearer tok-123"
+    assert a.headers["x-site"] == "A" and a.body == b.body
+    for args in (["--dry-run"], ["--print", "curl"], ["--print", "python"]):
+        f = iotcli("send-uplink", "--device", "d1", "temp:=21.5", *args, env=env)
+        s = iotcli(
+            "send-uplink", "--device", "d1", "temp:=21.5", *args, env={**env, "IOTCLI_NO_FAST_PATH": "1"}
+        )
+        assert (f.returncode, f.stdout) == (s.returncode, s.stdout), args
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["--repeat", "0"], 2, "--repeat"),
+        (["--bogus"], 2, "--bogus"),
+        (["--fport", "x"], 2, "--fport"),
+        (["temp"], 2, "item 'temp'"),
+        (["--concurrency", "1000"], 2, "--concurrency"),
+    ],
+)
+def test_fast_path_usage_errors(sink: Sink, args: list[str], code: int, needle: str) -> None:
+    r = iotcli("send-uplink", "--url", sink.url, *args)
+    assert r.returncode == code and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_fast_path_exit_codes_and_json() -> None:
+    with Sink(script=[404, 500], default=200) as s:
+        assert iotcli("send-uplink", "--url", s.url, "a=1").returncode == 4
+        assert iotcli("send-uplink", "--url", s.url, "a=1").returncode == 5
+        r = iotcli("send-uplink", "--url", s.url, "a=1", "--repeat", "3", "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["data"]["ok"] == 3
+    r = iotcli("send-uplink", "--url", "http://127.0.0.1:1/x", "a=1", "--json")
+    assert r.returncode == 6 and json.loads(r.stdout)["error"]["code"] == "network"
