@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -94,13 +95,17 @@ def tool(name: str) -> str | None:
     return str(local) if local.exists() else shutil.which(name)
 
 
-def median_ms(cmd: list[str], runs: int, env: dict[str, str]) -> float:
-    times = []
+def median_ms(cmd: list[str], runs: int, env: dict[str, str]) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + system) of one run of ``cmd``, in ms."""
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        walls.append((time.perf_counter() - t0) * 1000)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def repeat_run(
@@ -209,19 +214,24 @@ def main() -> None:
             if http_exe
             else None
         )
-        print(f"iotcli send-uplink   {single:8.1f} ms")
-        print(
-            f"curl                 {curl:8.1f} ms"
-            if curl is not None
-            else "curl                 (not installed)"
-        )
+        print(f"{'':20} {'wall':>8}    {'CPU':>8}")
+        print(f"iotcli send-uplink   {single[0]:8.1f} ms {single[1]:8.1f} ms")
+        if curl is not None:
+            print(f"curl                 {curl[0]:8.1f} ms {curl[1]:8.1f} ms")
+        else:
+            print("curl                 (not installed)")
         if httpie is None:
             print("httpie               (not installed: pip install httpie into this venv to compare)")
         else:
-            verdict = "ok" if single <= httpie / 2 else "MISSED"
+            verdict = "ok" if single[0] <= httpie[0] / 2 else "MISSED"
             print(
-                f"httpie               {httpie:8.1f} ms   target iotcli <= httpie/2 = {httpie / 2:.1f} ms: {verdict}"
+                f"httpie               {httpie[0]:8.1f} ms {httpie[1]:8.1f} ms   "
+                f"target: iotcli wall <= httpie/2 = {httpie[0] / 2:.1f} ms: {verdict}"
             )
+        uptime = os.getloadavg()[0]
+        print(
+            f"(load average {uptime:.1f} on {os.cpu_count()} CPUs: wall times grow with load, CPU times less)"
+        )
 
         wall_rate, inner_rate, data = repeat_run(iotcli, url, args.repeat, args.concurrency, env, [])
         lat = data["latency_ms"]
