@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import shlex
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from iotcli.cli.resources import check_id, confirm, done, parse_ts, show, show_rows
 from iotcli.cli.state import CliState, get_state
-from iotcli.client.api import ApiClient
 from iotcli.errors import ApiError, IotcliError, UsageError
+
+if TYPE_CHECKING:
+    from iotcli.client.api import ApiClient
 
 device_app = typer.Typer(
     help="HTTP devices: create one with a callback URL and token, list, update, stats.",

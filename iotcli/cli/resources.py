@@ -20,7 +20,6 @@ from typing import IO, Annotated, Any
 import typer
 
 from iotcli.cli.state import CliState, get_state
-from iotcli.client.thinger import ID_RE, MAX_ITEMS
 from iotcli.errors import IotcliError, UsageError
 
 bucket_app = typer.Typer(
@@ -35,6 +34,11 @@ property_app = typer.Typer(
     help="Device properties: named JSON values kept by the platform for a device.",
     no_args_is_help=True,
 )
+
+
+# The same rules as iotcli.client.thinger; not imported from there so that the CLI starts without httpx.
+ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
+MAX_ITEMS = 1000
 
 
 def register(app: typer.Typer) -> None:
