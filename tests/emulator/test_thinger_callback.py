@@ -122,16 +122,17 @@ def test_non_json_body_is_200_with_nothing_stored(emulator: InProcessEmulator) -
     create_device(emulator, "d1")
     create_bucket(emulator, "b1")
     set_callback(emulator, write_bucket="b1", set_property="last")
-    for content in (b"temp=21", b"", b"[1, 2]"):
+    for content in (b"temp=21", b"", b'{"t": NaN}', b"\xff\xfe{}", b"[1, 2]"):
         r = post_data(emulator, None, content=content)
         assert r.status_code == 200 and r.content == b""
     assert records(emulator) == []
     assert emulator.http.get(f"{V3}/devices/d1/properties").json() == []
     assert emulator.http.get(f"{U}/devices/d1/stats").json()["connected"] is False
     ignored = events(emulator, "callback.ignored")
-    assert len(ignored) == 3
+    assert len(ignored) == 5
     assert "not valid JSON" in ignored[0]["reason"] and "nothing stored" in ignored[0]["reason"]
-    assert "not a JSON object" in ignored[2]["reason"]
+    assert all("not valid JSON" in e["reason"] for e in ignored[1:4])
+    assert "not a JSON object" in ignored[4]["reason"]
 
 
 # -- step 3: connection state ----------------------------------------------------------------------

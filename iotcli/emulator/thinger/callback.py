@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from iotcli.emulator.auth import Principal
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.http import ok, path_id, read_json
+from iotcli.emulator.http import check_id, ok, path_id, read_json
 from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.thinger.buckets import record_ts as record_ts_of
 from iotcli.emulator.thinger.ingest import Call, json_bytes
@@ -27,13 +27,15 @@ from iotcli.emulator.thinger.service import (
     DeviceInfo,
     ThingerService,
     account_user,
-    context,
     exists,
     load_bucket_info,
     not_found,
     timeout_ms,
 )
 from iotcli.emulator.thinger.validation import request_schema, validate
+
+if TYPE_CHECKING:
+    from iotcli.emulator.core import Emulator
 
 routes = RouteTable("thinger", tag="callback")
 
@@ -133,13 +135,15 @@ async def _reject(svc: ThingerService, user: str, device: str, status: int, reas
 
 
 async def _authorize(request: Request) -> tuple[ThingerService, DeviceInfo, Principal]:
-    """Steps 1 of the contract: token, device, enabled, HTTP. Every refusal lands in the journal."""
-    emu, svc = context(request)
-    user = path_id(request, "user")
-    device = path_id(request, "device")
+    """Step 1 of the contract: token, device, enabled, HTTP. Every refusal lands in the journal."""
+    emu: Emulator = request.scope["app"].state.emu
+    svc: ThingerService = emu.services["thinger"]
+    params = request.path_params
+    user = check_id(params["user"], "user")
+    device = check_id(params["device"], "device")
     try:
-        principal = await emu.auth.device_or_account(request, user, device)
-        info = await svc.device_info(user, device)
+        principal = await svc.callback_principal(request, user, device)
+        info = svc.cached_device(user, device) or await svc.device_info(user, device)
         if info is None:
             raise not_found("device", device)
         if not info.enabled:
@@ -154,6 +158,25 @@ async def _authorize(request: Request) -> tuple[ThingerService, DeviceInfo, Prin
     return svc, info, principal
 
 
+def _parse(raw: bytes) -> tuple[Any, str, str | None]:
+    """(payload, its JSON text, why it is not ingested). The text is stored as sent: no re-encoding.
+
+    NaN and Infinity are not JSON (Python's parser would take them), and bodies must be UTF-8.
+    """
+    try:
+        text = raw.decode("utf-8")
+        payload = json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return None, "", "body is not valid JSON"
+    if not isinstance(payload, dict):
+        return None, "", "body is not a JSON object"
+    return payload, text, None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 @routes.post(
     DATA,
     summary="Callback ingest: a device posts its JSON data",
@@ -166,14 +189,8 @@ async def ingest(request: Request) -> Response:
     svc, info, principal = await _authorize(request)
     emu = svc.emu
     raw = await request.body()
-    try:
-        payload = json.loads(raw)
-    except (ValueError, RecursionError):
-        payload = None
-        reason = "body is not valid JSON"
-    else:
-        reason = "body is not a JSON object"
-    if not isinstance(payload, dict):
+    payload, text, reason = _parse(raw)
+    if reason is not None:
         await emu.events.record(
             "callback.ignored",
             user=info.user,
@@ -190,7 +207,7 @@ async def ingest(request: Request) -> Response:
     record_ts: int | None = None
     bucket_name = info.actions.get("write_bucket")
     if bucket_name:
-        bucket = await svc.bucket_info(info.user, bucket_name)
+        bucket = svc.cached_bucket(info.user, bucket_name) or await svc.bucket_info(info.user, bucket_name)
         if bucket is None:
             notes.append(f"bucket '{bucket_name}' does not exist: not stored")
         elif not bucket.writable or not bucket.enabled:
@@ -199,7 +216,7 @@ async def ingest(request: Request) -> Response:
         else:
             record_ts, _from_payload = record_ts_of(payload, query.get("ts") if query else None, now)
     ip = (query.get("ip") if query else None) or (request.client.host if request.client else None)
-    call = Call(info, principal, now, ip, len(raw), payload, json.dumps(payload), bucket, record_ts, notes)
+    call = Call(info, principal, now, ip, len(raw), payload, text, bucket, record_ts, notes)
     outcome = await svc.ingest_writer.submit(call)
 
     limit = info.timeout_ms

@@ -226,6 +226,7 @@ async def delete_device(request: Request) -> Response:
     svc.forget_device(user, device)
     svc.monitor.discard(user, device)
     emu.auth.forget(user, device)
+    svc.forget_tokens()
     emu.events.publish(event)
     return ok(data)
 

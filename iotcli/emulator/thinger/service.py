@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from iotcli.emulator.auth import Principal, token_from
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import path_id
 
@@ -45,16 +46,13 @@ class DeviceInfo:
     type: str
     enabled: bool
     callback: dict[str, Any] = field(default_factory=dict)
+    #: The callback's actions and timeout (ms, None = never), worked out once.
+    actions: dict[str, str] = field(init=False)
+    timeout_ms: int | None = field(init=False)
 
-    @property
-    def actions(self) -> dict[str, str]:
-        actions: dict[str, str] = self.callback.get("actions") or {}
-        return actions
-
-    @property
-    def timeout_ms(self) -> int | None:
-        """Milliseconds without a call before the device is disconnected; None = never."""
-        return timeout_ms(self.callback)
+    def __post_init__(self) -> None:
+        self.actions = self.callback.get("actions") or {}
+        self.timeout_ms = timeout_ms(self.callback)
 
 
 def timeout_ms(callback: dict[str, Any] | None) -> int | None:
@@ -105,6 +103,9 @@ class ThingerService:
         self.ingest_writer = IngestWriter(self)
         #: Device token id -> emulated ms its last_used was last written (written at most once a second).
         self.token_used: dict[str, int] = {}
+        #: Callback auth by the token as sent: token -> (principal, expires ms or None). Only the account
+        #: token and device tokens; emptied whenever a device token is revoked or a device deleted.
+        self.callback_tokens: dict[str, tuple[Principal, int | None]] = {}
 
     def reset(self) -> None:
         self._devices.clear()
@@ -112,6 +113,7 @@ class ThingerService:
         self._endpoints.clear()
         self.pruned_at.clear()
         self.token_used.clear()
+        self.callback_tokens.clear()
         self.monitor.reset()
 
     # -- devices ------------------------------------------------------------------------------
@@ -124,8 +126,41 @@ class ThingerService:
                 self._devices[key] = info
         return info
 
+    def cached_device(self, user: str, device: str) -> DeviceInfo | None:
+        """The cached entry only (no store read): the hot path's first try."""
+        return self._devices.get((user, device))
+
     def forget_device(self, user: str, device: str) -> None:
         self._devices.pop((user, device), None)
+
+    def forget_tokens(self) -> None:
+        """A device token was revoked or a device deleted: its callback tokens are refused at once."""
+        self.callback_tokens.clear()
+
+    async def callback_principal(self, request: Request, user: str, device: str) -> Principal:
+        """``emu.auth.device_or_account`` for the callback routes, cached by the token as sent."""
+        token = token_from(request)
+        hit = self.callback_tokens.get(token) if token is not None else None
+        if hit is None or (hit[1] is not None and hit[1] <= self.emu.clock.now_ms()):
+            principal = await self.emu.auth.device_or_account(request, user, device)
+            if token is not None and principal.kind == "device":
+                tid = principal.token_id
+                row = await self.emu.store.read(
+                    lambda c: c.execute(
+                        "SELECT expires FROM tokens WHERE kind = 'device' AND id = ?", (tid,)
+                    ).fetchone()
+                )
+                if row is not None:
+                    self.callback_tokens[token] = (principal, row["expires"])
+            elif token is not None and principal.token_id is None:
+                self.callback_tokens[token] = (principal, None)  # the account token
+            return principal
+        principal = hit[0]
+        if principal.user != user:
+            raise ApiProblem(403, f"token not allowed for user '{user}'")
+        if principal.kind == "device" and principal.device != device:
+            raise ApiProblem(403, f"token not allowed for device '{device}'")
+        return principal
 
     # -- buckets ------------------------------------------------------------------------------
     async def bucket_info(self, user: str, bucket: str) -> BucketInfo | None:
@@ -136,6 +171,9 @@ class ThingerService:
             if info is not None:
                 self._buckets[key] = info
         return info
+
+    def cached_bucket(self, user: str, bucket: str) -> BucketInfo | None:
+        return self._buckets.get((user, bucket))
 
     def forget_bucket(self, user: str, bucket: str) -> None:
         self._buckets.pop((user, bucket), None)

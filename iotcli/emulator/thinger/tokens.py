@@ -104,7 +104,7 @@ async def list_tokens(request: Request) -> Response:
     params={"token": {"type": "string", "pattern": TOKEN_ID.pattern}},
 )
 async def delete_token(request: Request) -> Response:
-    emu, _svc, user = await account_user(request)
+    emu, svc, user = await account_user(request)
     device = path_id(request, "device")
     token_id = str(request.path_params["token"])
     if not TOKEN_ID.match(token_id):
@@ -130,7 +130,8 @@ async def delete_token(request: Request) -> Response:
         return {k: row[k] for k in ("id", "name", "created", "expires", "last_used")}, event
 
     data, event = await emu.store.write(write)
-    # Revoked at once: the authenticator's cache must not keep accepting it.
+    # Revoked at once: neither the authenticator's cache nor the callback's may keep accepting it.
     emu.auth.forget(user, device)
+    svc.forget_tokens()
     emu.events.publish(event)
     return ok(data)
