@@ -25,13 +25,15 @@ def snippet(
         str | None,
         typer.Option(
             "--token",
-            help="Token to put in the code (best: a device token) [default: the profile's; else <DEVICE_TOKEN>].",
+            help="Token to put in the code (best: a device token) \\[default: the profile's; else <DEVICE_TOKEN>].",
             show_default=False,
         ),
     ] = None,
     data: Annotated[
         str | None,
-        typer.Option("--data", help='Example body (JSON) [default: {"temperature": 21.5, "humidity": 48}].'),
+        typer.Option(
+            "--data", help='Example body (JSON) \\[default: {"temperature": 21.5, "humidity": 48}].'
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the snippet to this file instead of stdout.")
@@ -43,9 +45,7 @@ def snippet(
 ) -> None:
     """Print ready-to-use code that sends data to a device's callback URL with its token.
 
-    curl and httpie print a command; python an httpx script; arduino an ESP32/ESP8266 sketch;
-    postman a collection (v2.1) whose server, user, device and token live in an environment
-    (--environment FILE writes it).
+    curl and httpie print a command; python an httpx script; arduino an ESP32/ESP8266 sketch; postman a collection (v2.1) whose server, user, device and token live in an environment (--environment FILE writes it).
 
     Examples:
       iotcli device snippet sensor-1 --lang curl

@@ -36,7 +36,7 @@ def send_uplink(
     items: Annotated[
         list[str] | None,
         typer.Argument(
-            help="HTTPie-style items: name=text, name:=json, a[b]=x, Header:value, param==value; '-' reads the body from stdin.",
+            help="HTTPie-style items: name=text, name:=json, a\\[b]=x, Header:value, param==value; '-' reads the body from stdin.",
             show_default=False,
         ),
     ] = None,
@@ -139,7 +139,7 @@ def send_uplink(
         str | None,
         typer.Option(
             "--token",
-            help="Bearer token [default: the profile's].",
+            help="Bearer token \\[default: the profile's].",
             show_default=False,
             rich_help_panel=HELP_PANEL_BODY,
         ),
@@ -176,7 +176,7 @@ def send_uplink(
         float | None,
         typer.Option(
             "--timeout",
-            help="Seconds to wait for each answer [default: profile timeout, 10].",
+            help="Seconds to wait for each answer \\[default: profile timeout, 10].",
             min=0.001,
             rich_help_panel=HELP_PANEL_LOAD,
         ),
@@ -214,9 +214,9 @@ def send_uplink(
 ) -> None:
     """Send a test uplink to an HTTP device, any URL, or as a LoRaWAN uplink; show the answer.
 
-    Body placeholders, rendered per uplink: {{i}} (1..N), {{now}} (epoch ms), {{now_iso}},
-    {{random}} (0..1), {{random:MIN:MAX}}. Exit code: 0 for 2xx, 4 for 4xx, 5 for 5xx, 6 for no answer;
-    with --repeat, the most severe failure decides (6 > 5 > 4), 0 only when every uplink got a 2xx.
+    Body placeholders, rendered per uplink: {{i}} (1..N), {{now}} (epoch ms), {{now_iso}}, {{random}} (0..1), {{random:MIN:MAX}}.
+
+    Exit code: 0 for 2xx, 4 for 4xx, 5 for 5xx, 6 for no answer. With --repeat, 0 only when every uplink got a 2xx, else the most severe failure decides (6 > 5 > 4).
 
     Examples:
       iotcli send-uplink --device sensor-1 temp:=21.5 name=kitchen on:=true
