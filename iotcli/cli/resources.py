@@ -418,6 +418,12 @@ def bucket_export(
     ] = None,
     min_ts: MinTsOpt = None,
     max_ts: MaxTsOpt = None,
+    page_size: Annotated[
+        int,
+        typer.Option(
+            "--page-size", min=1, max=MAX_ITEMS, help="Records per request (the server's max is 1000)."
+        ),
+    ] = MAX_ITEMS,
 ) -> None:
     """Export every record of a bucket, oldest first, page by page (no gaps, no duplicates).
 
@@ -455,7 +461,7 @@ def bucket_export(
     spool = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt is ExportFormat.csv else None  # noqa: SIM115
     sink = spool if spool is not None else target
     try:
-        for page in api.iter_bucket(bucket, min_ts=low, max_ts=high):
+        for page in api.iter_bucket(bucket, min_ts=low, max_ts=high, page_size=page_size):
             for rec in page:
                 sink.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 val = rec.get("val")

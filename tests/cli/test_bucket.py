@@ -127,39 +127,46 @@ def test_delete(cli: Cli) -> None:
 
 def test_export_every_record_jsonl_and_csv(cli: Cli, emulator: InProcessEmulator, tmp_path: Path) -> None:
     cli("bucket", "create", "big")
-    total = 1_203  # two pages of 1000
+    total = 47  # pages of 10: the last page is short
     for i in range(total):
         val = {"n": i, "odd": True} if i % 2 else {"n": i}
         r = emulator.http.post("/v1/users/local/buckets/big/data", params={"ts": T0 + i}, json=val)
         assert r.status_code == 200, r.text
     out = tmp_path / "big.jsonl"
-    r = cli("bucket", "export", "big", "-o", str(out))
+    r = cli("bucket", "export", "big", "-o", str(out), "--page-size", "10")
     assert r.exit_code == 0, r.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [rec["ts"] for rec in lines] == [T0 + i for i in range(total)]
+    assert [rec["ts"] for rec in lines] == [T0 + i for i in range(total)]  # no gaps, no duplicates
     assert lines[3] == {"ts": T0 + 3, "val": {"n": 3, "odd": True}}
     assert f"{total} records" in r.stderr
+    r = cli("bucket", "export", "big", "--page-size", "47")  # exactly one full page, then the end
+    assert len(r.stdout.splitlines()) == total
 
+    csv_out = tmp_path / "big.csv"
     r = cli(
         "--json",
         "bucket",
         "export",
         "big",
-        "--format",
+        "-f",
         "csv",
         "-o",
-        str(tmp_path / "big.csv"),
+        str(csv_out),
         "--max-ts",
         str(T0 + 9),
+        "--page-size",
+        "4",
     )
     assert r.exit_code == 0 and r.json()["data"]["records"] == 10
-    rows = list(csv.reader(io.StringIO((tmp_path / "big.csv").read_text())))
+    rows = list(csv.reader(io.StringIO(csv_out.read_text())))
     assert (
         rows[0] == ["ts", "n", "odd"]
         and rows[1] == [str(T0), "0", ""]
         and rows[2] == [str(T0 + 1), "1", "true"]
     )
+    assert len(rows) == 11
 
     r = cli("bucket", "export", "big", "--min-ts", str(T0 + total - 2))  # to stdout
     assert [json.loads(x)["val"]["n"] for x in r.stdout.splitlines()] == [total - 2, total - 1]
     assert cli("bucket", "export", "missing").exit_code == 4
+    assert cli("bucket", "export", "big", "--page-size", "1001").exit_code == 2
