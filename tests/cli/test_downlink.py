@@ -14,6 +14,12 @@ DEVEUI = "0018B20000000B20"
 
 
 @pytest.fixture
+def emulator(fast_emulator: InProcessEmulator) -> InProcessEmulator:
+    """The scaled clock here: downlink reports follow their uplink by 1 emulated second."""
+    return fast_emulator
+
+
+@pytest.fixture
 def app_sink() -> Iterator[Sink]:
     with Sink() as s:
         yield s
