@@ -92,9 +92,8 @@ class Emulator:
             await self.deliveries.stop()
         if self.http is not None:
             await self.http.aclose()
-        now = self.clock.now()
         with contextlib.suppress(Exception):
-            await self.store.write(lambda c: _meta_set(c, "clock_now", repr(now)))
+            await self.prune_journals()  # the caps hold on disk too; saves the clock
         self.store.close()
 
     async def advance_clock(self, seconds: float) -> float:
