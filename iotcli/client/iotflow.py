@@ -70,7 +70,17 @@ class IotFlowMethods(BaseClient):
         """
         target = url if url.startswith(("http://", "https://")) else f"{self.base_url}/{url.lstrip('/')}"
         same_server = _origin(target) == _origin(self.base_url)
-        result = self.call("POST", target, json={"DevEUI_downlink": downlink}, auth=same_server)
+        try:
+            result = self.call("POST", target, json={"DevEUI_downlink": downlink}, auth=same_server)
+        except NetworkError as exc:
+            if same_server:
+                raise
+            # The base client names its own server; here the downlinkUrl's host is the one at fault.
+            where = "{}://{}".format(*_origin(target))
+            detail = exc.message.split(": ", 1)[-1]
+            raise type(exc)(
+                f"POST {where}: {detail}", hint="is the downlinkUrl right and its server up?"
+            ) from None
         return result if isinstance(result, dict) else {"status": "accepted"}
 
     # -- emulator journals of this surface ------------------------------------------------------

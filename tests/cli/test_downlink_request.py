@@ -230,3 +230,25 @@ def test_help_has_examples() -> None:
     for cmd in ("send", "list"):
         r = run_cli(["downlink", cmd, "--help"])
         assert r.exit_code == 0 and "Example" in r.stdout, cmd
+
+
+@respx.mock
+def test_unreachable_foreign_downlink_url_names_that_host() -> None:
+    respx.post("https://elsewhere.test/dl").mock(
+        side_effect=httpx.ConnectError("[Errno 111] Connection refused")
+    )
+    r = run_cli(
+        remote(
+            "downlink",
+            "send",
+            "https://elsewhere.test/dl",
+            "--deveui",
+            "0018B20000000B20",
+            "--fport",
+            "1",
+            "--payload-hex",
+            "01",
+        )
+    )
+    assert r.exit_code == 6
+    assert "https://elsewhere.test" in r.stderr and "connection refused" in r.stderr and API not in r.stderr
