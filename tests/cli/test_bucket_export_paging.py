@@ -120,3 +120,41 @@ def test_export_api_error_exit_code() -> None:
     assert r.exit_code == 4 and "bucket not found" in r.stderr
     respx.get(DATA).mock(return_value=httpx.Response(503, json={"error": {"message": "busy"}}))
     assert cli("bucket", "export", "b1").exit_code == 5
+
+
+class _Tty:
+    """A stderr that says it is a terminal (progress is only drawn on one)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        return int(self.inner.write(text))
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return True
+
+
+@respx.mock
+def test_export_progress_on_a_terminal_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import iotcli.cli.app as app_module
+    from iotcli.cli.output import Output
+
+    records = [{"ts": i, "val": {"n": i}} for i in range(1, 2_501)]
+    respx.get(DATA).mock(side_effect=fake_bucket(records, inclusive=True, calls=[]))
+    r = cli("bucket", "export", "b1", "-o", str(tmp_path / "a.jsonl"))
+    assert "\r" not in r.stderr  # piped: no progress line
+
+    def tty_output(**kwargs: Any) -> Output:
+        out = Output(**kwargs)
+        out.stderr = _Tty(out.stderr)  # type: ignore[assignment]
+        return out
+
+    monkeypatch.setattr(app_module, "Output", tty_output)
+    r = cli("bucket", "export", "b1", "-o", str(tmp_path / "b.jsonl"))
+    assert r.exit_code == 0, r.stderr
+    assert "\rexported 1000 records" in r.stderr and "\rexported 2500 records\n" in r.stderr
+    assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a.jsonl").read_text()
