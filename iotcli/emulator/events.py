@@ -58,16 +58,20 @@ class EventJournal:
     async def list(
         self, *, after: int = 0, kind: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
+        """Events in id order: the oldest ``limit`` after ``after`` (paging), or the newest ``limit`` without it."""
+
         def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             sql = "SELECT id, ts, kind, data FROM events WHERE id > ?"
             args: list[Any] = [after]
             if kind:
                 sql += " AND (kind = ? OR kind LIKE ?)"
                 args += [kind, kind + ".%"]
-            sql += " ORDER BY id DESC LIMIT ?"
+            sql += " ORDER BY id ASC LIMIT ?" if after else " ORDER BY id DESC LIMIT ?"
             args.append(limit)
             rows = conn.execute(sql, args).fetchall()
-            return [_event(r["id"], r["ts"], r["kind"], json.loads(r["data"])) for r in reversed(rows)]
+            if not after:
+                rows.reverse()
+            return [_event(r["id"], r["ts"], r["kind"], json.loads(r["data"])) for r in rows]
 
         return await self.emu.store.read(query)
 

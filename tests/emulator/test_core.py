@@ -178,3 +178,21 @@ def test_admin_routes_refuse_device_principals_and_other_users(emulator: InProce
     # A token of another user's account cannot exist; a valid token acting for another user is 403.
     r = emulator.http.get("/_emulator/clock")
     assert r.status_code == 200
+
+
+def test_events_after_pages_forward_without_gaps(emulator: InProcessEmulator) -> None:
+    for n in range(5):
+        emulator.advance(n + 1)
+    first = emulator.http.get("/_emulator/events", params={"kind": "clock", "limit": 2}).json()
+    assert [e["seconds"] for e in first] == [4.0, 5.0]  # without 'after': the newest
+    seen: list[float] = []
+    after = 0
+    while True:
+        page = emulator.http.get(
+            "/_emulator/events", params={"kind": "clock", "after": after, "limit": 2}
+        ).json()
+        if not page:
+            break
+        seen += [e["seconds"] for e in page]
+        after = page[-1]["id"]
+    assert seen == [1.0, 2.0, 3.0, 4.0, 5.0]
