@@ -24,6 +24,13 @@ class IotFlow:
 
     async def start(self) -> None:
         await self.connections.load()
+        # After a kill -9 the clock was not saved: never let it run behind the outbox's own timestamps,
+        # or waiting messages would be due later than they should.
+        latest = await self.emu.store.read(
+            lambda c: c.execute("SELECT MAX(updated_at) FROM deliveries").fetchone()[0]
+        )
+        if latest is not None and latest > self.emu.clock.now():
+            self.emu.clock.advance(latest - self.emu.clock.now())
         for kind in (UPLINK_KIND, DOWNLINK_EVENT_KIND):
             self.emu.worker.register(kind, self.forwarding)
 
