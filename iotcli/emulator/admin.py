@@ -88,7 +88,7 @@ async def advance(request: Request) -> Response:
 async def events(request: Request) -> Response:
     emu = emu_of(request)
     await emu.auth.account(request)
-    after = query_int(request, "after", 0, minimum=0) or 0
+    after = query_int(request, "after", None, minimum=0)
     limit = query_int(request, "limit", 100, minimum=1, maximum=10_000) or 100
     kind = request.query_params.get("kind") or None
     follow = request.query_params.get("follow", "").lower() in {"1", "true", "yes"}
@@ -97,7 +97,7 @@ async def events(request: Request) -> Response:
 
     queue = emu.events.follow()
     backlog = (
-        await emu.events.list(after=after, kind=kind, limit=limit) if "after" in request.query_params else []
+        await emu.events.list(after=after, kind=kind, limit=limit) if after is not None else []
     )
 
     async def stream() -> AsyncIterator[str]:

@@ -56,20 +56,20 @@ class EventJournal:
         self._followers.discard(q)
 
     async def list(
-        self, *, after: int = 0, kind: str | None = None, limit: int = 100
+        self, *, after: int | None = None, kind: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Events in id order: the oldest ``limit`` after ``after`` (paging), or the newest ``limit`` without it."""
 
         def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             sql = "SELECT id, ts, kind, data FROM events WHERE id > ?"
-            args: list[Any] = [after]
+            args: list[Any] = [after or 0]
             if kind:
                 sql += " AND (kind = ? OR kind LIKE ?)"
                 args += [kind, kind + ".%"]
-            sql += " ORDER BY id ASC LIMIT ?" if after else " ORDER BY id DESC LIMIT ?"
+            sql += " ORDER BY id ASC LIMIT ?" if after is not None else " ORDER BY id DESC LIMIT ?"
             args.append(limit)
             rows = conn.execute(sql, args).fetchall()
-            if not after:
+            if after is None:
                 rows.reverse()
             return [_event(r["id"], r["ts"], r["kind"], json.loads(r["data"])) for r in rows]
 
