@@ -7,6 +7,9 @@ lifespan drains in-flight deliveries and closes the store).
 
 from __future__ import annotations
 
+import gc
+import logging
+import re
 import signal
 import socket
 from collections.abc import Callable
@@ -45,6 +48,7 @@ def serve(
     from iotcli.emulator.app import create_app
 
     app = create_app(settings)
+    app.state.emu.start_hooks.append(_tune_gc)
     if on_ready is not None:
         emu = app.state.emu
 
@@ -60,6 +64,7 @@ def serve(
         timeout_graceful_shutdown=10,
         server_header=False,
     )
+    logging.getLogger("uvicorn.access").addFilter(MaskTokens())
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
     # that was installed before it; these make that a normal return (exit code 0).
@@ -72,5 +77,30 @@ def serve(
             signal.signal(sig, handler)
 
 
+async def _tune_gc() -> None:
+    """Keep the cyclic garbage collector off the request path (p99 latency of the ingest routes).
+
+    Everything alive once the emulator has started (modules, compiled schemas, caches) moves out of the
+    collector's generations, so a full collection scans only what requests made since; and young
+    collections run less often. Without this a full collection paused the server for up to ~150 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def _ignore(signum: int, frame: object) -> None:
     return None
+
+
+class MaskTokens(logging.Filter):
+    """Masks ``?authorization=<token>`` in access log lines (uvicorn logs the path with its query)."""
+
+    QUERY_TOKEN = re.compile(r"(?i)(authorization=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.QUERY_TOKEN.sub(r"\1*****", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
