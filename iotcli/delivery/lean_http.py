@@ -9,10 +9,11 @@ answers, answers that end with the connection, 1xx skipped). Proxies and https s
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 #: Largest answer body read (bytes); the rest is discarded and the connection closed.
 MAX_ANSWER = 1024 * 1024
@@ -83,6 +84,10 @@ class LeanHttpClient:
             if name.lower() in {"host", "content-length", "connection", "transfer-encoding"}:
                 continue
             lines.append(f"{name}: {value}")
+        if parts.username is not None and "authorization" not in lower:
+            # Credentials in the URL become Basic auth, as httpx does.
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            lines.append("Authorization: Basic " + base64.b64encode(pair).decode())
         if body or method in {"POST", "PUT", "PATCH"}:
             lines.append(f"Content-Length: {len(body)}")
         if "connection" not in lower:
