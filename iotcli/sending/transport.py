@@ -12,7 +12,7 @@ import http.client
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
@@ -45,7 +45,6 @@ class SendFailure(Exception):
     message: str
     latency: float = 0.0
     timeout: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.message
