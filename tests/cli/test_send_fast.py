@@ -130,3 +130,32 @@ def test_fast_path_exit_codes_and_json() -> None:
         assert r.returncode == 0 and json.loads(r.stdout)["data"]["ok"] == 3
     r = iotcli("send-uplink", "--url", "http://127.0.0.1:1/x", "a=1", "--json")
     assert r.returncode == 6 and json.loads(r.stdout)["error"]["code"] == "network"
+
+
+def test_ctrl_c_stops_a_repeat_and_prints_what_was_sent(sink: Sink) -> None:
+    import signal
+    import time
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("IOTCLI_")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "iotcli",
+        "send-uplink",
+        "--url",
+        sink.url,
+        "a=1",
+        "--repeat",
+        "1000",
+        "--rate",
+        "20",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full)
+    sink.wait_for(5)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, _err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    sent = int(out.split()[1])
+    assert 5 <= sent < 1000 and "(interrupted)" in out
+    assert len(sink.requests) == sent
