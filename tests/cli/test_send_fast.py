@@ -158,4 +158,4 @@ def test_ctrl_c_stops_a_repeat_and_prints_what_was_sent(sink: Sink) -> None:
     assert proc.returncode == 130
     sent = int(out.split()[1])
     assert 5 <= sent < 1000 and "(interrupted)" in out
-    assert len(sink.requests) == sent
+    assert sent <= len(sink.requests) <= sent + 1  # one may have been in flight, its answer never read
