@@ -165,7 +165,7 @@ def _parse(raw: bytes) -> tuple[Any, str, str | None]:
     """
     try:
         text = raw.decode("utf-8")
-        payload = json.loads(text, parse_constant=_not_json)
+        payload = _DECODER.decode(text)
     except (ValueError, RecursionError):
         return None, "", "body is not valid JSON"
     if not isinstance(payload, dict):
@@ -175,6 +175,10 @@ def _parse(raw: bytes) -> tuple[Any, str, str | None]:
 
 def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+#: Built once: ``json.loads`` with options builds a decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
 
 
 @routes.post(
@@ -215,7 +219,8 @@ async def ingest(request: Request) -> Response:
             bucket = None
         else:
             record_ts, _from_payload = record_ts_of(payload, query.get("ts") if query else None, now)
-    ip = (query.get("ip") if query else None) or (request.client.host if request.client else None)
+    client = request.scope.get("client")
+    ip = (query.get("ip") if query else None) or (client[0] if client else None)
     call = Call(info, principal, now, ip, len(raw), payload, text, bucket, record_ts, notes)
     outcome = await svc.ingest_writer.submit(call)
 
