@@ -21,26 +21,19 @@ HTTP = shutil.which("http") or (
 BODY = {"temp": 21.5, "name": "kitchen 'A'", "on": True, "loc": {"room": "k"}, "tags": ["a", "b"]}
 
 
-def make_request(url: str) -> Prepared:
+def make_plan(url: str) -> RequestPlan:
     headers = base_headers("secret-token-123", body=True) + [("X-Site", "A b")]
-    return RequestPlan(
-        "POST", url + "/v3/users/u/devices/d1/callback/data?ts=5", headers, json_body(BODY)
-    ).render()
+    return RequestPlan("POST", url + "/v3/users/u/devices/d1/callback/data?ts=5", headers, json_body(BODY))
+
+
+def make_request(url: str) -> Prepared:
+    return make_plan(url).render()
 
 
 def reference(sink: Sink) -> Recorded:
-    assert send_one(RequestPlan(**_plan_args(sink)), PooledTransport()).ok
+    """What iotcli itself sends for the same request."""
+    assert send_one(make_plan(sink.url), PooledTransport()).ok
     return sink.wait_for(1)[-1]
-
-
-def _plan_args(sink: Sink) -> dict[str, object]:
-    headers = base_headers("secret-token-123", body=True) + [("X-Site", "A b")]
-    return {
-        "method": "POST",
-        "url": sink.url + "/v3/users/u/devices/d1/callback/data?ts=5",
-        "headers": headers,
-        "body": json_body(BODY),
-    }
 
 
 def same_request(a: Recorded, b: Recorded) -> None:
