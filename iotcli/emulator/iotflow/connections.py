@@ -65,7 +65,7 @@ class Connection:
     @property
     def uuid(self) -> str:
         """The dashed UUID form used in ``downlinkUrl``."""
-        return str(uuid.UUID(self.id))
+        return f"{self.id[:8]}-{self.id[8:12]}-{self.id[12:16]}-{self.id[16:20]}-{self.id[20:]}"
 
     @property
     def strict(self) -> bool:
