@@ -278,6 +278,28 @@ def test_while_closed_one_probe_per_reconnect_slot(fast_emulator: InProcessEmula
     assert state(fast_emulator, cid) == "CLOSED"
 
 
+def test_closed_connection_without_waiting_messages_reopens_when_the_destination_is_back(
+    fast_emulator: InProcessEmulator,
+) -> None:
+    port = free_port()
+    cid = connect(fast_emulator, f"http://127.0.0.1:{port}/up", uplinkTimeValidity="1m")
+    uplink(fast_emulator)
+    fast_emulator.wait_idle()
+    assert state(fast_emulator, cid) == "CLOSED"
+    with Sink(port=port) as sink:
+        fast_emulator.advance(300)  # the waiting uplink is too old now: expired, nothing waits any more
+        fast_emulator.wait_idle()
+        assert deliveries(fast_emulator, connection=cid)[0]["status"] == "expired"
+        fast_emulator.advance(300)  # the next reconnect attempt connects without a message
+        deadline = time.monotonic() + 5
+        while state(fast_emulator, cid) != "OPEN" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert state(fast_emulator, cid) == "OPEN"
+        assert sink.requests == []
+    (change,) = [e for e in events(fast_emulator, "connection.state") if e["state"] == "OPEN"]
+    assert "reconnected" in change["reason"]
+
+
 def test_timeout_counts_as_unreachable() -> None:
     settings = EmulatorSettings(token=TEST_TOKEN, time_scale=0.01, outbound_timeout=0.2)
     with InProcessEmulator(settings) as emu, Sink(default=Reply(200, delay=1.0)) as slow:

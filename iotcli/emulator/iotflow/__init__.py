@@ -15,4 +15,5 @@ def attach(emu: Emulator) -> None:
     service = IotFlow(emu)
     emu.services["iotflow"] = service
     emu.start_hooks.append(service.start)
+    emu.stop_hooks.append(service.stop)
     emu.reset_hooks.append(service.reset)

@@ -163,9 +163,9 @@ class ForwardingPolicy:
         if result is None:
             return
         if result.unreachable and conn.state == OPEN:
-            await self._set_state(conn, CLOSED, f"destination unreachable: {result.error}")
+            await self.set_state(conn, CLOSED, f"destination unreachable: {result.error}")
         elif not result.unreachable and result.status is not None and conn.state == CLOSED:
-            await self._set_state(conn, OPEN, f"destination answered HTTP {result.status}")
+            await self.set_state(conn, OPEN, f"destination answered HTTP {result.status}")
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod
@@ -198,7 +198,7 @@ class ForwardingPolicy:
             data["http_status"] = result.status
         return Decision(status, next_at=next_at, reason=reason, count_attempt=count, events=[(event, data)])
 
-    async def _set_state(self, conn: Connection, state: str, reason: str) -> None:
+    async def set_state(self, conn: Connection, state: str, reason: str) -> None:
         now = self.emu.clock.now()
         service = self.service.connections
 
@@ -231,6 +231,7 @@ class ForwardingPolicy:
         if event is not None:
             self.emu.events.publish(event)
         self.emu.worker.wake()
+        self.service.reconnect.wake()
 
     def build_request(self, conn: Connection, message: dict[str, Any], kind: str) -> OutboundRequest:
         """The HTTP request for one stored message with the connection's current configuration."""

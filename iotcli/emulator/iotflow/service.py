@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from iotcli.emulator.iotflow.connections import ConnectionService
 from iotcli.emulator.iotflow.downlinks import DownlinkService
 from iotcli.emulator.iotflow.forwarding import ForwardingPolicy
+from iotcli.emulator.iotflow.reconnect import ReconnectMonitor
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -21,6 +22,7 @@ class IotFlow:
         self.connections = ConnectionService(emu)
         self.downlinks = DownlinkService(self)
         self.forwarding = ForwardingPolicy(self)
+        self.reconnect = ReconnectMonitor(self)
 
     async def start(self) -> None:
         await self.connections.load()
@@ -33,6 +35,10 @@ class IotFlow:
             self.emu.clock.advance(latest - self.emu.clock.now())
         for kind in (UPLINK_KIND, DOWNLINK_EVENT_KIND):
             self.emu.worker.register(kind, self.forwarding)
+        await self.reconnect.start()
+
+    async def stop(self) -> None:
+        await self.reconnect.stop()
 
     def reset(self) -> None:
         self.connections.clear()

@@ -199,7 +199,7 @@ def due_time(conn: Connection, now: float) -> float:
         return now
     probe = conn.extra.get("next_probe")
     if isinstance(probe, float) and probe > now:
-        return probe
+        return min(probe, now + RETENTION)
     nxt = next_attempt(conn.configuration.get("reconnectStrategy", "NORMAL"), conn.closed_at, now)
     return nxt if nxt is not None else now + RETENTION
 
