@@ -48,6 +48,37 @@ def _parse_age(text: str) -> float:
     return seconds
 
 
+def check_data_dir(data_dir: Path) -> None:
+    """Open (and migrate) the state once before serving: a data dir that cannot be used is one clear line."""
+    import sqlite3
+
+    from iotcli.emulator.app import migrations
+    from iotcli.errors import ConfigError
+    from iotcli.store.db import Store, StoreLocked
+
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"--data-dir {data_dir} is not a directory", hint="pick a folder (or --in-memory)")
+    store = Store(data_dir / "emulator.db")
+    try:
+        store.open(migrations())
+    except StoreLocked:
+        raise IotcliError(
+            f"the data dir {data_dir} is in use by another running emulator",
+            hint="stop that one, or give this one its own --data-dir (or --in-memory)",
+        ) from None
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"cannot use the emulator state {data_dir / 'emulator.db'}: {exc}",
+            hint="move that file away to start afresh, or pick another --data-dir (or --in-memory)",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use the data dir {data_dir}: {exc.strerror or exc}",
+            hint="pick another --data-dir (or --in-memory)",
+        ) from None
+    store.close()
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -152,6 +183,8 @@ def emulate(
         max_deliveries=journal_max_deliveries,
         journal_max_age=None if journal_max_age is None else _parse_age(journal_max_age),
     )
+    if settings.data_dir is not None:
+        check_data_dir(settings.data_dir)
     try:
         sock = bind_socket(host, port)
     except OSError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -33,6 +34,10 @@ class StoreClosed(RuntimeError):
     pass
 
 
+class StoreLocked(RuntimeError):
+    """Another process has this database open: two emulators must not share one outbox."""
+
+
 class Store:
     """SQLite at ``path`` (None = in memory), driven by one writer thread."""
 
@@ -42,17 +47,35 @@ class Store:
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._lock_fd: int | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
     def open(self, migrations: Iterable[tuple[str, list[str]]] = ()) -> None:
         """Open the database, apply migrations, and start the writer thread."""
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock()
             target = str(self.path)
         else:
             target = ":memory:"
-        conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        try:
+            conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        except BaseException:
+            self._unlock()
+            raise
         conn.row_factory = sqlite3.Row
+        try:
+            self._configure(conn)
+            apply_migrations(conn, migrations)
+        except BaseException:
+            conn.close()
+            self._unlock()
+            raise
+        self._conn = conn
+        self._thread = threading.Thread(target=self._run, name="iotcli-store-writer", daemon=True)
+        self._thread.start()
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
         if self.path is not None:
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed transaction survives a killed process;
@@ -60,10 +83,26 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-        self._conn = conn
-        apply_migrations(conn, migrations)
-        self._thread = threading.Thread(target=self._run, name="iotcli-store-writer", daemon=True)
-        self._thread.start()
+
+    def _lock(self) -> None:
+        """Hold an exclusive lock on ``<db>.lock`` while open (released by the OS if the process dies)."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here
+            return
+        assert self.path is not None
+        fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreLocked(f"{self.path} is in use by another process") from None
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the lock
+            self._lock_fd = None
 
     def close(self) -> None:
         """Finish every queued job, then close the connection."""
@@ -78,6 +117,7 @@ class Store:
                 self._conn.execute("PRAGMA optimize")
             self._conn.close()
             self._conn = None
+        self._unlock()
 
     # -- jobs ---------------------------------------------------------------------------------
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:

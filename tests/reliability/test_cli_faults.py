@@ -185,3 +185,29 @@ def test_event_stream_ends_with_one_line_when_the_emulator_dies(tmp_path: Path) 
         emu.kill()
     result = subprocess.CompletedProcess(follower.args, follower.returncode, out, err)
     one_error_line(result, 6)
+
+
+# --- the emulator's own state ------------------------------------------------------------------------
+
+
+def test_emulate_with_a_corrupt_database_is_exit_3(tmp_path: Path) -> None:
+    (tmp_path / "emulator.db").write_bytes(b"this is not SQLite" * 100)
+    r = run_cli(["emulate", "--data-dir", str(tmp_path), "--port", "0", "--token", TOKEN])
+    one_error_line(r, 3, "emulator.db", "not a database")
+
+
+def test_emulate_with_a_file_as_data_dir_is_exit_3(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    r = run_cli(["emulate", "--data-dir", str(tmp_path / "file"), "--port", "0", "--token", TOKEN])
+    one_error_line(r, 3, "not a directory")
+
+
+def test_two_emulators_cannot_share_a_data_dir(tmp_path: Path) -> None:
+    """Two would both work the same outbox and send every delivery twice; the second one refuses."""
+    state = tmp_path / "state"
+    with EmulatorProcess(state):
+        r = run_cli(["emulate", "--data-dir", str(state), "--port", "0", "--token", TOKEN])
+        one_error_line(r, 1, "in use by another running emulator")
+    # Once the first stopped (or died), the data dir is free again.
+    with EmulatorProcess(state) as again, again.client() as c:
+        assert c.get("/_emulator/health").status_code == 200
