@@ -34,7 +34,8 @@ TOKEN = "bench-token-0123456789abcdef"
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
@@ -80,9 +81,7 @@ def run_sink(port: int, counter: Synchronized, ready: Any) -> None:  # type: ign
 # -- the load: raw keep-alive HTTP/1.1 clients, so the client is not what is measured ---------------
 
 
-async def send_uplinks(
-    port: int, concurrency: int, seconds: float
-) -> tuple[int, int, list[float], float]:
+async def send_uplinks(port: int, concurrency: int, seconds: float) -> tuple[int, int, list[float], float]:
     deadline = time.perf_counter() + seconds
     accepted = 0
     errors = 0
@@ -122,7 +121,9 @@ async def send_uplinks(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to send (default 10)")
     parser.add_argument("--concurrency", type=int, default=32, help="parallel senders (default 32)")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the last deliveries")
@@ -187,9 +188,15 @@ def main() -> int:
         p99 = lat[int(len(lat) * 0.99) - 1] * 1000 if lat else 0.0
         lost = accepted - received
         print(f"concurrency {args.concurrency}, {args.seconds:g} s of sending")
-        print(f"ingress:     {accepted} uplinks accepted ({errors} errors), {accepted / sent_for:,.0f} uplinks/s")
-        print(f"ingress latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms (answers do not wait for the destination)")
-        print(f"forwarded:   {received} received by the sink, {received / end_to_end:,.0f} uplinks/s end to end")
+        print(
+            f"ingress:     {accepted} uplinks accepted ({errors} errors), {accepted / sent_for:,.0f} uplinks/s"
+        )
+        print(
+            f"ingress latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms (answers do not wait for the destination)"
+        )
+        print(
+            f"forwarded:   {received} received by the sink, {received / end_to_end:,.0f} uplinks/s end to end"
+        )
         print(f"lost:        {lost}")
         if cpu_used and received:
             per = cpu_used / received * 1000

@@ -42,6 +42,8 @@ log = logging.getLogger("iotcli.delivery")
 MAX_IN_FLIGHT = 64
 #: How many due rows one scan takes.
 SCAN_BATCH = 128
+#: Real seconds the loop waits before rescanning while attempts are in flight.
+SCAN_COALESCE = 0.002
 
 
 class DeliveryPolicy(Protocol):
@@ -142,6 +144,9 @@ class DeliveryWorker:
     # -- the loop -----------------------------------------------------------------------------
     async def _run(self) -> None:
         while not self._stopping:
+            if self._in_flight:
+                # Woken by a finished attempt: let a few more finish so one scan serves them all.
+                await asyncio.sleep(SCAN_COALESCE)
             self._wake.clear()
             try:
                 due, next_at = await self.store.read(self._scan)

@@ -206,3 +206,18 @@ def test_downlink_journal_query_validation(emulator: InProcessEmulator) -> None:
     assert emulator.http.get("/_emulator/lorawan/downlinks", params={"status": "lost"}).status_code == 400
     assert emulator.http.get("/_emulator/lorawan/downlinks", params={"DevEUI": "zz"}).status_code == 400
     assert emulator.anon("GET", "/_emulator/lorawan/downlinks").status_code == 401
+
+
+def test_queued_downlink_survives_a_restart(tmp_path: Any) -> None:
+    from iotcli.emulator.settings import EmulatorSettings
+    from tests.harness import TEST_TOKEN
+
+    settings = EmulatorSettings(data_dir=tmp_path, token=TEST_TOKEN, time_scale=0.01)
+    with Sink() as sink:
+        with InProcessEmulator(settings) as emu:
+            cid = connect(emu, sink.url)
+            queued = post(emu, cid).json()["id"]
+        with InProcessEmulator(settings) as emu:
+            assert uplink(emu)["downlinks"] == [{"id": queued, "status": "sent"}]
+            sent = [r.json() for r in sink.wait_for(2) if "DevEUI_downlink_Sent" in r.json()]
+            assert sent and sent[0]["DevEUI_downlink_Sent"]["DeliveryStatus"] == 1

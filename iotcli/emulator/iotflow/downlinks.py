@@ -145,6 +145,17 @@ class DownlinkService:
     def __init__(self, service: IotFlow) -> None:
         self.service = service
         self.emu = service.emu
+        #: Devices that may have queued downlinks (changed only in the store's thread), so that an
+        #: uplink of any other device skips the queue lookup.
+        self.queued_devices: set[str] = set()
+
+    async def load(self) -> None:
+        rows = await self.emu.store.read(
+            lambda c: c.execute(
+                "SELECT DISTINCT deveui FROM iotflow_downlinks WHERE status = ?", (QUEUED,)
+            ).fetchall()
+        )
+        self.queued_devices = {r[0] for r in rows}
 
     async def post(self, raw_uuid: str, body: Any) -> dict[str, Any]:
         cid = normalize_connection_id(raw_uuid)
@@ -195,6 +206,7 @@ class DownlinkService:
                     now,
                 ),
             )
+            self.queued_devices.add(dl["deveui"])
             events.append(
                 self.emu.events.stage(
                     c,
@@ -217,10 +229,15 @@ class DownlinkService:
         device's next expected FCntDn.
         """
         deveui = uplink["DevEUI"]
+        if deveui not in self.queued_devices:
+            return [], [], fcnt_dn
         rows = c.execute(
             "SELECT * FROM iotflow_downlinks WHERE deveui = ? AND status = ? ORDER BY created, rowid",
             (deveui, QUEUED),
         ).fetchall()
+        if not rows:
+            # Forgotten only once the store says so: a rolled-back transmit leaves the device listed.
+            self.queued_devices.discard(deveui)
         reports: list[tuple[str, str, dict[str, Any]]] = []
         journal: list[tuple[str, dict[str, Any]]] = []
         radio: dict[str, Any] = {

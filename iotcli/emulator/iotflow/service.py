@@ -26,6 +26,7 @@ class IotFlow:
 
     async def start(self) -> None:
         await self.connections.load()
+        await self.downlinks.load()
         # After a kill -9 the clock was not saved: never let it run behind the outbox's own timestamps,
         # or waiting messages would be due later than they should.
         latest = await self.emu.store.read(
@@ -42,3 +43,4 @@ class IotFlow:
 
     def reset(self) -> None:
         self.connections.clear()
+        self.downlinks.queued_devices.clear()
