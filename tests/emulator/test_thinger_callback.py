@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from iotcli.emulator.settings import EmulatorSettings
 from tests.emulator.thinger_helpers import (
     V3,
     U,
@@ -18,7 +20,7 @@ from tests.emulator.thinger_helpers import (
     set_callback,
     wait_until,
 )
-from tests.harness import InProcessEmulator, Reply, Sink
+from tests.harness import TEST_TOKEN, TEST_USER, InProcessEmulator, Reply, Sink
 
 # -- settings ------------------------------------------------------------------------------------
 
@@ -353,3 +355,17 @@ def test_callback_received_event_and_no_token_in_journal(emulator: InProcessEmul
     assert received["device"] == "d1" and received["write_bucket"] == "b1" and received["record_ts"] == 5
     assert received["set_property"] == "p" and received["bytes"] > 0
     assert token not in emulator.http.get("/_emulator/events", params={"limit": 1000}).text
+
+
+def test_timeouts_survive_a_restart(tmp_path: Path) -> None:
+    settings = EmulatorSettings(data_dir=tmp_path / "state", token=TEST_TOKEN, user=TEST_USER)
+    with InProcessEmulator(settings) as emu:
+        create_device(emu, "d1")
+        set_callback(emu, timeout=1)
+        assert post_data(emu, {"a": 1}).status_code == 200
+    with InProcessEmulator(settings) as emu:
+        assert emu.http.get(f"{U}/devices/d1/stats").json()["connected"] is True
+        emu.advance(61)
+        gone = wait_until(lambda: events(emu, "device.disconnected"), timeout=3)
+        assert gone[0]["device"] == "d1"
+        assert emu.http.get(f"{V3}/devices/d1/callback").json()["properties"] == {"timeout": 1}
