@@ -2,8 +2,8 @@
 
 Ingest is the hot path. Auth, device and bucket lookups come from memory caches; everything the call
 changes (connection state, bucket record, property, outbox row for the endpoint, token last use,
-events) is written in ONE store job, which group-commits with concurrent calls; the answer goes out
-after the commit.
+events) is written in one store job together with the calls that arrived meanwhile (``ingest.py``);
+the answer goes out after that commit.
 """
 
 from __future__ import annotations
