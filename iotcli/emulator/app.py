@@ -16,6 +16,7 @@ from iotcli.emulator.errors import (
     ApiProblem,
     error_body,
     handle_http_exception,
+    handle_overflow,
     handle_problem,
     handle_unexpected,
 )
@@ -61,6 +62,7 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
         exception_handlers={
             ApiProblem: handle_problem,
             HTTPException: handle_http_exception,
+            OverflowError: handle_overflow,
         },
         lifespan=lifespan,
     )

@@ -77,6 +77,17 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(request.url.path, exc.status_code, message, headers=getattr(exc, "headers", None))
 
 
+async def handle_overflow(request: Request, exc: Exception) -> Response:
+    """A number from the request too large for SQLite's 64-bit INTEGER (or for a date) reached the store.
+
+    Routes should reject such numbers naming the field; this keeps the ones they miss from being a 500.
+    """
+    log.warning("number out of range on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        request.url.path, 400, "a number in the request is out of range (integers must fit in 64 bits)"
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     # Logged with the exception type and message only: request data (tokens) stays out of the log.
     log.error("internal error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)

@@ -25,6 +25,22 @@ def path_id(request: Request, name: str) -> str:
     return check_id(str(request.path_params[name]), name)
 
 
+#: Integers beyond SQLite's 64-bit INTEGER cannot be stored or compared there.
+INT64_MAX = 2**63 - 1
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON (RFC 8259) does not, and they cannot be answered back.
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json_bytes(raw: bytes) -> Any:
     """Decode a JSON body or raise a 400 that says what is wrong with it."""
     if not raw.strip():
@@ -34,7 +50,9 @@ def parse_json_bytes(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ApiProblem(400, f"request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text)
+        return _DECODER.decode(text)
+    except _NotJson as exc:
+        raise ApiProblem(400, f"request body is not valid JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ApiProblem(
             400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -83,6 +101,8 @@ def query_int(
         value = int(raw)
     except ValueError:
         raise ApiProblem(400, f"query parameter '{name}' must be an integer, got '{raw[:32]}'") from None
+    if not -INT64_MAX <= value <= INT64_MAX:
+        raise ApiProblem(400, f"query parameter '{name}' is out of range")
     if minimum is not None and value < minimum:
         raise ApiProblem(400, f"query parameter '{name}' must be >= {minimum}")
     if maximum is not None and value > maximum:
