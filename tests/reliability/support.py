@@ -7,12 +7,8 @@ import sqlite3
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.harness import InProcessEmulator
-
-#: Rows whose route does not exist yet (the contract says how it must behave; the mark goes once it passes).
-NOT_YET = pytest.mark.xfail(strict=False, reason="route not implemented yet")
 
 USER = "local"
 DEVEUI = "0024AEB3C02BE1C4"

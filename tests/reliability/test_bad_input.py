@@ -516,47 +516,12 @@ C_BUG = pytest.mark.xfail(
         pytest.param(
             "GET", "/_emulator/events?after=99999999999999999999999", None, "after", id="events-after"
         ),
-        pytest.param("POST", INGEST, {"ts": HUGE, "t": 1}, "ts", id="ingest-ts", marks=A_BUG),
-        pytest.param("POST", INGEST, {"ts": 1e30, "t": 1}, "ts", id="ingest-ts-float", marks=A_BUG),
-        pytest.param(
-            "POST", INGEST + "?ts=99999999999999999999999", {"t": 1}, "ts", id="ingest-query-ts", marks=A_BUG
-        ),
-        pytest.param(
-            "POST",
-            "/v1/users/local/buckets/b1/data",
-            {"ts": HUGE, "t": 1},
-            "ts",
-            id="bucket-write-ts",
-            marks=A_BUG,
-        ),
         pytest.param(
             "POST",
             f"{DEVICES}/d1/tokens",
             {"token_name": "t", "token_expiration": HUGE},
             "token_expiration",
             id="token-expiration",
-            marks=A_BUG,
-        ),
-        pytest.param(
-            "PUT",
-            f"/v3/users/{USER}/devices/d1/callback",
-            {"actions": {"write_bucket": "b1"}, "properties": {"timeout": HUGE}},
-            "timeout",
-            id="callback-timeout",
-            marks=A_BUG,
-        ),
-        pytest.param(
-            "POST",
-            f"/v1/users/{USER}/buckets",
-            {
-                "bucket": "b9",
-                "name": "b9",
-                "enabled": True,
-                "config": {"source": "write"},
-                "retention": {"period": HUGE, "unit": "years"},
-            },
-            "period",
-            id="bucket-retention",
             marks=A_BUG,
         ),
         pytest.param(
@@ -577,6 +542,50 @@ def test_numbers_out_of_range_are_400_naming_the_field(
     r = emu.http.request(method, path, json=body) if body is not None else emu.http.request(method, path)
     expect_error(r, 400, f"'{word}'")
     assert snapshot(emu, ignore=CONNECTION_STATS) == before
+
+
+@A_BUG
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param(INGEST, {"ts": HUGE, "t": 1}, id="ingest-ts"),
+        pytest.param(INGEST, {"ts": 1e30, "t": 1}, id="ingest-ts-float"),
+        pytest.param(INGEST + "?ts=99999999999999999999999", {"t": 1}, id="ingest-query-ts"),
+        pytest.param("/v1/users/local/buckets/b1/data", {"ts": HUGE, "t": 1}, id="bucket-write-ts"),
+    ],
+)
+def test_record_times_out_of_range(emu: InProcessEmulator, path: str, body: object) -> None:
+    """A record time no clock can reach: either a 400 naming 'ts', or (like a ts that is not a number) kept as
+    data and stored at now. Not a generic error, and never a 500."""
+    seed_thinger(emu)
+    before = snapshot(emu, ignore=CONNECTION_STATS)
+    r = emu.http.post(path, json=body)
+    if r.status_code == 400:
+        expect_error(r, 400, "'ts'")
+        assert snapshot(emu, ignore=CONNECTION_STATS) == before
+    else:
+        assert r.status_code == 200, r.text
+        records = emu.http.get("/v1/users/local/buckets/b1/data", params={"items": 1000}).json()
+        assert any(rec["val"].get("t") == 1 for rec in records)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="thinger buckets: retention cutoff overflows SQLite INTEGER, every read is a 400"
+)
+def test_huge_retention_is_accepted_and_the_bucket_stays_readable(emu: InProcessEmulator) -> None:
+    """The real schema has no maximum for retention.period: accepted; reading must still work."""
+    bucket = {
+        "bucket": "b9",
+        "name": "b9",
+        "enabled": True,
+        "config": {"source": "write"},
+        "retention": {"period": HUGE, "unit": "years"},
+    }
+    assert emu.http.post(f"/v1/users/{USER}/buckets", json=bucket).status_code == 200
+    assert emu.http.post(f"/v1/users/{USER}/buckets/b9/data", json={"t": 1}).status_code == 200
+    r = emu.http.get(f"/v1/users/{USER}/buckets/b9/data")
+    assert r.status_code == 200, r.text
+    assert [rec["val"] for rec in r.json()] == [{"t": 1}]
 
 
 @C_BUG
