@@ -13,6 +13,14 @@ FINAL = {DELIVERED, DROPPED, FAILED, EXPIRED}
 
 #: Header names whose values never reach the journal in clear.
 SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "x-auth-token"}
+#: ... and any header whose name says it carries one (X-Token, X-Signature, X-Client-Secret, ...).
+SECRET_NAME_PARTS = ("auth", "token", "secret", "key", "password", "passwd", "signature", "cookie", "session")
+
+
+def is_secret_header(name: str) -> bool:
+    lower = name.lower()
+    return lower in SECRET_HEADERS or any(part in lower for part in SECRET_NAME_PARTS)
+
 
 #: Bodies kept in the journal are cut at this many characters.
 MAX_JOURNAL_BODY = 64 * 1024
@@ -133,7 +141,7 @@ def mask_headers(headers: dict[str, str]) -> dict[str, str]:
     """Headers as the journal shows them: secret values masked, keeping the scheme word."""
     masked: dict[str, str] = {}
     for key, value in headers.items():
-        if key.lower() in SECRET_HEADERS:
+        if is_secret_header(key):
             scheme, sep, _rest = value.partition(" ")
             masked[key] = (
                 f"{scheme} *****" if sep and scheme.lower() in {"bearer", "basic", "token"} else "*****"

@@ -20,6 +20,7 @@ from tests.harness import TEST_TOKEN, EmulatorProcess, InProcessEmulator, Reply,
 DEVEUI = "0024AEB3C02BE1C4"
 HEADER_SECRET = "hdr-secret-1f0c3e5a9b"
 API_KEY_SECRET = "apikey-secret-77aa01"
+X_TOKEN_SECRET = "xtoken-secret-3c3c3c"
 AS_KEY = "askey-secret-0123456789abcdef0123"
 PROXY_PASSWORD = "proxy-pass-9e8d7c6b"
 TIAK = "bec499c69e9c939e413b663961636c61"
@@ -86,7 +87,11 @@ def run_with_secrets(emu: EmulatorProcess, proxy: Sink, endpoint_sink: Sink) -> 
                 "configuration": {
                     # Never contacted: the proxy (a local sink) answers for it.
                     "destinationURL": "http://127.0.0.1:9/uplinks",
-                    "headers": {"Authorization": f"Bearer {HEADER_SECRET}", "X-Api-Key": API_KEY_SECRET},
+                    "headers": {
+                        "Authorization": f"Bearer {HEADER_SECRET}",
+                        "X-Api-Key": API_KEY_SECRET,
+                        "X-Token": X_TOKEN_SECRET,
+                    },
                     "proxy": {
                         "hostname": f"127.0.0.1:{proxy.port}",
                         "username": "u",
@@ -140,12 +145,14 @@ def test_no_secret_in_log_events_or_delivery_records(tmp_path: Path) -> None:
             == "Basic " + base64.b64encode(f"u:{PROXY_PASSWORD}".encode()).decode()
         )
         assert forwarded.headers["authorization"] == f"Bearer {HEADER_SECRET}"
+        assert forwarded.headers["x-token"] == X_TOKEN_SECRET
         assert endpoint_sink.requests[0].headers["authorization"] == f"Bearer {ENDPOINT_SECRET}"
 
     secrets = {
         **issued,
         "header": HEADER_SECRET,
         "api_key": API_KEY_SECRET,
+        "x_token": X_TOKEN_SECRET,
         "as_key": AS_KEY,
         "proxy_password": PROXY_PASSWORD,
         "tiak": TIAK,
