@@ -134,6 +134,7 @@ def test_default_fport_is_the_connection_downlink_port(emulator: InProcessEmulat
         ({"payload": {"a": 1}}, "payload"),  # both payload and payload_hex
         ({"CorrelationID": "1234"}, "CorrelationID"),
         ({"FCntDn": -1}, "FCntDn"),
+        ({"FCntDn": 2**70}, "FCntDn"),
         ({"ValidityTime": "tomorrow"}, "ValidityTime"),
         ({"Confirmed": "maybe"}, "Confirmed"),
         ({"Colour": "red"}, "Colour"),

@@ -74,8 +74,13 @@ def test_decoded_payload_and_overrides(emulator: InProcessEmulator, sink: Sink) 
     body = sink.wait_for(1)[0].json()["DevEUI_uplink"]
     assert body["DevEUI"] == "70B3D531C00027C8" and body["payload"] == {"temperature": 24.8}
     assert body["LrrRSSI"] == -52.0 and body["CustomerData"] == {"name": "Bob"} and body["FCntUp"] == 80
-    # The counter follows an override.
+    # The counter follows an override, and wraps like a 32-bit LoRaWAN counter.
     assert uplink(emulator, deveui="70B3D531C00027C8")["FCntUp"] == 81
+    assert (
+        uplink(emulator, deveui="70B3D531C00027C8", DevEUI_uplink={"FCntUp": 2**32 - 1})["FCntUp"]
+        == 2**32 - 1
+    )
+    assert uplink(emulator, deveui="70B3D531C00027C8")["FCntUp"] == 0
 
 
 @pytest.mark.parametrize(
@@ -96,6 +101,8 @@ def test_decoded_payload_and_overrides(emulator: InProcessEmulator, sink: Sink) 
         ({"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "connections": []}, "connections"),
         ({"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "DevEUI_uplink": 3}, "DevEUI_uplink"),
         ({"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "colour": 3}, "colour"),
+        ({"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "DevEUI_uplink": {"FCntUp": 2**70}}, "FCntUp"),
+        ({"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "DevEUI_uplink": {"FCntUp": -1}}, "FCntUp"),
     ],
 )
 def test_invalid_uplinks_are_400_naming_the_field(

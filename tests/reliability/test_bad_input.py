@@ -491,9 +491,6 @@ HUGE = 2**70  # valid JSON, beyond SQLite's 64-bit INTEGER
 A_BUG = pytest.mark.xfail(
     strict=True, reason="thinger surface: out-of-range number not rejected naming the field (see report)"
 )
-C_BUG = pytest.mark.xfail(
-    strict=True, reason="iotflow surface: out-of-range number not rejected naming the field (see report)"
-)
 
 
 @pytest.mark.parametrize(
@@ -530,7 +527,6 @@ C_BUG = pytest.mark.xfail(
             {"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "DevEUI_uplink": {"FCntUp": HUGE}},
             "FCntUp",
             id="uplink-fcntup",
-            marks=C_BUG,
         ),
     ],
 )
@@ -588,7 +584,6 @@ def test_huge_retention_is_accepted_and_the_bucket_stays_readable(emu: InProcess
     assert [rec["val"] for rec in r.json()] == [{"t": 1}]
 
 
-@C_BUG
 def test_downlink_fcntdn_out_of_range_is_400_naming_it(emu: InProcessEmulator, connection: str) -> None:
     before = snapshot(emu)
     r = emu.http.post(f"/iot-flow/downlinkMessages/{connection}", json=downlink(FCntDn=HUGE))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connections import iso_time, normalize_connection_id
-from iotcli.emulator.iotflow.uplinks import normalize_deveui, parse_fport, parse_payload_hex
+from iotcli.emulator.iotflow.uplinks import MAX_FCNT, normalize_deveui, parse_fport, parse_payload_hex
 
 if TYPE_CHECKING:
     from iotcli.emulator.iotflow.service import IotFlow
@@ -95,8 +95,10 @@ def validate(body: Any, downlink_port: int | None) -> dict[str, Any]:
     fcnt_dn = dl.get("FCntDn")
     if isinstance(fcnt_dn, str) and fcnt_dn.isdigit():
         fcnt_dn = int(fcnt_dn)
-    if fcnt_dn is not None and (isinstance(fcnt_dn, bool) or not isinstance(fcnt_dn, int) or fcnt_dn < 0):
-        raise ApiProblem(400, "field 'DevEUI_downlink.FCntDn' must be a non-negative integer")
+    if fcnt_dn is not None and (
+        isinstance(fcnt_dn, bool) or not isinstance(fcnt_dn, int) or not 0 <= fcnt_dn <= MAX_FCNT
+    ):
+        raise ApiProblem(400, f"field 'DevEUI_downlink.FCntDn' must be an integer between 0 and {MAX_FCNT}")
     correlation = dl.get("CorrelationID")
     if correlation is not None and (not isinstance(correlation, str) or not CORRELATION.match(correlation)):
         raise ApiProblem(400, "field 'DevEUI_downlink.CorrelationID' must be 16 hex digits")
@@ -292,7 +294,7 @@ class DownlinkService:
                     "CorrelationID": row["correlation_id"],
                 }
                 wrapper = "DevEUI_downlink_Sent"
-                fcnt_dn = used + 1
+                fcnt_dn = (used + 1) % (MAX_FCNT + 1)
             c.execute(
                 "UPDATE iotflow_downlinks SET status = ?, cause = ?, fcnt_dn = COALESCE(?, fcnt_dn), fcnt_up = ?, "
                 "updated = ? WHERE id = ?",

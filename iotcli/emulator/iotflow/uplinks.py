@@ -25,6 +25,8 @@ HEX = re.compile(r"^(?:[0-9a-fA-F]{2})*$")
 DEVEUI = re.compile(r"^[0-9A-F]{16}$")
 #: LoRaWAN's largest application payload (bytes) [chosen limit].
 MAX_PAYLOAD = 242
+#: LoRaWAN frame counters are 32-bit.
+MAX_FCNT = 2**32 - 1
 #: Waiting uplinks are kept this long [source: 24 h retention].
 RETENTION = 86400.0
 UPLINK_KEYS = {"DevEUI", "FPort", "payload_hex", "payload", "connections", "DevEUI_uplink"}
@@ -100,10 +102,12 @@ def parse_request(body: dict[str, Any]) -> UplinkRequest:
     overrides = body.get("DevEUI_uplink", {})
     if not isinstance(overrides, dict):
         raise ApiProblem(400, "field 'DevEUI_uplink' must be an object of fields to override")
-    if "FCntUp" in overrides and (
-        isinstance(overrides["FCntUp"], bool) or not isinstance(overrides["FCntUp"], int)
-    ):
-        raise ApiProblem(400, "field 'DevEUI_uplink.FCntUp' must be an integer")
+    if "FCntUp" in overrides:
+        fcnt = overrides["FCntUp"]
+        if isinstance(fcnt, bool) or not isinstance(fcnt, int) or not 0 <= fcnt <= MAX_FCNT:
+            raise ApiProblem(
+                400, f"field 'FCntUp' in 'DevEUI_uplink' must be an integer between 0 and {MAX_FCNT}"
+            )
     return UplinkRequest(deveui, fport, payload_hex, payload, connections, overrides)
 
 
@@ -219,7 +223,7 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
         if row is None:
             fcnt_up, fcnt_dn, devaddr = 0, 0, devaddr_for(req.deveui)
         else:
-            fcnt_up, fcnt_dn, devaddr = row["fcnt_up"] + 1, row["fcnt_dn"], row["devaddr"]
+            fcnt_up, fcnt_dn, devaddr = (row["fcnt_up"] + 1) % (MAX_FCNT + 1), row["fcnt_dn"], row["devaddr"]
         if "FCntUp" in req.overrides:
             fcnt_up = int(req.overrides["FCntUp"])
         uplink = build_uplink(req, now=now, fcnt_up=fcnt_up, fcnt_dn=fcnt_dn, devaddr=devaddr)
