@@ -10,7 +10,7 @@ import copy
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 from iotcli.emulator.errors import ApiProblem
 
@@ -161,13 +161,9 @@ def describe(error: ValidationError) -> str:
         if where.startswith("configuration.headers."):
             return f"header '{where.split('.', 2)[2]}' must not contain line breaks"
         return f"field '{where}' must be {hints.get(where, 'in the form ' + str(error.validator_value))}"
-    if validator == "propertyNames":
-        return f"invalid header name '{error.instance}' in '{where}'"
     if validator in {"minimum", "maximum"}:
         return (
-            f"field '{where}' must be between 1 and 224"
-            if where.endswith("downlinkPort")
-            else (f"field '{where}': {error.message}")
+            f"field '{where}' must be between {error.schema.get('minimum')} and {error.schema.get('maximum')}"
         )
     if validator in {"minLength", "maxLength"}:
         return f"field '{where}' is too {'short' if validator == 'minLength' else 'long'}"
@@ -178,13 +174,9 @@ def validate_connection(body: Any) -> None:
     """Raise a 400 naming the first problem of a connection body (POST or PUT)."""
     if not isinstance(body, dict):
         raise ApiProblem(400, "request body must be a JSON object")
-    errors = sorted(_validator.iter_errors(body), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
-    if errors:
-        # Prefer the most specific error on the shallowest path (jsonschema's relevance order).
-        from jsonschema.exceptions import best_match
-
-        error = best_match(errors)
-        # best_match may pick a nested "if/then" error; keep the message naming the field.
+    # jsonschema's relevance order: the error a person should fix first.
+    error = best_match(_validator.iter_errors(body))
+    if error is not None:
         raise ApiProblem(400, describe(error))
 
 
