@@ -13,10 +13,12 @@ import base64
 import contextlib
 import time
 from dataclasses import dataclass
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 #: Largest answer body read (bytes); the rest is discarded and the connection closed.
 MAX_ANSWER = 1024 * 1024
+#: Characters kept as they are in the request target (RFC 3986 reserved and unreserved, and '%').
+URL_SAFE = "/%:@!$&'()*+,;=~-._"
 #: Idle keep-alive connections kept per host.
 MAX_IDLE = 64
 
@@ -66,8 +68,9 @@ class LeanHttpClient:
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"lean client handles http:// URLs only, not {url[:40]}")
         host, port = parts.hostname, parts.port or 80
-        target = parts.path or "/"
-        query = parts.query
+        # Characters that may not travel raw (non-ASCII, spaces) are percent-encoded, as httpx does.
+        target = quote(parts.path or "/", safe=URL_SAFE)
+        query = quote(parts.query, safe=URL_SAFE + "?")
         if params:
             query = (query + "&" if query else "") + urlencode(params)
         if query:

@@ -52,6 +52,7 @@ def test_content_length_answer_and_keep_alive_reuse() -> None:
         client = LeanHttpClient(5, "ua/1")
         for i in range(3):
             url = f"{base}/up?x=1".replace("http://", "http://u%40x:p@")
+            url = url if i else url.replace("/up?x=1", "/up?x=1&n=é")
             answer = await client.request("POST", url, {"X-Thing": "A"}, b'{"i":%d}' % i, {"T": "a+b"})
             assert answer.status == 201 and answer.body == b"hello"
         await client.aclose()
@@ -59,7 +60,7 @@ def test_content_length_answer_and_keep_alive_reuse() -> None:
     run(handler, test)
     assert connections == 1
     first = seen[0].decode()
-    assert first.startswith("POST /up?x=1&T=a%2Bb HTTP/1.1\r\n")
+    assert first.startswith("POST /up?x=1&n=%C3%A9&T=a%2Bb HTTP/1.1\r\n")
     assert "Authorization: Basic dUB4OnA=\r\n" in first and "@" not in first.split("\r\n")[1]
     assert "X-Thing: A\r\n" in first and "Content-Length: 7\r\n" in first and "User-Agent: ua/1" in first
     assert first.endswith('{"i":0}')
