@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from iotcli.delivery.outbox import FINAL, delivery_to_dict
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.events import CLOSED
 from iotcli.emulator.http import ok, query_int, read_json_object
 from iotcli.emulator.routing import RouteTable
 
@@ -96,9 +97,7 @@ async def events(request: Request) -> Response:
         return ok(await emu.events.list(after=after, kind=kind, limit=limit))
 
     queue = emu.events.follow()
-    backlog = (
-        await emu.events.list(after=after, kind=kind, limit=limit) if after is not None else []
-    )
+    backlog = await emu.events.list(after=after, kind=kind, limit=limit) if after is not None else []
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -110,11 +109,15 @@ async def events(request: Request) -> Response:
             while True:
                 if await request.is_disconnected():
                     break
+                if queue.empty() and not emu.events.following(queue):
+                    break  # dropped for falling behind: the client resumes with ?after=<last id>
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=SSE_KEEPALIVE)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
+                if event is CLOSED:
+                    break  # the emulator is stopping
                 if event["id"] <= last:
                     continue
                 if kind and not (event["kind"] == kind or event["kind"].startswith(kind + ".")):

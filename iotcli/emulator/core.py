@@ -52,6 +52,7 @@ class Emulator:
         self.start_hooks: list[Callable[[], Awaitable[None]]] = []
         self.stop_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def worker(self) -> DeliveryWorker:
@@ -59,6 +60,7 @@ class Emulator:
         return self.deliveries
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.store.open(self.migrations)
         saved = self.store.run_sync(_last_known_time)
         if saved is not None and saved > self.clock.now():
@@ -79,7 +81,13 @@ class Emulator:
         self.deliveries.start()
         self._tasks.append(asyncio.create_task(self._prune_loop(), name="journal-pruner"))
 
+    def begin_shutdown(self) -> None:
+        """A stop was asked (signal handler): end the event streams now, so the server's drain is not held up."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.events.close)
+
     async def stop(self) -> None:
+        self.events.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

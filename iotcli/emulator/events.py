@@ -8,6 +8,7 @@ Never put a secret in an event: tokens, keys and passwords stay out of ``data``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 #: A follower that falls this far behind is dropped rather than letting memory grow.
 FOLLOWER_QUEUE = 10_000
 JOURNAL_KEYS = frozenset({"id", "ts", "kind"})
+
+
+#: Put in each follower's queue when the journal closes (the emulator is stopping): its stream ends.
+CLOSED: dict[str, Any] = {"id": -1, "kind": "journal.closed"}
 
 
 class EventJournal:
@@ -54,6 +59,17 @@ class EventJournal:
 
     def unfollow(self, q: asyncio.Queue[dict[str, Any]]) -> None:
         self._followers.discard(q)
+
+    def following(self, q: asyncio.Queue[dict[str, Any]]) -> bool:
+        """False once ``q`` was dropped (too far behind) or the journal closed: its stream should end."""
+        return q in self._followers
+
+    def close(self) -> None:
+        """End every follower's stream (a server stops only when its streaming answers end)."""
+        for q in list(self._followers):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(CLOSED)
+        self._followers.clear()
 
     async def list(
         self, *, after: int | None = None, kind: str | None = None, limit: int = 100

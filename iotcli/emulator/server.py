@@ -13,7 +13,7 @@ import re
 import signal
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.settings import EmulatorSettings
 
@@ -65,7 +65,14 @@ def serve(
         server_header=False,
     )
     logging.getLogger("uvicorn.access").addFilter(MaskTokens())
-    server = uvicorn.Server(config)
+    emu_ = app.state.emu
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            emu_.begin_shutdown()  # event streams end, so requests in flight can drain at once
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
     # that was installed before it; these make that a normal return (exit code 0).
     previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -186,3 +186,28 @@ def test_sigterm_during_ingest_keeps_every_acknowledged_call(tmp_path: Path) -> 
         check_ingest(client, "term", result)
     assert result.lost == 0 and result.duplicated == 0
     assert result.acknowledged <= result.stored
+
+
+def test_sigterm_ends_event_streams_instead_of_waiting_for_them(tmp_path: Path) -> None:
+    """An `events --follow` client must not hold a stopping emulator for the 10 s graceful timeout."""
+    emu = EmulatorProcess(tmp_path / "state").start()
+    ended = threading.Event()
+    lines: list[str] = []
+
+    def follow() -> None:
+        headers = {"Authorization": f"Bearer {emu.token}"}
+        with httpx.stream("GET", f"{emu.url}/_emulator/events?follow=1", headers=headers, timeout=30) as r:
+            for line in r.iter_lines():
+                lines.append(line)
+        ended.set()  # the stream ended normally, not by a reset
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    wait_until(lambda: ": following" in lines, what="the follower to subscribe")
+    began = time.monotonic()
+    code = emu.stop(signal.SIGTERM)
+    took = time.monotonic() - began
+    _out, err = emu.output()
+    assert code == 0 and "Traceback" not in err
+    assert took < 5, f"stopping took {took:.1f} s"
+    assert ended.wait(5)
