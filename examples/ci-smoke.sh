@@ -55,7 +55,9 @@ wait_for() {  # wait_for SECONDS COMMAND...: retry until the command succeeds
 }
 
 # --- the emulator: in memory, on a free port ----------------------------------------------------
-iot --json emulate --in-memory --port 0 --token "$TOKEN" >"$WORK/emulator.json" 2>"$WORK/emulator.err" &
+# Started directly (not through the iot function) so that $! is the emulator itself and cleanup stops it.
+# shellcheck disable=SC2086
+$IOTCLI --json emulate --in-memory --port 0 --token "$TOKEN" >"$WORK/emulator.json" 2>"$WORK/emulator.err" &
 EMU_PID=$!
 wait_for 20 json "$WORK/emulator.json" 'd["data"]["url"]' || fail "the emulator did not start"
 export IOTCLI_SERVER IOTCLI_TOKEN="$TOKEN"

@@ -47,6 +47,7 @@ def test_every_example_says_how_to_run_it() -> None:
 
 
 def test_ci_smoke_script_passes_against_a_real_emulator(tmp_path: Path) -> None:
+    before = smoke_emulators()
     run = subprocess.run(
         ["bash", str(EXAMPLES / "ci-smoke.sh")],
         capture_output=True,
@@ -57,16 +58,35 @@ def test_ci_smoke_script_passes_against_a_real_emulator(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.rstrip().endswith("smoke test passed")
     assert run.stdout.count("ok: ") >= 9
+    assert_no_emulator_left(before)
+
+
+def smoke_emulators() -> set[str]:
+    """Command lines of running emulators started by a smoke script (their tokens are unique per run)."""
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return {line for line in ps.splitlines() if " emulate " in line and "ci-smoke-" in line}
+
+
+def assert_no_emulator_left(before: set[str]) -> None:
+    """The script's cleanup stops the emulator it started: no process outlives the run."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while (left := smoke_emulators() - before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"emulator processes left running: {left}"
 
 
 def test_ci_smoke_script_fails_on_a_missed_expectation(tmp_path: Path) -> None:
     """A broken CLI must fail the smoke test (it is only useful if it can fail)."""
     env = clean_env(tmp_path)
     env["IOTCLI"] = f"{sys.executable} -m iotcli --token wrong-token"  # every API call is refused
+    before = smoke_emulators()
     run = subprocess.run(
         ["bash", str(EXAMPLES / "ci-smoke.sh")], capture_output=True, text=True, timeout=120, env=env
     )
     assert run.returncode == 1 and "FAILED: " in run.stderr
+    assert_no_emulator_left(before)
 
 
 def test_curl_example_creates_a_device_and_posts_to_it(real: EmulatorProcess, tmp_path: Path) -> None:
