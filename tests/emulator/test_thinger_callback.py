@@ -124,17 +124,17 @@ def test_non_json_body_is_200_with_nothing_stored(emulator: InProcessEmulator) -
     create_device(emulator, "d1")
     create_bucket(emulator, "b1")
     set_callback(emulator, write_bucket="b1", set_property="last")
-    for content in (b"temp=21", b"", b'{"t": NaN}', b"\xff\xfe{}", b"[1, 2]"):
+    for content in (b"temp=21", b"", b'{"t": NaN}', b'{"t": 1e400}', b"\xff\xfe{}", b"[1, 2]"):
         r = post_data(emulator, None, content=content)
         assert r.status_code == 200 and r.content == b""
     assert records(emulator) == []
     assert emulator.http.get(f"{V3}/devices/d1/properties").json() == []
     assert emulator.http.get(f"{U}/devices/d1/stats").json()["connected"] is False
     ignored = events(emulator, "callback.ignored")
-    assert len(ignored) == 5
+    assert len(ignored) == 6
     assert "not valid JSON" in ignored[0]["reason"] and "nothing stored" in ignored[0]["reason"]
-    assert all("not valid JSON" in e["reason"] for e in ignored[1:4])
-    assert "not a JSON object" in ignored[4]["reason"]
+    assert all("not valid JSON" in e["reason"] for e in ignored[1:5])
+    assert "not a JSON object" in ignored[5]["reason"]
 
 
 # -- step 3: connection state ----------------------------------------------------------------------
@@ -369,3 +369,14 @@ def test_timeouts_survive_a_restart(tmp_path: Path) -> None:
         gone = wait_until(lambda: events(emu, "device.disconnected"), timeout=3)
         assert gone[0]["device"] == "d1"
         assert emu.http.get(f"{V3}/devices/d1/callback").json()["properties"] == {"timeout": 1}
+
+
+def test_set_property_keeps_other_fields_and_echo_answers_this_payload(emulator: InProcessEmulator) -> None:
+    create_device(emulator, "d1")
+    emulator.http.post(f"{V3}/devices/d1/properties", json={"property": "last", "value": 0, "name": "Last"})
+    set_callback(emulator, set_property="last", send_property="last")
+    r = post_data(emulator, {"n": 1, "s": "é"})
+    assert r.status_code == 200 and r.json() == {"n": 1, "s": "é"}  # step 5 before step 7
+    prop = emulator.http.get(f"{V3}/devices/d1/properties/last").json()
+    assert prop["value"] == {"n": 1, "s": "é"} and prop["name"] == "Last"
+    assert emulator.http.get(f"{V3}/devices/d1/callback/data").json() == {"n": 1, "s": "é"}

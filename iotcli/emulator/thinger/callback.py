@@ -9,6 +9,7 @@ the answer goes out after that commit.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import check_id, ok, path_id, read_json
 from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.thinger.buckets import record_ts as record_ts_of
-from iotcli.emulator.thinger.ingest import Call, json_bytes
+from iotcli.emulator.thinger.ingest import Call, property_value
 from iotcli.emulator.thinger.service import (
     DEFAULT_TIMEOUT_MINUTES,
     BucketInfo,
@@ -177,8 +178,16 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-#: Built once: ``json.loads`` with options builds a decoder per call.
-_DECODER = json.JSONDecoder(parse_constant=_not_json)
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:32]} is out of range")
+    return value
+
+
+#: Built once: ``json.loads`` with options builds a decoder per call. Numbers too large for a double
+#: (1e400) are refused like NaN: they could not be shown as JSON again [chosen].
+_DECODER = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
 
 
 @routes.post(
@@ -241,13 +250,7 @@ async def read_answer(request: Request) -> Response:
     send = info.actions.get("send_property")
     if not send:
         return Response(b"", 200)
-    row = await svc.emu.store.read(
-        lambda c: c.execute(
-            "SELECT json_extract(doc, '$.value') AS v, json_type(doc, '$.value') AS t FROM th_properties "
-            "WHERE user = ? AND device = ? AND property = ?",
-            (info.user, info.device, send),
-        ).fetchone()
-    )
-    if row is None or row["t"] is None:
+    answer = await svc.emu.store.read(lambda c: property_value(c, info.user, info.device, send))
+    if not answer:
         return Response(b"", 200)
-    return Response(json_bytes(row["v"], row["t"]), 200, media_type=JSON_TYPE)
+    return Response(answer, 200, media_type=JSON_TYPE)

@@ -32,15 +32,9 @@ _encode_event = json.JSONEncoder(default=str).encode
 #: Calls one batch takes at most (the rest wait for the next one).
 MAX_BATCH = 512
 
-SET_VALUE = (
-    "INSERT INTO th_properties(user, device, property, doc, created, modified) "
-    "VALUES (?, ?, ?, json_object('value', json(?)), ?, ?) "
-    "ON CONFLICT(user, device, property) DO UPDATE SET "
-    "doc = json_set(doc, '$.value', json(?)), modified = excluded.modified"
-)
-READ_VALUE = (
-    "SELECT json_extract(doc, '$.value') AS v, json_type(doc, '$.value') AS t FROM th_properties "
-    "WHERE user = ? AND device = ? AND property = ?"
+UPSERT_PROPERTY = (
+    "INSERT INTO th_properties(user, device, property, doc, created, modified) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(user, device, property) DO UPDATE SET doc = excluded.doc, modified = excluded.modified"
 )
 
 
@@ -72,6 +66,7 @@ class IngestWriter:
         self.svc = svc
         self._pending: list[tuple[Call, asyncio.Future[Outcome]]] = []
         self._flushing = False
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
 
     async def submit(self, call: Call) -> Outcome:
         """Write ``call`` (with whatever else is waiting); returns once it is committed."""
@@ -80,7 +75,7 @@ class IngestWriter:
         self._pending.append((call, fut))
         if not self._flushing:
             self._flushing = True
-            loop.create_task(self._flush())
+            self._task = loop.create_task(self._flush())
         return await fut
 
     async def _flush(self) -> None:
@@ -243,7 +238,7 @@ class IngestWriter:
             send = actions.get("send_property")
             if send:
                 if send not in values:
-                    values[send] = _read_value(conn, user, device, send)
+                    values[send] = property_value(conn, user, device, send)
                 answer = values[send]
             rx += call.rx
             tx += len(answer)
@@ -266,26 +261,25 @@ class IngestWriter:
             (connected_ts, disconnected_ts, last_seen, ip, rx, tx, user, device),
         )
         if props:
-            conn.executemany(
-                SET_VALUE, [(user, device, p, value, at, at, value) for p, (value, at) in props.items()]
-            )
+            # The JSON is handled here, not by SQLite's JSON functions: a value SQLite would call
+            # malformed (Python takes a few more) must not fail the other calls of the batch.
+            rows = []
+            for name, (value, at) in props.items():
+                doc = _property_doc(conn, user, device, name)
+                doc["value"] = json.loads(value)
+                rows.append((user, device, name, json.dumps(doc), at, at))
+            conn.executemany(UPSERT_PROPERTY, rows)
 
 
-def _read_value(conn: sqlite3.Connection, user: str, device: str, prop: str) -> bytes:
-    row = conn.execute(READ_VALUE, (user, device, prop)).fetchone()
-    if row is None or row["t"] is None:
-        return b""
-    return json_bytes(row["v"], row["t"])
+def _property_doc(conn: sqlite3.Connection, user: str, device: str, prop: str) -> dict[str, Any]:
+    row = conn.execute(
+        "SELECT doc FROM th_properties WHERE user = ? AND device = ? AND property = ?", (user, device, prop)
+    ).fetchone()
+    doc: dict[str, Any] = json.loads(row[0]) if row is not None else {}
+    return doc
 
 
-def json_bytes(value: Any, sqlite_type: str) -> bytes:
-    """A property value as JSON from ``json_extract`` (text for strings, JSON text for objects/arrays)."""
-    if sqlite_type in ("object", "array"):
-        return str(value).encode("utf-8")
-    if sqlite_type == "true":
-        return b"true"
-    if sqlite_type == "false":
-        return b"false"
-    if sqlite_type == "null":
-        return b"null"
-    return json.dumps(value).encode("utf-8")
+def property_value(conn: sqlite3.Connection, user: str, device: str, prop: str) -> bytes:
+    """A property's value as JSON bytes, or empty when the property (or its value) does not exist."""
+    doc = _property_doc(conn, user, device, prop)
+    return json.dumps(doc["value"]).encode("utf-8") if "value" in doc else b""
