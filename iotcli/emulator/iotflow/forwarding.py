@@ -106,8 +106,9 @@ class ForwardingPolicy:
             probe_at = conn.extra.get("next_probe")
             if isinstance(probe_at, float) and now < probe_at:
                 # Another message already probed this reconnect slot: wait for the next one, in order.
+                wait_until = min(probe_at, delivery.created_at + RETENTION)
                 return Decision(
-                    PENDING, next_at=probe_at, reason="waiting for a reconnect", count_attempt=False
+                    PENDING, next_at=wait_until, reason="waiting for a reconnect", count_attempt=False
                 )
             nxt = next_attempt(self._strategy(conn), conn.closed_at or now, now)
             conn.extra["next_probe"] = nxt if nxt is not None else delivery.created_at + RETENTION
