@@ -44,6 +44,24 @@ PROFILE_KEYS: dict[str, str] = {
 }
 
 
+def server_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a server URL (scheme, host, port), or None when it can."""
+    if not url.startswith(("http://", "https://")):
+        return "must start with http:// or https://"
+    if any(ch.isspace() for ch in url):
+        return "must not contain spaces"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError for a port that is not a number or not in 0-65535
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if not parts.hostname:
+        return "has no host name"
+    if port == 0:
+        return "has port 0"
+    return None
+
+
 def config_dir() -> Path:
     """The folder of config.toml: ``IOTCLI_CONFIG_DIR`` or the per-user config folder."""
     env = os.environ.get("IOTCLI_CONFIG_DIR")

@@ -14,7 +14,14 @@ from typer._click import Context
 from typer._click.globals import get_current_context
 
 from iotcli.cli.output import Output
-from iotcli.config import DEFAULT_PROFILE, DEFAULT_SERVER, DEFAULT_USER, ConfigFile, find_local_emulator_token
+from iotcli.config import (
+    DEFAULT_PROFILE,
+    DEFAULT_SERVER,
+    DEFAULT_USER,
+    ConfigFile,
+    find_local_emulator_token,
+    server_url_problem,
+)
 from iotcli.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -63,8 +70,9 @@ class CliState:
     @property
     def server(self) -> str:
         server = self.opts.server or self.profile.get("server") or DEFAULT_SERVER
-        if not server.startswith(("http://", "https://")):
-            raise UsageError(f"server URL '{server}' must start with http:// or https://")
+        problem = server_url_problem(str(server))
+        if problem:
+            raise UsageError(f"server URL '{server}' {problem}")
         return str(server).rstrip("/")
 
     @property

@@ -211,3 +211,17 @@ def test_two_emulators_cannot_share_a_data_dir(tmp_path: Path) -> None:
     # Once the first stopped (or died), the data dir is free again.
     with EmulatorProcess(state) as again, again.client() as c:
         assert c.get("/_emulator/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("server", "why"),
+    [
+        ("http://[::1", "not a valid URL"),
+        ("http://127.0.0.1:99999", "not a valid URL"),
+        ("http://exa mple.test", "spaces"),
+        ("http://", "no host"),
+        ("ftp://example.test", "http://"),
+    ],
+)
+def test_a_bad_server_url_is_a_usage_error(server: str, why: str) -> None:
+    one_error_line(devices(server), 2, why)
