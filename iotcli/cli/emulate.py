@@ -42,7 +42,7 @@ def parse_size(text: str) -> int:
 def _parse_age(text: str) -> float:
     from iotcli.cli.emulator_cmd import parse_duration
 
-    seconds = parse_duration(text)
+    seconds = 0.0 if text.strip().startswith("-") else parse_duration(text)
     if seconds <= 0:
         raise UsageError(f"--journal-max-age '{text}' must be longer than 0")
     return seconds

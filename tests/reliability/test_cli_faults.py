@@ -225,3 +225,19 @@ def test_two_emulators_cannot_share_a_data_dir(tmp_path: Path) -> None:
 )
 def test_a_bad_server_url_is_a_usage_error(server: str, why: str) -> None:
     one_error_line(devices(server), 2, why)
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["--journal-max-age", "-1d"], "journal-max-age"),
+        (["--journal-max-age", "soon"], "not a duration"),
+        (["--journal-max-events", "5"], "journal-max-events"),
+        (["--max-body", "0"], "max-body"),
+        (["--port", "70000"], "port"),
+    ],
+)
+def test_bad_emulate_options_are_usage_errors(args: list[str], why: str) -> None:
+    r = run_cli(["emulate", "--in-memory", *args])
+    assert r.exit_code == 2, r.stderr
+    assert why in r.stderr and "Traceback" not in r.stderr
