@@ -105,6 +105,8 @@ def write_record(
     conn: sqlite3.Connection, svc: ThingerService, info: BucketInfo, ts: int, val_json: str, now_ms: int
 ) -> None:
     """Store one record (same ts replaces) and, now and then, prune records past the retention."""
+    if fetch_bucket(conn, info.user, info.bucket) is None:
+        raise not_found("bucket", info.bucket)  # deleted since it was looked up
     conn.execute(
         "INSERT OR REPLACE INTO th_bucket_data(user, bucket, ts, val) VALUES (?,?,?,?)",
         (info.user, info.bucket, ts, val_json),

@@ -123,6 +123,14 @@ class IngestWriter:
             self._device_calls(
                 conn, row, [calls[i] for i in indexes], indexes, results, records, buckets, received
             )
+        gone = [
+            key
+            for key in buckets
+            if conn.execute("SELECT 1 FROM th_buckets WHERE user = ? AND bucket = ?", key).fetchone() is None
+        ]
+        if gone:
+            # Deleted (or wiped by a reset) since the calls looked it up: no orphan records.
+            records = [r for r in records if (r[0], r[1]) not in gone]
         if records:
             conn.executemany(
                 "INSERT OR REPLACE INTO th_bucket_data(user, bucket, ts, val) VALUES (?,?,?,?)", records
