@@ -213,6 +213,11 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class _SinkServer(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections when the emulator delivers on many at once.
+    request_queue_size = 128
+
+
 class Sink:
     """An HTTP server on 127.0.0.1 that records requests and answers from ``script``.
 
@@ -271,7 +276,7 @@ class Sink:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _SinkServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

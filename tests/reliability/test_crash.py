@@ -48,37 +48,69 @@ def fcnt_ups(requests: list[Any]) -> list[int]:
 
 
 def test_kill_9_during_heavy_ingest_keeps_every_acknowledged_call(tmp_path: Path) -> None:
+    """Each call also calls an endpoint (through the outbox): every stored call's endpoint call survives too."""
     state = tmp_path / "state"
-    first = EmulatorProcess(state).start()
-    try:
-        with first.client() as client:
-            device_token = setup_ingest(client, "crash", "crash")
-        result = IngestResult()
-        killed = threading.Event()
+    with Sink(default=200) as endpoint_sink:
+        first = EmulatorProcess(state).start()
+        try:
+            with first.client() as client:
+                device_token = setup_ingest(client, "crash", "crash")
+                endpoint = {
+                    "endpoint": "hook",
+                    "type": "http_request",
+                    "config": {"url": endpoint_sink.url, "method": "POST", "body_type": "json"},
+                }
+                assert client.post("/v1/users/local/endpoints", json=endpoint).is_success
+                actions = {"write_bucket": "crash", "call_endpoint": "hook"}
+                assert client.put(
+                    "/v3/users/local/devices/crash/callback", json={"actions": actions}
+                ).is_success
+            result = IngestResult()
+            killed = threading.Event()
 
-        async def load() -> None:
-            # Kill from inside the load, while 32 calls are in flight and commits are being grouped.
-            async def watch() -> None:
-                while result.acknowledged < 400:
-                    await asyncio.sleep(0.001)
-                first.proc.kill()  # type: ignore[union-attr]  - SIGKILL: no shutdown code runs
-                killed.set()
+            async def load() -> None:
+                # Kill from inside the load, while 32 calls are in flight and commits are being grouped.
+                async def watch() -> None:
+                    while result.acknowledged < 400:
+                        await asyncio.sleep(0.001)
+                    first.proc.kill()  # type: ignore[union-attr]  - SIGKILL: no shutdown code runs
+                    killed.set()
 
-            watcher = asyncio.create_task(watch())
-            await send_ingest(
-                first.url, device_token, 5000, 32, device="crash", result=result, should_stop=killed.is_set
+                watcher = asyncio.create_task(watch())
+                await send_ingest(
+                    first.url,
+                    device_token,
+                    5000,
+                    32,
+                    device="crash",
+                    result=result,
+                    should_stop=killed.is_set,
+                )
+                watcher.cancel()
+
+            asyncio.run(load())
+            assert killed.is_set(), "the load finished before the kill"
+            first.proc.wait(10)  # type: ignore[union-attr]
+            assert first.proc.returncode == -signal.SIGKILL  # type: ignore[union-attr]
+        finally:
+            first.kill()
+
+        with EmulatorProcess(state) as second, second.client() as client:
+            check_ingest(client, "crash", result)
+
+            def endpoint_deliveries() -> list[dict[str, Any]]:
+                r = client.get("/_emulator/deliveries", params={"kind": "endpoint", "limit": 10000})
+                return list(r.json())
+
+            # One endpoint call per stored record, none vanished; the pending ones go out after the restart.
+            assert len(endpoint_deliveries()) == result.stored
+            wait_until(
+                lambda: all(d["status"] == "delivered" for d in endpoint_deliveries()), what="endpoint calls"
             )
-            watcher.cancel()
+        # (A request the kill cut off arrives without its body; the restart sends it again.)
+        called = {json.loads(r.body)["i"] for r in endpoint_sink.requests if r.body}
+        assert result.acked <= called  # at least once for every acknowledged call
 
-        asyncio.run(load())
-        assert killed.is_set(), "the load finished before the kill"
-        first.proc.wait(10)  # type: ignore[union-attr]
-        assert first.proc.returncode == -signal.SIGKILL  # type: ignore[union-attr]
-    finally:
-        first.kill()
-
-    with EmulatorProcess(state) as second, second.client() as client:
-        check_ingest(client, "crash", result)
     assert result.acknowledged >= 400
     assert result.lost == 0, f"{result.lost} acknowledged calls are not stored"
     assert result.duplicated == 0
