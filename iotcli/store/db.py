@@ -53,7 +53,12 @@ class Store:
     def open(self, migrations: Iterable[tuple[str, list[str]]] = ()) -> None:
         """Open the database, apply migrations, and start the writer thread."""
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Connection secrets the emulator must use (keys, proxy passwords) live in the database:
+            # only its user may read it (SQLite gives the -wal and -shm files the database's mode).
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)  # one made by an older version
             self._lock()
             target = str(self.path)
         else:

@@ -257,3 +257,20 @@ def test_non_loopback_host_warns_and_needs_a_token(monkeypatch: pytest.MonkeyPat
         r = run_cli(["emulate", "--host", host, "--in-memory", "--port", "0"])
         assert r.exit_code == 0, r.stderr
         assert "warning" not in r.stderr.lower()
+
+
+def test_the_data_dir_is_private(tmp_path: Path) -> None:
+    """The database holds the connection secrets the emulator must use: only its user may read it."""
+    state = tmp_path / "state"
+    with EmulatorProcess(state) as emu, emu.client() as c:
+        body = {
+            "connectorId": "actility-http-iot",
+            "name": "c",
+            "configuration": {"destinationURL": "http://127.0.0.1:9/x", "downlinkAsKey": AS_KEY},
+        }
+        assert c.post("/iot-flow/v1/connections", json=body).status_code == 201
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        files = [p for p in state.iterdir() if p.name.startswith("emulator.db")]
+        assert {p.name for p in files} >= {"emulator.db", "emulator.db-wal"}
+        for p in files:
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
