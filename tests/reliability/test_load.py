@@ -149,3 +149,17 @@ def test_expired_oauth_tokens_are_dropped_a_day_after_expiry(capped: InProcessEm
     assert capped.run(capped.emu.prune_journals())["tokens"] == 1  # the access token (refresh lives 30 days)
     r = capped.anon("GET", "/_emulator/clock", headers=auth)
     assert r.status_code == 401
+
+
+def test_emulate_journal_options_reach_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iotcli.emulator import server
+    from iotcli.emulator.settings import EmulatorSettings as Settings
+    from tests.harness import run_cli
+
+    seen: list[Settings] = []
+    monkeypatch.setattr(server, "serve", lambda settings, sock, **kw: seen.append(settings))
+    args = ["--journal-max-events", "500", "--journal-max-deliveries", "300", "--journal-max-age", "2d"]
+    r = run_cli(["emulate", "--in-memory", "--port", "0", *args])
+    assert r.exit_code == 0, r.stderr
+    [settings] = seen
+    assert (settings.max_events, settings.max_deliveries, settings.journal_max_age) == (500, 300, 2 * 86400)
