@@ -13,6 +13,10 @@ from iotcli.emulator.errors import ApiProblem
 
 ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
 
+#: The latest epoch-milliseconds time the emulator accepts (9999-12-31T23:59:59.999Z): later times
+#: cannot be reached by any clock, and the store's 64-bit integers could not hold them all.
+MAX_EPOCH_MS = 253_402_300_799_999
+
 
 def check_id(value: str, what: str) -> str:
     """Path ids follow ``^[a-zA-Z0-9_-]{1,32}$`` [source]; anything else is a 400 naming the id."""

@@ -58,11 +58,6 @@ def test_concurrent_deletes_of_a_device_delete_it_once(emulator: InProcessEmulat
     assert kinds.count("device.deleted") <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="iotflow connections.delete checks the cache, then deletes without checking a row went: "
-    "every concurrent DELETE answers 204 and records connection.deleted",
-)
 def test_concurrent_deletes_of_a_connection_delete_it_once(emulator: InProcessEmulator, sink: Sink) -> None:
     body = {"connectorId": "actility-http-iot", "name": "c", "configuration": {"destinationURL": sink.url}}
     cid = emulator.http.post("/iot-flow/v1/connections", json=body).json()["id"]

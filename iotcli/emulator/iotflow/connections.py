@@ -224,7 +224,9 @@ class ConnectionService:
         now = self.emu.clock.now()
 
         def write(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            c.execute("DELETE FROM iotflow_connections WHERE id = ?", (conn.id,))
+            if c.execute("DELETE FROM iotflow_connections WHERE id = ?", (conn.id,)).rowcount == 0:
+                # Deleted by a concurrent request between the cache check and this commit.
+                raise ApiProblem(404, f"connection '{cid}' not found")
             c.execute("DELETE FROM iotflow_downlinks WHERE connection = ? AND status = 'queued'", (conn.id,))
             events = [
                 self.emu.events.stage(c, "connection.deleted", {"connection": conn.id, "name": conn.name})

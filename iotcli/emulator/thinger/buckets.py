@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.http import ok, path_id, query_int, read_json, read_json_object
+from iotcli.emulator.http import MAX_EPOCH_MS, ok, path_id, query_int, read_json, read_json_object
 from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.thinger.service import (
     BucketInfo,
@@ -52,10 +52,16 @@ def fetch_bucket(conn: sqlite3.Connection, user: str, bucket: str) -> sqlite3.Ro
 def record_ts(payload: dict[str, Any], query_ts: str | None, now_ms: int) -> tuple[int, bool]:
     """The record time: payload ``ts`` (epoch ms), else ``?ts=``, else now [source].
 
-    Returns (ts, taken_from_payload). A payload ``ts`` that is not a positive number is kept as data.
+    Returns (ts, taken_from_payload). A payload ``ts`` that is not a positive number up to
+    ``MAX_EPOCH_MS`` (year 9999) is kept as data, like any other field.
     """
     value = payload.get("ts")
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 < value <= MAX_EPOCH_MS
+    ):
         return int(value), True
     if query_ts:
         try:
@@ -64,8 +70,10 @@ def record_ts(payload: dict[str, Any], query_ts: str | None, now_ms: int) -> tup
             raise ApiProblem(
                 400, f"query parameter 'ts' must be epoch milliseconds, got '{query_ts[:32]}'"
             ) from None
-        if ts <= 0:
-            raise ApiProblem(400, "query parameter 'ts' must be positive epoch milliseconds")
+        if not 0 < ts <= MAX_EPOCH_MS:
+            raise ApiProblem(
+                400, f"query parameter 'ts' must be epoch milliseconds between 1 and {MAX_EPOCH_MS}"
+            )
         return ts, False
     return now_ms, False
 

@@ -86,10 +86,15 @@ class IngestWriter:
                 calls = [c for c, _f in batch]
                 try:
                     results = await self.svc.emu.store.write(functools.partial(self._write, calls=calls))
-                except Exception as exc:  # noqa: BLE001 - every caller of the batch gets it
-                    for _c, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                except Exception as exc:  # noqa: BLE001
+                    if len(batch) > 1:
+                        # One bad call must not fail the others: write each on its own.
+                        self._pending[:0] = batch
+                        await self._flush_one_by_one(len(batch))
+                        continue
+                    _c, fut = batch[0]
+                    if not fut.done():
+                        fut.set_exception(exc)
                     continue
                 for (_c, fut), result in zip(batch, results, strict=True):
                     if fut.done():
@@ -100,6 +105,25 @@ class IngestWriter:
                         fut.set_result(result)
         finally:
             self._flushing = False
+
+    async def _flush_one_by_one(self, count: int) -> None:
+        """Write the next ``count`` waiting calls each in its own store job (after a batch failed)."""
+        batch = self._pending[:count]
+        del self._pending[:count]
+        for call, fut in batch:
+            try:
+                results = await self.svc.emu.store.write(functools.partial(self._write, calls=[call]))
+            except Exception as exc:  # noqa: BLE001 - this call's caller gets it
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            result = results[0]
+            if fut.done():
+                continue
+            if isinstance(result, Exception):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
 
     # -- in the store thread -------------------------------------------------------------------
     def _write(self, conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome | Exception]:

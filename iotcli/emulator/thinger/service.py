@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from iotcli.emulator.auth import Principal, token_from
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.http import path_id
+from iotcli.emulator.http import MAX_EPOCH_MS, path_id
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -82,7 +82,8 @@ def retention_ms(doc: dict[str, Any]) -> int | None:
     if not isinstance(period, int) or isinstance(period, bool) or period <= 0:
         return None  # 0 or none: keep everything [source: "0 for unlimited retention"]
     unit = retention.get("unit") or "days"
-    return period * RETENTION_UNITS.get(unit, 86400) * 1000
+    # A period longer than any clock can cover keeps everything (and keeps the cutoff in range).
+    return min(period * RETENTION_UNITS.get(unit, 86400) * 1000, MAX_EPOCH_MS)
 
 
 class ThingerService:

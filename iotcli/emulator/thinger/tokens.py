@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.http import ok, path_id, read_json_object
+from iotcli.emulator.http import MAX_EPOCH_MS, ok, path_id, read_json_object
 from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.thinger.service import account_user, exists, not_found
 from iotcli.emulator.thinger.validation import request_schema
@@ -32,6 +32,8 @@ def _expiration(value: Any, now_ms: int) -> int | None:
         raise ApiProblem(400, "field 'token_expiration' must be a number (epoch milliseconds) or null")
     if value <= now_ms:
         raise ApiProblem(400, "field 'token_expiration' must be in the future (epoch milliseconds)")
+    if value > MAX_EPOCH_MS:
+        raise ApiProblem(400, f"field 'token_expiration' must be epoch milliseconds up to {MAX_EPOCH_MS}")
     return int(value)
 
 
