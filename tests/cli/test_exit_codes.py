@@ -135,3 +135,23 @@ def test_cli_module_does_not_import_the_emulator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == ""
+
+
+def test_shell_completion_script_and_answers() -> None:
+    """`iotcli --install-completion` installs what --show-completion prints; the completer answers."""
+    import os
+    import subprocess
+    import sys
+
+    script = subprocess.run(
+        [sys.executable, "-m", "iotcli", "--show-completion", "bash"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert script.returncode == 0 and "_iotcli_completion" in script.stdout
+    env = {**os.environ, "_IOTCLI_COMPLETE": "complete_bash", "COMP_WORDS": "iotcli dev", "COMP_CWORD": "1"}
+    answer = subprocess.run(
+        [sys.executable, "-m", "iotcli"], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert answer.stdout.split() == ["device"]
