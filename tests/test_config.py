@@ -111,6 +111,8 @@ def test_config_set_rejects_unknown_key_and_bad_url() -> None:
     assert r.exit_code == 2 and "unknown key 'colour'" in r.stderr
     r = run_cli(["config", "set", "server", "ftp://x"])
     assert r.exit_code == 2 and "http://" in r.stderr
+    r = run_cli(["config", "set", "server", "http://[::1"])
+    assert r.exit_code == 2 and r.stderr.startswith("error: server URL 'http://[::1'")
     assert not config_path().exists()
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from iotcli.cli.state import get_state
-from iotcli.config import PROFILE_KEYS, config_path
+from iotcli.config import PROFILE_KEYS, config_path, server_url_problem
 from iotcli.errors import UsageError
 
 config_app = typer.Typer(help="Show and edit profiles (config.toml).", no_args_is_help=True)
@@ -89,8 +89,9 @@ def set_(
             raise UsageError("timeout must be positive")
         prof[key] = seconds
     else:
-        if key == "server" and not value.startswith(("http://", "https://")):
-            raise UsageError(f"server URL '{value}' must start with http:// or https://")
+        problem = server_url_problem(value) if key == "server" else None
+        if problem:
+            raise UsageError(f"server URL '{value}' {problem}")
         prof[key] = value
     cfg.save()
     state.out.success(f"profile '{name}': {key} = {mask(key, value) if value else '(removed)'}  ({cfg.path})")
