@@ -9,6 +9,7 @@ Rows change state only after the attempt is recorded, so a crash mid-attempt res
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -44,6 +45,8 @@ MAX_IN_FLIGHT = 64
 SCAN_BATCH = 128
 #: Real seconds the loop waits before rescanning while attempts are in flight.
 SCAN_COALESCE = 0.002
+#: Handed-over deliveries kept in memory waiting for room; beyond this the outbox scan takes over.
+MAX_WAITING = 2048
 
 
 class DeliveryPolicy(Protocol):
@@ -96,13 +99,100 @@ class DeliveryWorker:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+        #: The loop rescans the outbox only when this is set (start, wake(), a timer, a backlog).
+        self._scan_needed = True
+        self._scanning = False
+        #: The last scan (or a later hand-off) left due rows unstarted: finished attempts rescan.
+        self._backlog = False
+        #: The earliest future next_at known (from the last scan and later decisions).
+        self._next_at: float | None = None
+        #: Deliveries handed over while a scan was running: started once it returns.
+        self._handed: list[tuple[Delivery, DeliveryPolicy]] = []
+        #: Handed-over deliveries waiting for room, per lane, oldest first (a scan replaces them).
+        self._waiting: dict[str | None, collections.deque[tuple[Delivery, DeliveryPolicy]]] = {}
+        self._waiting_count = 0
+        #: Attempts finished this loop turn, committed together by ``_flush_commits``.
+        self._commits: list[
+            tuple[Delivery, AttemptResult | None, Decision, float, asyncio.Future[list[dict[str, Any]]]]
+        ] = []
+        #: Ids of recently finished attempts: a late hand-off never starts one twice.
+        self._finished: dict[int, None] = {}
 
     def register(self, kind: str, policy: DeliveryPolicy) -> None:
         self.policies[kind] = policy
 
     def wake(self) -> None:
         """Tell the worker there is new work (after a commit that enqueued deliveries)."""
+        self._scan_needed = True
         self._wake.set()
+
+    def hand_off(self, deliveries: list[Delivery]) -> None:
+        """Committed pending deliveries, due now: start them without rescanning the outbox.
+
+        They wait in memory, in order, for room in their lane. While older due rows wait in the
+        outbox (a backlog), or for a lane that takes one at a time (its order is kept by the scan),
+        or when too many wait, everything is left to a scan instead: the rows are committed.
+        """
+        for delivery in deliveries:
+            policy = self.policies.get(delivery.kind)
+            if policy is None or self._stopping:
+                self.wake()
+            elif self._scanning:
+                # The running scan may or may not see it: decide once it returns.
+                self._handed.append((delivery, policy))
+                self._wake.set()
+            else:
+                self._queue_handed(delivery, policy)
+
+    def _queue_handed(self, delivery: Delivery, policy: DeliveryPolicy) -> None:
+        if self._backlog or self._waiting_count >= MAX_WAITING:
+            self._to_scan()
+            return
+        lane = delivery.lane
+        queue = self._waiting.get(lane)
+        if queue is None:
+            queue = self._waiting[lane] = collections.deque()
+        queue.append((delivery, policy))
+        self._waiting_count += 1
+        self._drain(lane)
+
+    def _to_scan(self) -> None:
+        """Leave every handed-over delivery to a scan of the outbox (it sees them: they are committed)."""
+        self._waiting.clear()
+        self._waiting_count = 0
+        self._backlog = True
+        self.wake()
+
+    def _drain(self, lane: str | None) -> None:
+        """Start the handed-over deliveries of ``lane``, oldest first, while it has room."""
+        queue = self._waiting.get(lane)
+        while queue and not self._stopping and len(self._in_flight) < self._max_in_flight:
+            delivery, policy = queue[0]
+            if delivery.id in self._in_flight or delivery.id in self._finished:
+                queue.popleft()
+                self._waiting_count -= 1
+                continue
+            if lane is not None:
+                cap = max(1, policy.lane_limit(delivery))
+                self._lane_cap[lane] = cap
+                if cap == 1:
+                    self._to_scan()
+                    return
+                if self._lane_count.get(lane, 0) >= cap:
+                    return
+            queue.popleft()
+            self._waiting_count -= 1
+            self._start(delivery, policy)
+        if queue is not None and not queue:
+            del self._waiting[lane]
+
+    def _note_pending(self, next_at: float | None) -> None:
+        """A decision left a delivery pending: make sure the loop wakes when it is due."""
+        if next_at is None or next_at <= self.clock.now():
+            self.wake()
+        elif self._next_at is None or next_at < self._next_at:
+            self._next_at = next_at
+            self._wake.set()
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -144,47 +234,75 @@ class DeliveryWorker:
     # -- the loop -----------------------------------------------------------------------------
     async def _run(self) -> None:
         while not self._stopping:
-            if self._in_flight:
-                # Woken by a finished attempt: let a few more finish so one scan serves them all.
-                await asyncio.sleep(SCAN_COALESCE)
-            self._wake.clear()
-            try:
-                due, next_at = await self.store.read(self._scan)
-            except Exception as exc:  # noqa: BLE001 - keep the worker alive
-                log.error("delivery scan failed: %s", exc)
-                await asyncio.sleep(0.5)
-                continue
-            started = 0
-            for row in due:
-                if len(self._in_flight) >= self._max_in_flight:
-                    break
-                lane = row["connection"]
-                # Rows waiting behind a full lane are skipped before anything is built from them.
-                if lane is not None and self._lane_count.get(lane, 0) >= self._lane_cap.get(lane, 1 << 30):
+            if self._scan_needed:
+                await self._scan_and_start()
+                if self._scan_needed:
                     continue
-                policy = self.policies.get(row["kind"])
-                if policy is None:
-                    continue
-                delivery = Delivery.from_row(row, with_message=False)
-                if lane is not None:
-                    cap = max(1, policy.lane_limit(delivery))
-                    self._lane_cap[lane] = cap
-                    if self._lane_count.get(lane, 0) >= cap:
-                        continue
-                # Decoded only now: a scan sees many rows that wait behind a full lane.
-                delivery.message = json.loads(row["message"])
-                self._start(delivery, policy)
-                started += 1
-            if started and len(due) >= SCAN_BATCH and len(self._in_flight) < self._max_in_flight:
-                continue
-            if self._in_flight and len(self._in_flight) >= self._max_in_flight:
-                # Saturated: wait for a slot (a finishing attempt sets wake).
-                await self._wake.wait()
-                continue
-            if next_at is None:
+            if self._next_at is None:
                 await self._wake.wait()
             else:
-                await self.clock.sleep_until(next_at, self._wake)
+                await self.clock.sleep_until(self._next_at, self._wake)
+                if self._next_at is not None and self.clock.now() >= self._next_at:
+                    self._scan_needed = True
+            self._wake.clear()
+
+    async def _scan_and_start(self) -> None:
+        if self._in_flight:
+            # Woken by a finished attempt: let a few more finish so one scan serves them all.
+            await asyncio.sleep(SCAN_COALESCE)
+        self._scan_needed = False
+        self._wake.clear()
+        self._scanning = True
+        # The scan sees every handed-over delivery (committed before it was handed over).
+        self._waiting.clear()
+        self._waiting_count = 0
+        try:
+            due, next_at = await self.store.read(self._scan)
+        except Exception as exc:  # noqa: BLE001 - keep the worker alive
+            log.error("delivery scan failed: %s", exc)
+            self._scanning = False
+            self._scan_needed = True
+            await asyncio.sleep(0.5)
+            return
+        self._scanning = False
+        self._next_at = next_at
+        started = 0
+        left = False
+        for row in due:
+            if len(self._in_flight) >= self._max_in_flight:
+                left = True
+                break
+            lane = row["connection"]
+            # Rows waiting behind a full lane are skipped before anything is built from them.
+            if lane is not None and self._lane_count.get(lane, 0) >= self._lane_cap.get(lane, 1 << 30):
+                left = True
+                continue
+            policy = self.policies.get(row["kind"])
+            if policy is None:
+                continue
+            delivery = Delivery.from_row(row, with_message=False)
+            if lane is not None:
+                cap = max(1, policy.lane_limit(delivery))
+                self._lane_cap[lane] = cap
+                if self._lane_count.get(lane, 0) >= cap:
+                    left = True
+                    continue
+            # Decoded only now: a scan sees many rows that wait behind a full lane.
+            delivery.message = json.loads(row["message"])
+            self._start(delivery, policy)
+            started += 1
+        full = len(due) >= SCAN_BATCH
+        self._backlog = left or full
+        handed, self._handed = self._handed, []
+        for delivery, policy in handed:
+            self._queue_handed(delivery, policy)
+        if self._backlog:
+            if started and full and len(self._in_flight) < self._max_in_flight:
+                self._scan_needed = True
+            elif not self._in_flight:
+                # Nothing running will wake the loop: look again shortly.
+                self._scan_needed = True
+                await asyncio.sleep(SCAN_COALESCE)
 
     def _scan(self, conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], float | None]:
         now = self.clock.now()
@@ -209,10 +327,20 @@ class DeliveryWorker:
 
         def done(_t: asyncio.Task[None]) -> None:
             self._in_flight.pop(delivery.id, None)
+            self._finished[delivery.id] = None
+            if len(self._finished) > 4096:
+                del self._finished[next(iter(self._finished))]
             if lane is not None:
                 self._lane_count[lane] -= 1
                 if self._lane_count[lane] <= 0:
                     del self._lane_count[lane]
+            if self._backlog:
+                self._scan_needed = True
+            elif self._waiting_count:
+                if lane in self._waiting:
+                    self._drain(lane)
+                for other in list(self._waiting):
+                    self._drain(other)
             if not self._in_flight:
                 self._idle.set()
             self._wake.set()
@@ -239,19 +367,71 @@ class DeliveryWorker:
             )
             with contextlib.suppress(Exception):
                 await self._commit(delivery, None, retry)
+            self.wake()
 
     async def _commit(self, delivery: Delivery, result: AttemptResult | None, decision: Decision) -> None:
-        now = self.clock.now()
+        """Record the attempt and apply the decision; returns once committed.
 
-        def write(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            if result is not None:
-                record_attempt(conn, delivery, result, now)
-            apply_decision(conn, delivery, decision, now)
-            return [self.events.stage(conn, kind, data) for kind, data in decision.events]
-
-        staged = await self.store.write(write)
+        Commits of attempts finishing in the same loop turn share one store job (each keeps its own
+        savepoint, so one failing write fails only its own delivery).
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
+        self._commits.append((delivery, result, decision, self.clock.now(), done))
+        if len(self._commits) == 1:
+            loop.call_soon(self._flush_commits)
+        staged = await done
+        if decision.status == PENDING:
+            self._note_pending(decision.next_at)
         if staged:
             self.events.publish(*staged)
+
+    def _flush_commits(self) -> None:
+        batch, self._commits = self._commits, []
+        if not batch:
+            return
+
+        def write(conn: sqlite3.Connection) -> list[tuple[bool, Any]]:
+            out: list[tuple[bool, Any]] = []
+            for delivery, result, decision, now, _done in batch:
+                conn.execute("SAVEPOINT attempt")
+                try:
+                    if result is not None:
+                        record_attempt(conn, delivery, result, now)
+                    apply_decision(conn, delivery, decision, now)
+                    staged = [self.events.stage(conn, kind, data) for kind, data in decision.events]
+                except Exception as exc:  # noqa: BLE001 - handed to that delivery's attempt
+                    conn.execute("ROLLBACK TO attempt")
+                    conn.execute("RELEASE attempt")
+                    out.append((False, exc))
+                else:
+                    conn.execute("RELEASE attempt")
+                    out.append((True, staged))
+            return out
+
+        def finish(fut: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+            if fut.cancelled():
+                for *_rest, done in batch:
+                    done.cancel()
+                return
+            error = fut.exception()
+            outcomes = fut.result() if error is None else [(False, error)] * len(batch)
+            for (_d, _r, _dec, _now, done), (ok, value) in zip(batch, outcomes, strict=True):
+                if done.done():
+                    continue
+                if ok:
+                    done.set_result(value)
+                else:
+                    done.set_exception(value)
+
+        try:
+            committed = asyncio.wrap_future(self.store.submit(write))
+        except Exception as exc:  # noqa: BLE001 - e.g. the store is closed
+            for *_rest, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        committed.add_done_callback(finish)
 
     async def send(self, req: OutboundRequest) -> AttemptResult:
         """Send one request and measure it; never raises for network trouble."""

@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iotcli.delivery.outbox import enqueue
+from iotcli.delivery.outbox import PENDING, Delivery, enqueue
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connections import CLOSED, Connection, iso_time, normalize_connection_id
 from iotcli.emulator.iotflow.reconnect import next_attempt
@@ -216,7 +216,14 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
     uplink_id = f"{random.getrandbits(128):032x}"
     now = emu.clock.now()
 
+    #: Deliveries due now, handed to the worker after the commit; ``later``: others wait in the outbox.
+    ready: list[Delivery] = []
+    later = False
+
     def write(c: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        nonlocal later
+        ready.clear()
+        later = False
         row = c.execute(
             "SELECT fcnt_up, fcnt_dn, devaddr FROM iotflow_devices WHERE deveui = ?", (req.deveui,)
         ).fetchone()
@@ -237,7 +244,8 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
         )
         message = {"wrapper": "DevEUI_uplink", "body": uplink, "uplink": uplink_id}
         for conn in chosen:
-            enqueue(
+            due = due_time(conn, now)
+            did = enqueue(
                 c,
                 kind="uplink",
                 message=message,
@@ -245,12 +253,19 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
                 user=user,
                 device=req.deveui,
                 connection=conn.id,
-                due=due_time(conn, now),
+                due=due,
             )
+            if due <= now:
+                ready.append(
+                    Delivery(did, "uplink", PENDING, message, 0, due, now, user, req.deveui, None, conn.id)
+                )
+            else:
+                later = True
         for cid, wrapper, inner in dl_events:
             target = service.connections.cache.get(cid)
             if target is None or not target.active:
                 continue
+            later = True
             enqueue(
                 c,
                 kind="downlink_event",
@@ -280,8 +295,10 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
 
     uplink, events, downlinks = await emu.store.write(write)
     emu.events.publish(*events)
-    if chosen or downlinks:
+    if later or downlinks:
         emu.worker.wake()
+    if ready:
+        emu.worker.hand_off(ready)
     answer: dict[str, Any] = {
         "id": uplink_id,
         "FCntUp": uplink["FCntUp"],
