@@ -122,7 +122,12 @@ class DeliveryWorker:
         self.policies[kind] = policy
 
     def wake(self) -> None:
-        """Tell the worker there is new work (after a commit that enqueued deliveries)."""
+        """Tell the worker there is new work (after a commit that enqueued deliveries).
+
+        The next scan decides from the outbox: handed-over deliveries still waiting are left to it.
+        """
+        self._waiting.clear()
+        self._waiting_count = 0
         self._scan_needed = True
         self._wake.set()
 

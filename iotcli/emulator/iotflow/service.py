@@ -44,3 +44,5 @@ class IotFlow:
     def reset(self) -> None:
         self.connections.clear()
         self.downlinks.queued_devices.clear()
+        # Deliveries handed to the worker but not started yet were wiped: it rescans the outbox.
+        self.emu.worker.wake()
