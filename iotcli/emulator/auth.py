@@ -140,10 +140,7 @@ class Authenticator:
     async def device_or_account(self, request: Request, user: str, device: str) -> Principal:
         """Account token of ``user``, or a token of exactly this device."""
         p = await self.principal(request)
-        if p.user != user:
-            raise ApiProblem(403, f"token not allowed for user '{user}'")
-        if p.kind == "device" and p.device != device:
-            raise ApiProblem(403, f"token not allowed for device '{device}'")
+        check_device_scope(p, user, device)
         return p
 
     def check_password(self, username: str, password: str) -> bool:
@@ -151,6 +148,14 @@ class Authenticator:
         return hmac.compare_digest(username.encode(), self.emu.settings.user.encode()) & hmac.compare_digest(
             hash_token(password), self._account_hash
         )
+
+
+def check_device_scope(p: Principal, user: str, device: str) -> None:
+    """403 unless ``p`` is the account of ``user`` or a token of exactly this device."""
+    if p.user != user:
+        raise ApiProblem(403, f"token not allowed for user '{user}'")
+    if p.kind == "device" and p.device != device:
+        raise ApiProblem(403, f"token not allowed for device '{device}'")
 
 
 def _load(conn: sqlite3.Connection, digest: str) -> TokenRecord | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from iotcli.emulator.auth import Principal, token_from
+from iotcli.emulator.auth import Principal, check_device_scope, token_from
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import MAX_EPOCH_MS, path_id
 
@@ -157,10 +157,7 @@ class ThingerService:
                 self.callback_tokens[token] = (principal, None)  # the account token
             return principal
         principal = hit[0]
-        if principal.user != user:
-            raise ApiProblem(403, f"token not allowed for user '{user}'")
-        if principal.kind == "device" and principal.device != device:
-            raise ApiProblem(403, f"token not allowed for device '{device}'")
+        check_device_scope(principal, user, device)
         return principal
 
     # -- buckets ------------------------------------------------------------------------------
