@@ -1,4 +1,4 @@
-"""SQLite state of the emulator: one writer thread, group commit, WAL, per-domain migrations."""
+"""SQLite state of the emulator: one connection driven by the event loop, group commit, WAL, per-domain migrations."""
 
 from iotcli.store.db import Store
 

@@ -1,8 +1,8 @@
 """The callback ingest write path: calls that arrive together are written together.
 
-A single store job per call would cost a hand-off to the writer thread, a savepoint and a wake-up of
-the event loop each; under load that thread ping-pong costs more than the SQL. Here, calls that
-arrive while a batch is being written wait together and go to the store as ONE job: per device one
+A single store job per call would cost a savepoint, a device read and update, a property upsert and a
+statement per record each. Here, calls that arrive while a batch is being written wait together and
+go to the store as ONE job: per device one
 read and one update of the connection state, the bucket records in one ``executemany``, each
 property once. Every call still gets its own answer, events and outbox row, exactly as if the calls
 had been written one after the other, and only once the transaction holding it is committed.
@@ -125,7 +125,7 @@ class IngestWriter:
             else:
                 fut.set_result(result)
 
-    # -- in the store thread -------------------------------------------------------------------
+    # -- the store job ----------------------------------------------------------------------------
     def _write(self, conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome | Exception]:
         results: list[Outcome | Exception | None] = [None] * len(calls)
         by_device: dict[tuple[str, str], list[int]] = {}
