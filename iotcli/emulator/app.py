@@ -20,6 +20,7 @@ from iotcli.emulator.errors import (
     handle_problem,
     handle_unexpected,
 )
+from iotcli.emulator.hotpath import EmulatorApp
 from iotcli.emulator.iotflow import schema as iotflow_schema
 from iotcli.emulator.routing import RouteTable, starlette_routes
 from iotcli.emulator.settings import EmulatorSettings
@@ -57,8 +58,11 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
         finally:
             await emu.stop()
 
-    app = Starlette(
-        routes=starlette_routes(route_tables()),
+    tables = route_tables()
+    app = EmulatorApp(
+        hot=[spec for table in tables for spec in table.specs if spec.hot],
+        max_body=settings.max_body,
+        routes=starlette_routes(tables),
         exception_handlers={
             ApiProblem: handle_problem,
             HTTPException: handle_http_exception,

@@ -49,7 +49,13 @@ def new_secret(nbytes: int = 32) -> str:
 
 
 def token_from(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+    # The raw header list (ASGI servers lower-case the names): cheaper than building ``request.headers``
+    # on the ingest hot path. The first Authorization header counts, as with ``headers.get``.
+    header = ""
+    for name, raw in request.scope["headers"]:
+        if name == b"authorization":
+            header = raw.decode("latin-1")
+            break
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():

@@ -40,6 +40,8 @@ class RouteSpec:
     responses: dict[int, str] = field(default_factory=dict)  # extra status -> description
     #: JSON Schema of a path parameter when it is not an id (``^[a-zA-Z0-9_-]{1,32}$``), e.g. a number or uuid.
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Served the short way through the ASGI stack (``hotpath.py``): only the routes that carry the load.
+    hot: bool = False
 
 
 class RouteTable:

@@ -37,6 +37,7 @@ UPLINK_SCHEMA: dict[str, Any] = {
     summary="A device sends an uplink: forwarded to the named (or all active) connections",
     body=UPLINK_SCHEMA,
     status=202,
+    hot=True,
 )
 async def post_uplink(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)

@@ -195,6 +195,7 @@ _DECODER = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
     summary="Callback ingest: a device posts its JSON data",
     body=request_schema("post", DATA),
     query={"ts": "record time (epoch ms) when the payload has no ts", "ip": "the device's IP address"},
+    hot=True,
 )
 async def ingest(request: Request) -> Response:
     """Store in the bucket, set the property, call the endpoint (through the outbox), and answer the
