@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import sqlite3
 import time
@@ -150,16 +149,21 @@ class DeliveryWorker:
                 self._queue_handed(delivery, policy)
 
     def _queue_handed(self, delivery: Delivery, policy: DeliveryPolicy) -> None:
-        if self._backlog or self._waiting_count >= MAX_WAITING:
-            self._to_scan()
+        if self._backlog:
+            return  # committed: the scan that follows the rows waiting now takes it, in order
+        if self._waiting_count >= MAX_WAITING:
+            self._backlog = True  # the rows waiting start first, then a scan reads on
             return
-        lane = delivery.lane
-        queue = self._waiting.get(lane)
+        self._wait(delivery, policy)
+        self._drain(delivery.lane)
+
+    def _wait(self, delivery: Delivery, policy: DeliveryPolicy) -> None:
+        """Keep ``delivery`` in memory behind the others of its lane until there is room."""
+        queue = self._waiting.get(delivery.lane)
         if queue is None:
-            queue = self._waiting[lane] = collections.deque()
+            queue = self._waiting[delivery.lane] = collections.deque()
         queue.append((delivery, policy))
         self._waiting_count += 1
-        self._drain(lane)
 
     def _to_scan(self) -> None:
         """Leave every handed-over delivery to a scan of the outbox (it sees them: they are committed)."""
@@ -274,35 +278,39 @@ class DeliveryWorker:
         started = 0
         left = False
         for row in due:
-            if len(self._in_flight) >= self._max_in_flight:
-                left = True
-                break
             lane = row["connection"]
-            # Rows waiting behind a full lane are skipped before anything is built from them.
-            if lane is not None and self._lane_count.get(lane, 0) >= self._lane_cap.get(lane, 1 << 30):
+            # Rows behind a lane that takes one at a time are left to the next scan (it keeps their
+            # order while the lane recovers) before anything is built from them.
+            if lane is not None and self._lane_cap.get(lane) == 1 and self._lane_count.get(lane, 0) >= 1:
                 left = True
                 continue
             policy = self.policies.get(row["kind"])
             if policy is None:
                 continue
-            delivery = Delivery.from_row(row, with_message=False)
+            delivery = Delivery.from_row(row)
             if lane is not None:
                 cap = max(1, policy.lane_limit(delivery))
                 self._lane_cap[lane] = cap
                 if self._lane_count.get(lane, 0) >= cap:
-                    left = True
+                    if cap == 1:
+                        left = True
+                    else:
+                        self._wait(delivery, policy)
                     continue
-            # Decoded only now: a scan sees many rows that wait behind a full lane.
-            delivery.message = json.loads(row["message"])
+            if len(self._in_flight) >= self._max_in_flight:
+                self._wait(delivery, policy)
+                continue
             self._start(delivery, policy)
             started += 1
         full = len(due) >= SCAN_BATCH
+        # Rows the scan read but could not start wait in memory, in order, and start as attempts
+        # finish; the outbox is scanned again once they have all started (each row is read once).
         self._backlog = left or full
         handed, self._handed = self._handed, []
         for delivery, policy in handed:
             self._queue_handed(delivery, policy)
         if self._backlog:
-            if started and full and len(self._in_flight) < self._max_in_flight:
+            if started and full and not self._waiting_count and len(self._in_flight) < self._max_in_flight:
                 self._scan_needed = True
             elif not self._in_flight:
                 # Nothing running will wake the loop: look again shortly.
@@ -312,9 +320,12 @@ class DeliveryWorker:
     def _scan(self, conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], float | None]:
         now = self.clock.now()
         in_flight = set(self._in_flight)
+        # The partial index gives pending rows in id order: the first due ones are found without
+        # sorting the whole backlog (the planner would rather sort the rows of deliveries_due).
         rows = conn.execute(
-            "SELECT * FROM deliveries WHERE status = ? AND next_at <= ? ORDER BY id LIMIT ?",
-            (PENDING, now, SCAN_BATCH + len(in_flight)),
+            "SELECT * FROM deliveries INDEXED BY deliveries_pending "
+            "WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?",
+            (now, SCAN_BATCH + len(in_flight)),
         ).fetchall()
         due = [r for r in rows if r["id"] not in in_flight]
         nxt = conn.execute(
@@ -339,13 +350,14 @@ class DeliveryWorker:
                 self._lane_count[lane] -= 1
                 if self._lane_count[lane] <= 0:
                     del self._lane_count[lane]
-            if self._backlog:
-                self._scan_needed = True
-            elif self._waiting_count:
+            if self._waiting_count:
                 if lane in self._waiting:
                     self._drain(lane)
                 for other in list(self._waiting):
                     self._drain(other)
+            if self._backlog and (not self._waiting_count or lane not in self._waiting):
+                # The rows in memory have started (or this lane has none): read on from the outbox.
+                self._scan_needed = True
             if not self._in_flight:
                 self._idle.set()
             self._wake.set()

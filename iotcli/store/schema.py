@@ -67,4 +67,7 @@ CORE: list[str] = [
         PRIMARY KEY (delivery_id, n)
     )
     """,
+    # The worker's scan takes the oldest due rows in id order: this index gives them in that order
+    # without sorting every pending row (a backlog of 10,000 rows made each scan take milliseconds).
+    "CREATE INDEX deliveries_pending ON deliveries(id, next_at) WHERE status = 'pending'",
 ]
