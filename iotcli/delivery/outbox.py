@@ -40,6 +40,9 @@ class Delivery:
     endpoint: str | None = None
     connection: str | None = None
     reason: str | None = None
+    #: ``message["body"]`` as compact JSON when the ingress already encoded it (kept in memory only):
+    #: the request body is then spliced from it instead of encoding the message again.
+    body_json: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row, *, with_message: bool = True) -> Delivery:
@@ -115,8 +118,12 @@ def enqueue(
     endpoint: str | None = None,
     connection: str | None = None,
     due: float | None = None,
+    message_json: str | None = None,
 ) -> int:
-    """Add a pending delivery inside the caller's transaction; returns its id."""
+    """Add a pending delivery inside the caller's transaction; returns its id.
+
+    ``message_json``: ``message`` already encoded (one encoding for an uplink and all its connections).
+    """
     cur = conn.execute(
         "INSERT INTO deliveries(kind, user, device, endpoint, connection, status, message, next_at, created_at, "
         "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -127,7 +134,7 @@ def enqueue(
             endpoint,
             connection,
             PENDING,
-            json.dumps(message),
+            json.dumps(message) if message_json is None else message_json,
             now if due is None else due,
             now,
             now,

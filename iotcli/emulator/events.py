@@ -21,6 +21,10 @@ FOLLOWER_QUEUE = 10_000
 JOURNAL_KEYS = frozenset({"id", "ts", "kind"})
 
 
+#: Event data as stored: anything JSON cannot encode is written as its ``str``. Built once (``json.dumps``
+#: with options would build an encoder per event).
+encode_data = json.JSONEncoder(default=str).encode
+
 #: Put in each follower's queue when the journal closes (the emulator is stopping): its stream ends.
 CLOSED: dict[str, Any] = {"id": -1, "kind": "journal.closed"}
 
@@ -34,7 +38,7 @@ class EventJournal:
         """Insert an event inside a store transaction; ``publish`` it once the transaction committed."""
         ts = self.emu.clock.now_ms()
         cur = conn.execute(
-            "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)", (ts, kind, json.dumps(data, default=str))
+            "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)", (ts, kind, encode_data(data))
         )
         return _event(cur.lastrowid, ts, kind, data)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from iotcli.emulator.iotflow.forwarding import duration_seconds, proxy_url
@@ -135,3 +138,62 @@ def test_durations() -> None:
     assert duration_seconds("30s") == 30 and duration_seconds("5m") == 300
     assert duration_seconds("2h") == 7200 and duration_seconds("1d") == 86400
     assert duration_seconds(None) is None
+
+
+# -- one encoding per uplink -----------------------------------------------------------------------
+
+
+def _uplink(**overrides: object) -> dict[str, object]:
+    from iotcli.emulator.iotflow.uplinks import UplinkRequest, build_uplink
+
+    req = UplinkRequest(
+        "0018B20000000ABC", 2, "01ff", {"temp": 21.5, "note": "café ✓"}, None, dict(overrides)
+    )
+    return build_uplink(req, now=1_700_000_000.123, fcnt_up=7, fcnt_dn=1, devaddr="04A1B2C3")
+
+
+def test_splice_equals_encoding_the_merged_object() -> None:
+    from iotcli.emulator.iotflow.jsonbody import compact_json, splice
+
+    uplink = _uplink(Lrrid="FF00AA11", CustomerData={"k": [1, 2.5, None, True]})
+    extra = {"downlinkUrl": "http://127.0.0.1:1/iot-flow/downlinkMessages/ab-cd", "x\u00e9": 1.0}
+    assert splice(compact_json(uplink), extra) == compact_json({**uplink, **extra})
+    assert splice(compact_json(uplink), {}) == compact_json(uplink)
+
+
+@pytest.mark.parametrize(
+    "configuration",
+    [
+        {},
+        {"sendMetadata": True},
+        {"sendRawDecodedFormat": True},
+        {"sendMetadata": True, "sendRawDecodedFormat": True},
+    ],
+)
+@pytest.mark.parametrize("kind", ["uplink", "downlink_event"])
+def test_forwarded_body_is_the_same_with_or_without_the_ingress_encoding(
+    configuration: dict[str, object], kind: str
+) -> None:
+    from types import SimpleNamespace
+
+    from iotcli.emulator.iotflow.forwarding import ForwardingPolicy
+    from iotcli.emulator.iotflow.jsonbody import compact_json
+
+    policy = ForwardingPolicy.__new__(ForwardingPolicy)
+    policy.emu = SimpleNamespace(settings=SimpleNamespace(base_url="http://127.0.0.1:8787"))  # type: ignore[assignment]
+    conn: Any = SimpleNamespace(
+        configuration={"destinationURL": "http://127.0.0.1:9/up", **configuration}, uuid="0b1c"
+    )
+    for uplink in (_uplink(), _uplink(downlinkUrl="http://elsewhere/x")):
+        message = {"wrapper": "DevEUI_uplink", "body": uplink, "uplink": "u1"}
+        plain = policy.build_request(conn, message, kind)
+        spliced = policy.build_request(conn, message, kind, compact_json(uplink))
+        assert spliced.body == plain.body
+        assert json.loads(plain.body or b"")  # the body is JSON
+    # An uplink that set its own downlinkUrl still gets the connection's one.
+    body = json.loads(
+        policy.build_request(conn, message, "uplink", compact_json(message["body"])).body or b""
+    )
+    inner = body if configuration.get("sendMetadata") else body.get("DevEUI_uplink", body)
+    if "downlinkUrl" in inner:
+        assert inner["downlinkUrl"] == "http://127.0.0.1:8787/iot-flow/downlinkMessages/0b1c"

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -29,6 +28,7 @@ from iotcli.delivery.outbox import (
     OutboundRequest,
 )
 from iotcli.emulator.iotflow.connections import CLOSED, OPEN, Connection
+from iotcli.emulator.iotflow.jsonbody import compact_json, splice
 from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
 from iotcli.emulator.iotflow.reconnect import next_attempt
 from iotcli.emulator.iotflow.templates import render_headers
@@ -42,6 +42,8 @@ STRICT_RESENDS = 3
 STRICT_DELAY = 2.0
 #: Deliveries of one OPEN connection in flight at once.
 LANE_CONCURRENCY = 32
+
+
 #: AS_ID in the LRC query when the connection has no downlinkAsId [chosen].
 DEFAULT_AS_ID = "iotcli-emulator"
 
@@ -113,7 +115,7 @@ class ForwardingPolicy:
             nxt = next_attempt(self._strategy(conn), conn.closed_at or now, now)
             conn.extra["next_probe"] = nxt if nxt is not None else delivery.created_at + RETENTION
         self._sent_with[delivery.id] = conn
-        return self.build_request(conn, delivery.message, delivery.kind)
+        return self.build_request(conn, delivery.message, delivery.kind, delivery.body_json)
 
     def decide(self, delivery: Delivery, result: AttemptResult) -> Decision:
         conn = self._sent_with.pop(delivery.id, None)
@@ -234,21 +236,31 @@ class ForwardingPolicy:
         self.emu.worker.wake()
         self.service.reconnect.wake()
 
-    def build_request(self, conn: Connection, message: dict[str, Any], kind: str) -> OutboundRequest:
-        """The HTTP request for one stored message with the connection's current configuration."""
+    def build_request(
+        self, conn: Connection, message: dict[str, Any], kind: str, body_json: str | None = None
+    ) -> OutboundRequest:
+        """The HTTP request for one stored message with the connection's current configuration.
+
+        ``body_json``: ``message["body"]`` as compact JSON, when the ingress has it already.
+        """
         cfg = conn.configuration
         wrapper = str(message.get("wrapper", "DevEUI_uplink"))
-        inner = dict(message.get("body") or {})
+        stored: dict[str, Any] = message.get("body") or {}
+        extra: dict[str, Any] = {}
         if kind == "uplink":
-            inner["downlinkUrl"] = f"{self.emu.settings.base_url}/iot-flow/downlinkMessages/{conn.uuid}"
+            extra["downlinkUrl"] = f"{self.emu.settings.base_url}/iot-flow/downlinkMessages/{conn.uuid}"
+        inner = {**stored, **extra}
         document = {wrapper: inner}
         payload: Any
+        text: str | None = None
         if cfg.get("sendRawDecodedFormat") and "payload" in inner:
             payload = inner["payload"]
-        elif cfg.get("sendMetadata"):
-            payload = inner
         else:
-            payload = document
+            payload = inner if cfg.get("sendMetadata") else document
+            if body_json is not None and stored and not extra.keys() & stored.keys():
+                text = splice(body_json, extra)
+                if payload is document:
+                    text = f"{{{compact_json(wrapper)}:{text}}}"
         headers = {"Content-Type": "application/json"}
         rendered = render_headers(cfg.get("headers") or {}, document, inner)
         if any(k.lower() == "content-type" for k in rendered):
@@ -261,5 +273,5 @@ class ForwardingPolicy:
             )
             url = url + ("&" if "?" in url else "?") + encode_query(params)
         proxy = proxy_url(cfg["proxy"]) if cfg.get("proxy") else None
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = (text if text is not None else compact_json(payload)).encode()
         return OutboundRequest("POST", url, headers=headers, body=body, proxy=proxy, lean=True)

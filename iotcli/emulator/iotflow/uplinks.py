@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from iotcli.delivery.outbox import PENDING, Delivery, enqueue
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connections import CLOSED, Connection, iso_time, normalize_connection_id
+from iotcli.emulator.iotflow.jsonbody import compact_json
 from iotcli.emulator.iotflow.reconnect import next_attempt
 
 if TYPE_CHECKING:
@@ -243,6 +244,9 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
             (req.deveui, fcnt_up, fcnt_dn, devaddr, now),
         )
         message = {"wrapper": "DevEUI_uplink", "body": uplink, "uplink": uplink_id}
+        # Encoded once: the outbox rows of every connection, and the forwarded bodies, are spliced from it.
+        body_json = compact_json(uplink) if chosen else ""
+        message_json = f'{{"wrapper":"DevEUI_uplink","body":{body_json},"uplink":"{uplink_id}"}}'
         for conn in chosen:
             due = due_time(conn, now)
             did = enqueue(
@@ -254,10 +258,24 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
                 device=req.deveui,
                 connection=conn.id,
                 due=due,
+                message_json=message_json,
             )
             if due <= now:
                 ready.append(
-                    Delivery(did, "uplink", PENDING, message, 0, due, now, user, req.deveui, None, conn.id)
+                    Delivery(
+                        did,
+                        "uplink",
+                        PENDING,
+                        message,
+                        0,
+                        due,
+                        now,
+                        user,
+                        req.deveui,
+                        None,
+                        conn.id,
+                        body_json=body_json,
+                    )
                 )
             else:
                 later = True

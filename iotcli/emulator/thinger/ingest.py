@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from iotcli.delivery.outbox import enqueue
 from iotcli.emulator.auth import Principal
+from iotcli.emulator.events import encode_data
 from iotcli.emulator.thinger.buckets import PRUNE_EVERY_MS, prune
 from iotcli.emulator.thinger.service import BucketInfo, DeviceInfo, not_found
 
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from iotcli.emulator.thinger.service import ThingerService
 
 RECEIVED = "callback.received"
-#: As ``EventJournal.stage`` encodes event data (``default=str``), built once.
-_encode_event = json.JSONEncoder(default=str).encode
 
 #: Calls one batch takes at most (the rest wait for the next one).
 MAX_BATCH = 512
@@ -181,7 +180,7 @@ class IngestWriter:
         """
         conn.executemany(
             "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)",
-            [(ts, RECEIVED, _encode_event(data)) for _i, ts, data in received],
+            [(ts, RECEIVED, encode_data(data)) for _i, ts, data in received],
         )
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         first = last - len(received) + 1
