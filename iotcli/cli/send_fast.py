@@ -81,9 +81,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options that take a value: the next argument is their value even when it starts with ``-``.
+VALUE_FLAGS = frozenset(flag for flags, _dest, kind in OPTIONS if kind not in ("flag", "count") for flag in flags)
+
+
+def attach_values(argv: Sequence[str]) -> list[str]:
+    """``--token -x1`` -> ``--token=-x1``: argparse would take ``-x1`` for an option, click (the typer
+    command) takes it as the value, and a token may well start with ``-``."""
+    out: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        if arg in VALUE_FLAGS and i + 1 < len(args):
+            out.append(f"{arg}={args[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def parse(argv: Sequence[str]) -> dict[str, Any]:
     """argv (after ``send-uplink``) -> keyword arguments for SendOptions (unset options left out)."""
-    ns = build_parser().parse_intermixed_args(list(argv))
+    ns = build_parser().parse_intermixed_args(attach_values(argv))
     values = {k: v for k, v in vars(ns).items() if v is not None}
     for name, (low, high) in BOUNDS.items():
         value = values.get(name)

@@ -45,7 +45,11 @@ def hash_token(token: str) -> str:
 
 
 def new_secret(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
+    """A URL-safe random token that does not start with ``-`` (so no command line takes it for an option)."""
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if not token.startswith("-"):
+            return token
 
 
 def token_from(request: Request) -> str | None:

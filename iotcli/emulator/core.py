@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,7 @@ import httpx
 
 from iotcli import __version__
 from iotcli.delivery.worker import DeliveryWorker
-from iotcli.emulator.auth import Authenticator
+from iotcli.emulator.auth import Authenticator, new_secret
 from iotcli.emulator.clock import EmulatorClock
 from iotcli.emulator.events import EventJournal
 from iotcli.emulator.settings import EmulatorSettings
@@ -220,7 +219,7 @@ def resolve_account_token(settings: EmulatorSettings) -> str:
     if settings.token:
         return settings.token
     if settings.data_dir is None:
-        return secrets.token_urlsafe(24)
+        return new_secret(24)
     path = settings.data_dir / "account.json"
     try:
         info = json.loads(path.read_text())
@@ -228,7 +227,7 @@ def resolve_account_token(settings: EmulatorSettings) -> str:
             return str(info["token"])
     except (OSError, ValueError):
         pass
-    token = secrets.token_urlsafe(24)
+    token = new_secret(24)
     write_account_file(settings.data_dir, settings.user, token)
     return token
 

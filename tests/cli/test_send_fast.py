@@ -64,6 +64,21 @@ def test_parse_intermixed_items_and_options() -> None:
     assert values["header"] == ["X: y"] and values["connection"] == ["a", "b"] and values["verbose"] == 2
 
 
+def test_option_values_may_start_with_a_dash() -> None:
+    """As in the typer command (click): a device token can start with '-' (1 in 64 do)."""
+    values = send_fast.parse(["--device", "d1", "--token", "-Xk9", "-H", "-odd", "a=1", "--", "-b=2"])
+    assert values["token"] == "-Xk9" and values["header"] == ["-odd"]
+    assert values["items"] == ["a=1", "-b=2"]
+
+
+def test_a_token_starting_with_a_dash_is_sent_by_both_paths(sink: Sink) -> None:
+    env = {"IOTCLI_SERVER": sink.url, "IOTCLI_CONFIG_DIR": "/nonexistent-iotcli"}
+    for extra in ({}, {"IOTCLI_NO_FAST_PATH": "1"}):
+        r = iotcli("send-uplink", "--device", "d1", "--token", "-tok-1", "a=1", env={**env, **extra})
+        assert r.returncode == 0, r.stderr
+    assert [req.headers["authorization"] for req in sink.wait_for(2)] == ["Bearer -tok-1"] * 2
+
+
 def test_should_take() -> None:
     assert send_fast.should_take(["send-uplink", "--device", "d1"])
     assert not send_fast.should_take(["send-uplink", "--device", "d1", "--help"])

@@ -274,3 +274,12 @@ def test_the_data_dir_is_private(tmp_path: Path) -> None:
         assert {p.name for p in files} >= {"emulator.db", "emulator.db-wal"}
         for p in files:
             assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
+
+
+def test_issued_tokens_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token starting with '-' is taken for an option by many command lines: such draws are redrawn."""
+    from iotcli.emulator import auth
+
+    draws = iter(["-first", "_second"])
+    monkeypatch.setattr(auth.secrets, "token_urlsafe", lambda n: next(draws))
+    assert auth.new_secret() == "_second"
