@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Options that take a value: the next argument is their value even when it starts with ``-``.
-VALUE_FLAGS = frozenset(flag for flags, _dest, kind in OPTIONS if kind not in ("flag", "count") for flag in flags)
+VALUE_FLAGS = frozenset(
+    flag for flags, _dest, kind in OPTIONS if kind not in ("flag", "count") for flag in flags
+)
 
 
 def attach_values(argv: Sequence[str]) -> list[str]:
