@@ -88,3 +88,9 @@ class RequestTimeout(NetworkError):
     """The server did not answer in time."""
 
     code = "timeout"
+
+
+class StreamEnded(NetworkError):
+    """A stream that runs until the user stops it was ended by the server (e.g. the emulator stopped)."""
+
+    code = "stream_ended"

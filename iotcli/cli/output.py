@@ -29,6 +29,8 @@ class Output:
         self.verbose = verbose
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
+        #: A live stream of JSON lines has been written (``stream_line``): errors follow as one line.
+        self.streaming = False
 
     @property
     def is_terminal(self) -> bool:
@@ -95,6 +97,7 @@ class Output:
             line = str(obj)
         self.stdout.write(line + "\n")
         self.stdout.flush()
+        self.streaming = True
 
     def text(self, text: str) -> None:
         """Human output on stdout (not in --json mode, where stdout is only JSON)."""
@@ -124,7 +127,11 @@ class Output:
 
     def error(self, err: IotcliError) -> None:
         if self.json_mode:
-            self.json({"error": err.to_dict()})
+            if self.streaming:
+                # After JSON lines, the error is one more line (line-by-line readers such as jq -c see it).
+                self.stream_line({"error": err.to_dict()})
+            else:
+                self.json({"error": err.to_dict()})
             return
         line = f"error: {err.message}"
         self.stderr.write(line + "\n")

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from iotcli.client.base import EMULATOR_HINT, BaseClient, describe_transport_error, error_from_response
-from iotcli.errors import ApiError, NetworkError, RequestTimeout
+from iotcli.errors import ApiError, NetworkError, RequestTimeout, StreamEnded
 
 IOTFLOW = "/iot-flow/v1"
 
@@ -124,6 +124,9 @@ class IotFlowMethods(BaseClient):
     ) -> Generator[dict[str, Any], None, None]:
         """Stream events live (Server-Sent Events) until the caller stops iterating.
 
+        Raises ``StreamEnded`` (a ``NetworkError``) when the server ends the stream, with its reason
+        (the emulator is stopping, or this follower fell too far behind).
+
         With ``after``, events already journaled with a larger id come first, so nothing falls
         between a listing and the stream. Closing the generator closes the connection.
         """
@@ -146,8 +149,14 @@ class IotFlowMethods(BaseClient):
                     if response.status_code >= 400:
                         response.read()
                         raise error_from_response(response)
-                    yield from parse_sse(response.iter_lines())
-                    return
+                    comments: list[str] = []
+                    yield from parse_sse(response.iter_lines(), comments)
+                    ends = [c[4:].strip() for c in comments if c.startswith("end:")]
+                    reason = ends[-1] if ends else "the server closed it"
+                    raise StreamEnded(
+                        f"GET {self.base_url}{path}: the event stream ended: {reason}",
+                        hint="follow again with --after <the last id> to continue where it stopped",
+                    )
             except httpx.TimeoutException:
                 raise RequestTimeout(
                     f"GET {self.base_url}{path}: the event stream went silent",
@@ -159,9 +168,10 @@ class IotFlowMethods(BaseClient):
                 ) from None
 
 
-def parse_sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+def parse_sse(lines: Iterator[str], comments: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Server-Sent Events -> event dicts. ``data`` lines are joined and decoded as JSON;
-    comments (keep-alives) are skipped; ``id``/``event`` fill ``id``/``kind`` when the data lacks them."""
+    comments (keep-alives) are skipped, or collected in ``comments``; ``id``/``event`` fill
+    ``id``/``kind`` when the data lacks them."""
     data: list[str] = []
     event_id: str | None = None
     event_kind: str | None = None
@@ -173,6 +183,8 @@ def parse_sse(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             data, event_id, event_kind = [], None, None
             continue
         if line.startswith(":"):
+            if comments is not None:
+                comments.append(line[1:].strip())
             continue
         field, _sep, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value

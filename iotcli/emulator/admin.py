@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from iotcli.delivery.outbox import FINAL, delivery_to_dict
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.events import CLOSED
+from iotcli.emulator.events import CLOSED, FOLLOWER_QUEUE
 from iotcli.emulator.http import ok, query_int, read_json_object
 from iotcli.emulator.routing import RouteTable
 
@@ -100,26 +100,34 @@ async def events(request: Request) -> Response:
     backlog = await emu.events.list(after=after, kind=kind, limit=limit) if after is not None else []
 
     async def stream() -> AsyncIterator[str]:
+        # The stream's last line before it ends says why, as an SSE comment (``: end: ...``): clients
+        # that follow the SSE rules skip it, iotcli reports it.
         try:
-            last = 0
+            last = sent = 0
             for event in backlog:
-                last = event["id"]
+                last = sent = event["id"]
                 yield _sse(event)
             yield ": following\n\n"
             while True:
                 if await request.is_disconnected():
                     break
                 if queue.empty() and not emu.events.following(queue):
-                    break  # dropped for falling behind: the client resumes with ?after=<last id>
+                    yield (
+                        f": end: this follower fell more than {FOLLOWER_QUEUE} events behind and was dropped;"
+                        f" resume after event {sent}\n\n"
+                    )
+                    break
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=SSE_KEEPALIVE)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
                 if event is CLOSED:
-                    break  # the emulator is stopping
+                    yield ": end: the emulator is stopping\n\n"
+                    break
                 if event["id"] <= last:
                     continue
+                sent = event["id"]
                 if kind and not (event["kind"] == kind or event["kind"].startswith(kind + ".")):
                     continue
                 yield _sse(event)

@@ -119,11 +119,31 @@ def test_follow_prints_one_line_per_event_and_stops_after_count() -> None:
 @respx.mock
 def test_follow_json_is_one_object_per_line() -> None:
     respx.get(f"{API}/_emulator/events").mock(return_value=httpx.Response(200, text=STREAM))
-    r = run_cli(remote("--json", "events", "--follow"))
-    assert r.exit_code == 0  # the stream ended: the command ends
+    r = run_cli(remote("--json", "events", "--follow", "--count", "3"))
+    assert r.exit_code == 0, r.stderr
     objects = [json.loads(line) for line in r.stdout.splitlines()]
     assert [o["id"] for o in objects] == [1, 2, 3] and objects[2]["seconds"] == 2
     assert r.stderr == ""  # no "following ..." note in --json mode
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("tail", "reason"),
+    [
+        (": end: the emulator is stopping\n\n", "the event stream ended: the emulator is stopping"),
+        ("", "the event stream ended: the server closed it"),
+    ],
+)
+def test_a_stream_the_server_ends_says_why_and_exits_6(tail: str, reason: str) -> None:
+    respx.get(f"{API}/_emulator/events").mock(return_value=httpx.Response(200, text=STREAM + tail))
+    r = run_cli(remote("events", "--follow"))
+    assert r.exit_code == 6
+    assert len(r.stdout.splitlines()) == 3  # every event came out first
+    assert reason in r.stderr and "--after" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli(remote("--json", "events", "--follow"))
+    lines = r.stdout.splitlines()
+    assert r.exit_code == 6 and len(lines) == 4  # the error is one more JSON line
+    assert json.loads(lines[-1])["error"]["code"] == "stream_ended"
 
 
 @respx.mock
@@ -291,3 +311,28 @@ def test_a_reader_that_goes_away_ends_the_follower_quietly(process: EmulatorProc
             proc.wait()
     assert proc.returncode == 0, err
     assert "error" not in err and "Traceback" not in err
+
+
+def test_stopping_the_emulator_ends_a_follower_with_the_reason() -> None:
+    with EmulatorProcess(None) as emulator:
+        env = {**os.environ, "IOTCLI_SERVER": emulator.url, "IOTCLI_TOKEN": TEST_TOKEN}
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "iotcli", "events", "--follow", "--after", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            with emulator.client() as http:
+                http.post("/_emulator/clock/advance", json={"seconds": 3})
+            assert follower.stdout is not None
+            assert "clock.advanced" in follower.stdout.readline()  # streaming
+            assert emulator.stop() == 0
+            _out, err = follower.communicate(timeout=15)
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+                follower.wait()
+    assert follower.returncode == 6, err
+    assert "the event stream ended: the emulator is stopping" in err and "Traceback" not in err

@@ -196,3 +196,36 @@ def test_events_after_pages_forward_without_gaps(emulator: InProcessEmulator) ->
         seen += [e["seconds"] for e in page]
         after = page[-1]["id"]
     assert seen == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_a_follower_that_falls_behind_is_dropped_and_told_where_to_resume(
+    emulator: InProcessEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from iotcli.emulator import admin, events
+
+    monkeypatch.setattr(events, "FOLLOWER_QUEUE", 3)
+    monkeypatch.setattr(admin, "FOLLOWER_QUEUE", 3)
+    journal = emulator.emu.events
+
+    async def burst() -> None:  # five events at once, on the loop: the follower's queue holds three
+        journal.publish(*[{"id": 1000 + i, "ts": 0, "kind": "test.burst"} for i in range(5)])
+
+    def when_following() -> None:
+        deadline = time.monotonic() + 10
+        while not journal._followers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        emulator.run(burst())
+
+    helper = threading.Thread(target=when_following)
+    helper.start()
+    r = emulator.http.get("/_emulator/events", params={"follow": "1"})  # returns once the stream ended
+    helper.join(10)
+    lines = [line for line in r.text.splitlines() if line.startswith((":", "id:"))]
+    assert lines[0] == ": following"
+    assert [line for line in lines if line.startswith("id:")] == ["id: 1000", "id: 1001", "id: 1002"]
+    assert (
+        lines[-1]
+        == ": end: this follower fell more than 3 events behind and was dropped; resume after event 1002"
+    )
