@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -233,27 +234,37 @@ def test_follow_streams_live_events(process: EmulatorProcess) -> None:
     assert [(e["kind"], e["seconds"]) for e in events] == [("clock.advanced", 7), ("clock.advanced", 8)]
 
 
-def test_ctrl_c_on_a_real_follower_process(process: EmulatorProcess) -> None:
-    env = {**os.environ, "IOTCLI_SERVER": process.url, "IOTCLI_TOKEN": TEST_TOKEN}
+@contextlib.contextmanager
+def streaming_follower(
+    emulator: EmulatorProcess, after: int, seconds: int
+) -> Iterator[subprocess.Popen[str]]:
+    """A real ``iotcli events --follow --after AFTER`` process, yielded once a clock advance of
+    ``seconds`` reached it (it is streaming); killed on the way out if still running."""
+    env = {**os.environ, "IOTCLI_SERVER": emulator.url, "IOTCLI_TOKEN": TEST_TOKEN}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "iotcli", "events", "--follow", "--after", str(last_id(process))],
+        [sys.executable, "-m", "iotcli", "events", "--follow", "--after", str(after)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
     try:
-        with process.client() as http:
-            http.post("/_emulator/clock/advance", json={"seconds": 11})
+        with emulator.client() as http:
+            http.post("/_emulator/clock/advance", json={"seconds": seconds})
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # the event arrived: the follower is streaming
-        assert "clock.advanced" in line and "seconds=11" in line
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        line = proc.stdout.readline()
+        assert "clock.advanced" in line and f"seconds={seconds}" in line
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_ctrl_c_on_a_real_follower_process(process: EmulatorProcess) -> None:
+    with streaming_follower(process, last_id(process), 11) as proc:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
 
@@ -314,25 +325,8 @@ def test_a_reader_that_goes_away_ends_the_follower_quietly(process: EmulatorProc
 
 
 def test_stopping_the_emulator_ends_a_follower_with_the_reason() -> None:
-    with EmulatorProcess(None) as emulator:
-        env = {**os.environ, "IOTCLI_SERVER": emulator.url, "IOTCLI_TOKEN": TEST_TOKEN}
-        follower = subprocess.Popen(
-            [sys.executable, "-m", "iotcli", "events", "--follow", "--after", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        try:
-            with emulator.client() as http:
-                http.post("/_emulator/clock/advance", json={"seconds": 3})
-            assert follower.stdout is not None
-            assert "clock.advanced" in follower.stdout.readline()  # streaming
-            assert emulator.stop() == 0
-            _out, err = follower.communicate(timeout=15)
-        finally:
-            if follower.poll() is None:
-                follower.kill()
-                follower.wait()
+    with EmulatorProcess(None) as emulator, streaming_follower(emulator, 0, 3) as follower:
+        assert emulator.stop() == 0
+        _out, err = follower.communicate(timeout=15)
     assert follower.returncode == 6, err
     assert "the event stream ended: the emulator is stopping" in err and "Traceback" not in err
