@@ -9,8 +9,9 @@ reaches its caller.
 
 Why not a writer thread: the jobs are short (SQLite without fsync on commit takes microseconds), and
 a thread beside the loop made both fight over the GIL at every statement (SQLite releases it per
-step), which cost more CPU than the statements themselves. WAL checkpoints, the only step that waits
-for the disk, run in a helper thread on their own connection, so the loop never waits for an fsync.
+step), which cost more CPU than the statements themselves. SQLite's own automatic checkpoint (every
+1,000 WAL pages) runs on the loop too: a checkpoint in another thread never finished while commits
+kept coming, so the WAL was never restarted and grew by ~40 MB a second under load.
 """
 
 from __future__ import annotations
@@ -34,8 +35,6 @@ Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any] | Future[A
 
 #: How many jobs one commit may carry at most.
 MAX_BATCH = 512
-#: How often the checkpoint thread moves the WAL into the database file (seconds).
-CHECKPOINT_EVERY = 1.0
 
 
 class StoreClosed(RuntimeError):
@@ -60,8 +59,6 @@ class Store:
         self._scheduled = False
         #: Serializes jobs run at once (no loop: start-up checks, or after the loop has ended).
         self._direct = threading.Lock()
-        self._checkpointer: threading.Thread | None = None
-        self._stop_checkpoints = threading.Event()
 
     # -- life cycle ---------------------------------------------------------------------------
     def open(self, migrations: Iterable[tuple[str, list[str]]] = ()) -> None:
@@ -95,12 +92,6 @@ class Store:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:
             self._loop = None
-        if self.path is not None and self._loop is not None:
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does it
-            self._checkpointer = threading.Thread(
-                target=self._checkpoints, name="iotcli-store-checkpoint", daemon=True
-            )
-            self._checkpointer.start()
 
     def _configure(self, conn: sqlite3.Connection) -> None:
         if self.path is not None:
@@ -110,29 +101,6 @@ class Store:
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-
-    def _checkpoints(self) -> None:
-        """Move the WAL into the database file every second, on a connection of this thread.
-
-        With the loop's connection checkpointing itself (SQLite's default), every thousandth page
-        committed would stop the loop for a checkpoint and its fsync. PASSIVE never waits for the loop's
-        transactions; a checkpoint that could not copy everything is simply continued next time.
-        """
-        assert self.path is not None
-        try:
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            log.warning("store checkpoints stopped: %s", exc)
-            return
-        try:
-            conn.execute("PRAGMA busy_timeout=5000")
-            while not self._stop_checkpoints.wait(CHECKPOINT_EVERY):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error as exc:
-                    log.warning("store checkpoint failed: %s", exc)
-        finally:
-            conn.close()
 
     def _lock(self) -> None:
         """Hold an exclusive lock on ``<db>.lock`` while open (released by the OS if the process dies)."""
@@ -159,10 +127,6 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        if self._checkpointer is not None:
-            self._stop_checkpoints.set()
-            self._checkpointer.join(timeout=30)
-            self._checkpointer = None
         self._run_pending()
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
