@@ -42,6 +42,11 @@ class EventJournal:
         )
         return _event(cur.lastrowid, ts, kind, data)
 
+    @property
+    def followed(self) -> bool:
+        """Someone streams the journal now (events need building for ``publish`` only then)."""
+        return bool(self._followers)
+
     def publish(self, *events: dict[str, Any]) -> None:
         for event in events:
             for q in list(self._followers):

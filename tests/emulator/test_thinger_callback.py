@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from iotcli.emulator.settings import EmulatorSettings
 from tests.emulator.thinger_helpers import (
@@ -380,3 +381,27 @@ def test_set_property_keeps_other_fields_and_echo_answers_this_payload(emulator:
     prop = emulator.http.get(f"{V3}/devices/d1/properties/last").json()
     assert prop["value"] == {"n": 1, "s": "é"} and prop["name"] == "Last"
     assert emulator.http.get(f"{V3}/devices/d1/callback/data").json() == {"n": 1, "s": "é"}
+
+
+def test_callback_events_reach_live_followers_with_their_journal_ids(emulator: InProcessEmulator) -> None:
+    """Ingest builds the published events only while someone follows the journal: then they must come."""
+    create_device(emulator, "d1")
+    create_bucket(emulator, "b1")
+    set_callback(emulator, "d1", write_bucket="b1")
+    journal = emulator.emu.events
+
+    async def follow() -> Any:
+        return journal.follow()
+
+    assert post_data(emulator, {"n": 0}).status_code == 200  # nobody follows yet
+    queue = emulator.run(follow())
+    try:
+        assert post_data(emulator, {"n": 1}).status_code == 200
+        assert post_data(emulator, {"n": 2}).status_code == 200
+        published = [queue.get_nowait() for _ in range(queue.qsize())]
+    finally:
+        journal.unfollow(queue)
+    received = [e for e in published if e["kind"] == "callback.received"]
+    stored = events(emulator, "callback.received")
+    assert [e["id"] for e in received] == [e["id"] for e in stored[-2:]]
+    assert all(e["device"] == "d1" and e["write_bucket"] == "b1" for e in received)

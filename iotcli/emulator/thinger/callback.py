@@ -45,6 +45,8 @@ DATA = "/v3/users/{user}/devices/{device}/callback/data"
 ACTIONS = ("write_bucket", "call_endpoint", "set_property", "send_property")
 
 JSON_TYPE = "application/json"
+#: The answer to most callback calls (no send_property): built once, nothing changes it when it is sent.
+EMPTY_200 = Response(b"", 200)
 
 
 def settings_object(callback: dict[str, Any] | None) -> dict[str, Any]:
@@ -241,7 +243,7 @@ async def ingest(request: Request) -> Response:
     emu.events.publish(*outcome.events)
     if outcome.answer:
         return Response(outcome.answer, 200, media_type=JSON_TYPE)
-    return Response(b"", 200)
+    return EMPTY_200
 
 
 @routes.get(DATA, summary="The answer a device would get (its send_property value), without ingesting")

@@ -167,8 +167,8 @@ class IngestWriter:
             self._stage_received(conn, received, results)
         return [r if r is not None else RuntimeError("call not written") for r in results]
 
-    @staticmethod
     def _stage_received(
+        self,
         conn: sqlite3.Connection,
         received: list[tuple[int, int, dict[str, Any]]],
         results: list[Outcome | Exception | None],
@@ -182,6 +182,8 @@ class IngestWriter:
             "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)",
             [(ts, RECEIVED, encode_data(data)) for _i, ts, data in received],
         )
+        if not self.svc.emu.events.followed:
+            return  # nobody streams the journal: the events need not be built for publishing
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         first = last - len(received) + 1
         for n, (i, ts, data) in enumerate(received):
