@@ -1,14 +1,15 @@
 """Uplinks per second from the emulator's ingress to a local destination, and how many were lost.
 
-Starts a real ``iotcli emulate --in-memory`` on a free loopback port, a destination (sink) that answers
-200 in a separate process, one HTTP connection pointing at the sink, then sends uplinks to
+Starts a real ``iotcli emulate --in-memory`` (with ``--data-dir``: its state in a SQLite file, as
+``iotcli emulate`` keeps it by default) on a free loopback port, a destination (sink) that answers 200
+in a separate process, one HTTP connection pointing at the sink, then sends uplinks to
 ``POST /_emulator/lorawan/uplinks`` from ``--concurrency`` keep-alive connections for ``--seconds``.
 
 Reports: accepted uplinks/s at the ingress, ingress latency (p50/p99: the answer does not wait for the
 destination), forwarded uplinks/s end to end (first send to last arrival at the sink), and the lost
 count (accepted but never received by the sink). Target: >= 2,000 uplinks/s, 0 lost.
 
-    .venv/bin/python benchmarks/forward.py --seconds 10 --concurrency 32
+    .venv/bin/python benchmarks/forward.py --seconds 10 --concurrency 32 [--data-dir]
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
@@ -127,6 +130,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to send (default 10)")
     parser.add_argument("--concurrency", type=int, default=32, help="parallel senders (default 32)")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the last deliveries")
+    parser.add_argument(
+        "--data-dir",
+        action="store_true",
+        help="keep the emulator's state in a SQLite file (a temporary data dir), as `iotcli emulate` does by default",
+    )
     args = parser.parse_args()
 
     emu_port, sink_port = free_port(), free_port()
@@ -136,8 +144,10 @@ def main() -> int:
     sink.start()
     ready.wait(10)
     env = {**os.environ, "IOTCLI_EMULATOR_TOKEN": TOKEN}
+    data_dir = tempfile.mkdtemp(prefix="iotcli-forward-") if args.data_dir else None
+    storage = ["--data-dir", data_dir] if data_dir else ["--in-memory"]
     emu = subprocess.Popen(
-        [sys.executable, "-m", "iotcli", "emulate", "--in-memory", "--port", str(emu_port), "--token", TOKEN],
+        [sys.executable, "-m", "iotcli", "emulate", *storage, "--port", str(emu_port), "--token", TOKEN],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -206,6 +216,7 @@ def main() -> int:
                 f"load average {os.getloadavg()[0]:.1f})"
             )
         print(f"journal (last 10,000 per status): {statuses}")
+        print(f"storage:     {'SQLite file (WAL)' if data_dir else 'in memory'}")
         target = accepted / sent_for >= 2000 and received / end_to_end >= 2000 and lost == 0
         print("target (>= 2,000 uplinks/s, 0 lost):", "met" if target else "NOT met")
         return 0 if lost == 0 else 1
@@ -216,6 +227,8 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             emu.kill()
         sink.terminate()
+        if data_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
