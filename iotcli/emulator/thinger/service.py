@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from starlette.requests import Request
 
@@ -20,6 +21,9 @@ from iotcli.emulator.http import MAX_EPOCH_MS, path_id
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
     from iotcli.emulator.thinger.timeouts import ConnectionMonitor
+    from iotcli.store.db import Store
+
+V = TypeVar("V")
 
 #: Minutes without a call after which an HTTP device is disconnected, unless its callback sets one [source].
 DEFAULT_TIMEOUT_MINUTES = 10
@@ -94,9 +98,9 @@ class ThingerService:
         from iotcli.emulator.thinger.timeouts import ConnectionMonitor
 
         self.emu = emu
-        self._devices: dict[tuple[str, str], DeviceInfo] = {}
-        self._buckets: dict[tuple[str, str], BucketInfo] = {}
-        self._endpoints: dict[tuple[str, str], dict[str, Any]] = {}
+        self._devices = ReadThrough(emu.store, load_device_info)
+        self._buckets = ReadThrough(emu.store, load_bucket_info)
+        self._endpoints = ReadThrough(emu.store, load_endpoint_doc)
         #: Last emulated ms a bucket's old records were pruned (retention), so writes prune rarely.
         self.pruned_at: dict[tuple[str, str], int] = {}
         self.monitor: ConnectionMonitor = ConnectionMonitor(self)
@@ -119,20 +123,14 @@ class ThingerService:
 
     # -- devices ------------------------------------------------------------------------------
     async def device_info(self, user: str, device: str) -> DeviceInfo | None:
-        key = (user, device)
-        info = self._devices.get(key)
-        if info is None:
-            info = await self.emu.store.read(lambda c: load_device_info(c, user, device))
-            if info is not None:
-                self._devices[key] = info
-        return info
+        return await self._devices.get(user, device)
 
     def cached_device(self, user: str, device: str) -> DeviceInfo | None:
         """The cached entry only (no store read): the hot path's first try."""
-        return self._devices.get((user, device))
+        return self._devices.cached(user, device)
 
     def forget_device(self, user: str, device: str) -> None:
-        self._devices.pop((user, device), None)
+        self._devices.forget(user, device)
 
     def forget_tokens(self) -> None:
         """A device token was revoked or a device deleted: its callback tokens are refused at once."""
@@ -162,33 +160,50 @@ class ThingerService:
 
     # -- buckets ------------------------------------------------------------------------------
     async def bucket_info(self, user: str, bucket: str) -> BucketInfo | None:
-        key = (user, bucket)
-        info = self._buckets.get(key)
-        if info is None:
-            info = await self.emu.store.read(lambda c: load_bucket_info(c, user, bucket))
-            if info is not None:
-                self._buckets[key] = info
-        return info
+        return await self._buckets.get(user, bucket)
 
     def cached_bucket(self, user: str, bucket: str) -> BucketInfo | None:
-        return self._buckets.get((user, bucket))
+        return self._buckets.cached(user, bucket)
 
     def forget_bucket(self, user: str, bucket: str) -> None:
-        self._buckets.pop((user, bucket), None)
+        self._buckets.forget(user, bucket)
         self.pruned_at.pop((user, bucket), None)
 
     # -- endpoints ----------------------------------------------------------------------------
     async def endpoint_doc(self, user: str, endpoint: str) -> dict[str, Any] | None:
-        key = (user, endpoint)
-        doc = self._endpoints.get(key)
-        if doc is None:
-            doc = await self.emu.store.read(lambda c: load_endpoint_doc(c, user, endpoint))
-            if doc is not None:
-                self._endpoints[key] = doc
-        return doc
+        return await self._endpoints.get(user, endpoint)
 
     def forget_endpoint(self, user: str, endpoint: str) -> None:
-        self._endpoints.pop((user, endpoint), None)
+        self._endpoints.forget(user, endpoint)
+
+
+class ReadThrough(Generic[V]):
+    """A memory cache of ``load(conn, user, name)`` by (user, name), read from the store on a miss.
+
+    Misses (None) are not cached; the route modules ``forget`` an entry after committing a change to it.
+    """
+
+    def __init__(self, store: Store, load: Callable[[sqlite3.Connection, str, str], V | None]) -> None:
+        self._store = store
+        self._load = load
+        self._entries: dict[tuple[str, str], V] = {}
+
+    def cached(self, user: str, name: str) -> V | None:
+        return self._entries.get((user, name))
+
+    async def get(self, user: str, name: str) -> V | None:
+        value = self._entries.get((user, name))
+        if value is None:
+            value = await self._store.read(lambda c: self._load(c, user, name))
+            if value is not None:
+                self._entries[(user, name)] = value
+        return value
+
+    def forget(self, user: str, name: str) -> None:
+        self._entries.pop((user, name), None)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 def load_device_info(conn: sqlite3.Connection, user: str, device: str) -> DeviceInfo | None:
