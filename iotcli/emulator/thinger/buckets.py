@@ -13,6 +13,7 @@ from starlette.responses import Response
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import MAX_EPOCH_MS, ok, path_id, query_int, read_json, read_json_object
 from iotcli.emulator.routing import RouteTable
+from iotcli.emulator.thinger.documents import Documents, commit
 from iotcli.emulator.thinger.service import (
     BucketInfo,
     ThingerService,
@@ -34,16 +35,7 @@ DEFAULT_ITEMS, MAX_ITEMS = 100, 1000
 PRUNE_EVERY_MS = 60_000
 
 
-def bucket_object(row: sqlite3.Row) -> dict[str, Any]:
-    doc = json.loads(row["doc"])
-    return {"bucket": row["bucket"], **doc, "created": row["created"], "modified": row["modified"]}
-
-
-def fetch_bucket(conn: sqlite3.Connection, user: str, bucket: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT bucket, doc, created, modified FROM th_buckets WHERE user = ? AND bucket = ?", (user, bucket)
-    ).fetchone()
-    return row
+BUCKET_DOCS = Documents("th_buckets", "bucket")
 
 
 # -- records: shared with the callback ingest ---------------------------------------------------
@@ -113,7 +105,7 @@ def write_record(
     conn: sqlite3.Connection, svc: ThingerService, info: BucketInfo, ts: int, val_json: str, now_ms: int
 ) -> None:
     """Store one record (same ts replaces) and, now and then, prune records past the retention."""
-    if fetch_bucket(conn, info.user, info.bucket) is None:
+    if BUCKET_DOCS.fetch(conn, info.user, info.bucket) is None:
         raise not_found("bucket", info.bucket)  # deleted since it was looked up
     conn.execute(
         "INSERT OR REPLACE INTO th_bucket_data(user, bucket, ts, val) VALUES (?,?,?,?)",
@@ -151,44 +143,26 @@ async def create_bucket(request: Request) -> Response:
     now = emu.clock.now_ms()
 
     def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        if fetch_bucket(conn, user, bucket) is not None:
-            raise ApiProblem(400, f"bucket '{bucket}' already exists")
-        conn.execute(
-            "INSERT INTO th_buckets(user, bucket, doc, created, modified) VALUES (?,?,?,?,?)",
-            (user, bucket, json.dumps(doc), now, now),
-        )
+        data = BUCKET_DOCS.insert(conn, user, bucket, doc, now)
         event = emu.events.stage(
             conn, "bucket.created", {"user": user, "bucket": bucket, "source": doc["config"].get("source")}
         )
-        row = fetch_bucket(conn, user, bucket)
-        assert row is not None
-        return bucket_object(row), event
+        return data, event
 
-    data, event = await emu.store.write(write)
-    svc.forget_bucket(user, bucket)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write, lambda: svc.forget_bucket(user, bucket))
 
 
 @routes.get(BUCKETS, summary="List buckets")
 async def list_buckets(request: Request) -> Response:
     emu, _svc, user = await account_user(request)
-    rows = await emu.store.read(
-        lambda c: c.execute(
-            "SELECT bucket, doc, created, modified FROM th_buckets WHERE user = ? ORDER BY bucket", (user,)
-        ).fetchall()
-    )
-    return ok([bucket_object(r) for r in rows])
+    return ok(await emu.store.read(lambda c: BUCKET_DOCS.list(c, user)))
 
 
 @routes.get(BUCKET, summary="Read a bucket's configuration")
 async def read_bucket(request: Request) -> Response:
     emu, _svc, user = await account_user(request)
     bucket = path_id(request, "bucket")
-    row = await emu.store.read(lambda c: fetch_bucket(c, user, bucket))
-    if row is None:
-        raise not_found("bucket", bucket)
-    return ok(bucket_object(row))
+    return ok(await emu.store.read(lambda c: BUCKET_DOCS.show(BUCKET_DOCS.get(c, user, bucket))))
 
 
 @routes.put(BUCKET, summary="Update a bucket (partial)", body=request_schema("put", BUCKET))
@@ -199,39 +173,26 @@ async def update_bucket(request: Request) -> Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         validate("put", BUCKET, body)
-    rest = dict(body)
-    if "bucket" in rest:
-        if rest["bucket"] != bucket:
-            raise ApiProblem(400, f"field 'bucket' cannot be changed (it is '{bucket}')")
-        del rest["bucket"]
+    rest = BUCKET_DOCS.changes(body, bucket)
     validate("put", BUCKET, rest)
     now = emu.clock.now_ms()
 
-    def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        row = fetch_bucket(conn, user, bucket)
-        if row is None:
-            raise not_found("bucket", bucket)
-        doc = json.loads(row["doc"])
+    def merge(doc: dict[str, Any]) -> dict[str, Any]:
         for key, value in rest.items():
             if key in CLEARABLE and value == "":
                 doc.pop(key, None)
             else:
                 doc[key] = value
-        conn.execute(
-            "UPDATE th_buckets SET doc = ?, modified = ? WHERE user = ? AND bucket = ?",
-            (json.dumps(doc), now, user, bucket),
-        )
+        return doc
+
+    def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+        data = BUCKET_DOCS.update(conn, user, bucket, merge, now)
         event = emu.events.stage(
             conn, "bucket.updated", {"user": user, "bucket": bucket, "fields": sorted(rest)}
         )
-        new = fetch_bucket(conn, user, bucket)
-        assert new is not None
-        return bucket_object(new), event
+        return data, event
 
-    data, event = await emu.store.write(write)
-    svc.forget_bucket(user, bucket)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write, lambda: svc.forget_bucket(user, bucket))
 
 
 @routes.delete(BUCKET, summary="Delete a bucket and its records")
@@ -240,18 +201,12 @@ async def delete_bucket(request: Request) -> Response:
     bucket = path_id(request, "bucket")
 
     def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        row = fetch_bucket(conn, user, bucket)
-        if row is None:
-            raise not_found("bucket", bucket)
-        conn.execute("DELETE FROM th_buckets WHERE user = ? AND bucket = ?", (user, bucket))
+        data = BUCKET_DOCS.delete(conn, user, bucket)
         conn.execute("DELETE FROM th_bucket_data WHERE user = ? AND bucket = ?", (user, bucket))
         event = emu.events.stage(conn, "bucket.deleted", {"user": user, "bucket": bucket})
-        return bucket_object(row), event
+        return data, event
 
-    data, event = await emu.store.write(write)
-    svc.forget_bucket(user, bucket)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write, lambda: svc.forget_bucket(user, bucket))
 
 
 # -- records -------------------------------------------------------------------------------------
@@ -338,7 +293,7 @@ async def clear_data(request: Request) -> Response:
     bucket = path_id(request, "bucket")
 
     def write(conn: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
-        if fetch_bucket(conn, user, bucket) is None:
+        if BUCKET_DOCS.fetch(conn, user, bucket) is None:
             raise not_found("bucket", bucket)
         cur = conn.execute("DELETE FROM th_bucket_data WHERE user = ? AND bucket = ?", (user, bucket))
         event = emu.events.stage(

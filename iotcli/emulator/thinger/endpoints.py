@@ -21,6 +21,7 @@ from iotcli.emulator.thinger.calls import (
     outcome,
     recorded,
 )
+from iotcli.emulator.thinger.documents import Documents, commit
 from iotcli.emulator.thinger.service import account_user, not_found
 from iotcli.emulator.thinger.validation import request_schema, validate
 
@@ -31,17 +32,7 @@ ENDPOINT = "/v1/users/{user}/endpoints/{endpoint}"
 CALL = "/v1/users/{user}/endpoints/{endpoint}/call"
 
 
-def endpoint_object(row: sqlite3.Row) -> dict[str, Any]:
-    doc = json.loads(row["doc"])
-    return {"endpoint": row["endpoint"], **doc, "created": row["created"], "modified": row["modified"]}
-
-
-def fetch_endpoint(conn: sqlite3.Connection, user: str, endpoint: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT endpoint, doc, created, modified FROM th_endpoints WHERE user = ? AND endpoint = ?",
-        (user, endpoint),
-    ).fetchone()
-    return row
+ENDPOINT_DOCS = Documents("th_endpoints", "endpoint")
 
 
 @routes.post(ENDPOINTS, summary="Create an endpoint", body=request_schema("post", ENDPOINTS))
@@ -62,45 +53,26 @@ async def create_endpoint(request: Request) -> Response:
     now = emu.clock.now_ms()
 
     def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        if fetch_endpoint(conn, user, endpoint) is not None:
-            raise ApiProblem(400, f"endpoint '{endpoint}' already exists")
-        conn.execute(
-            "INSERT INTO th_endpoints(user, endpoint, doc, created, modified) VALUES (?,?,?,?,?)",
-            (user, endpoint, json.dumps(doc), now, now),
-        )
+        data = ENDPOINT_DOCS.insert(conn, user, endpoint, doc, now)
         event = emu.events.stage(
             conn, "endpoint.created", {"user": user, "endpoint": endpoint, "type": doc["type"]}
         )
-        row = fetch_endpoint(conn, user, endpoint)
-        assert row is not None
-        return endpoint_object(row), event
+        return data, event
 
-    data, event = await emu.store.write(write)
-    svc.forget_endpoint(user, endpoint)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write, lambda: svc.forget_endpoint(user, endpoint))
 
 
 @routes.get(ENDPOINTS, summary="List endpoints")
 async def list_endpoints(request: Request) -> Response:
     emu, _svc, user = await account_user(request)
-    rows = await emu.store.read(
-        lambda c: c.execute(
-            "SELECT endpoint, doc, created, modified FROM th_endpoints WHERE user = ? ORDER BY endpoint",
-            (user,),
-        ).fetchall()
-    )
-    return ok([endpoint_object(r) for r in rows])
+    return ok(await emu.store.read(lambda c: ENDPOINT_DOCS.list(c, user)))
 
 
 @routes.get(ENDPOINT, summary="Read an endpoint")
 async def read_endpoint(request: Request) -> Response:
     emu, _svc, user = await account_user(request)
     endpoint = path_id(request, "endpoint")
-    row = await emu.store.read(lambda c: fetch_endpoint(c, user, endpoint))
-    if row is None:
-        raise not_found("endpoint", endpoint)
-    return ok(endpoint_object(row))
+    return ok(await emu.store.read(lambda c: ENDPOINT_DOCS.show(ENDPOINT_DOCS.get(c, user, endpoint))))
 
 
 @routes.put(ENDPOINT, summary="Update an endpoint (partial)", body=request_schema("put", ENDPOINT))
@@ -111,34 +83,18 @@ async def update_endpoint(request: Request) -> Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         validate("put", ENDPOINT, body)
-    rest = dict(body)
-    if "endpoint" in rest:
-        if rest["endpoint"] != endpoint:
-            raise ApiProblem(400, f"field 'endpoint' cannot be changed (it is '{endpoint}')")
-        del rest["endpoint"]
+    rest = ENDPOINT_DOCS.changes(body, endpoint)
     validate("put", ENDPOINT, rest)
     now = emu.clock.now_ms()
 
     def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        row = fetch_endpoint(conn, user, endpoint)
-        if row is None:
-            raise not_found("endpoint", endpoint)
-        doc = {**json.loads(row["doc"]), **rest}
-        conn.execute(
-            "UPDATE th_endpoints SET doc = ?, modified = ? WHERE user = ? AND endpoint = ?",
-            (json.dumps(doc), now, user, endpoint),
-        )
+        data = ENDPOINT_DOCS.update(conn, user, endpoint, lambda doc: {**doc, **rest}, now)
         event = emu.events.stage(
             conn, "endpoint.updated", {"user": user, "endpoint": endpoint, "fields": sorted(rest)}
         )
-        new = fetch_endpoint(conn, user, endpoint)
-        assert new is not None
-        return endpoint_object(new), event
+        return data, event
 
-    data, event = await emu.store.write(write)
-    svc.forget_endpoint(user, endpoint)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write, lambda: svc.forget_endpoint(user, endpoint))
 
 
 @routes.delete(ENDPOINT, summary="Delete an endpoint")
@@ -147,17 +103,11 @@ async def delete_endpoint(request: Request) -> Response:
     endpoint = path_id(request, "endpoint")
 
     def write(conn: sqlite3.Connection) -> tuple[dict[str, Any], dict[str, Any]]:
-        row = fetch_endpoint(conn, user, endpoint)
-        if row is None:
-            raise not_found("endpoint", endpoint)
-        conn.execute("DELETE FROM th_endpoints WHERE user = ? AND endpoint = ?", (user, endpoint))
+        data = ENDPOINT_DOCS.delete(conn, user, endpoint)
         event = emu.events.stage(conn, "endpoint.deleted", {"user": user, "endpoint": endpoint})
-        return endpoint_object(row), event
+        return data, event
 
-    data, event = await emu.store.write(write)
-    svc.forget_endpoint(user, endpoint)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write, lambda: svc.forget_endpoint(user, endpoint))
 
 
 def _answer_body(text: str | None) -> Any:
