@@ -13,6 +13,7 @@ from iotcli.emulator.auth import hash_token
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok, path_id, query_int, read_json
 from iotcli.emulator.routing import RouteTable
+from iotcli.emulator.thinger.documents import commit
 from iotcli.emulator.thinger.service import account_user, not_found, timeout_ms
 from iotcli.emulator.thinger.validation import request_schema, validate
 
@@ -105,10 +106,7 @@ async def create_device(request: Request) -> Response:
         assert row is not None
         return device_object(row, now), event
 
-    data, event = await emu.store.write(write)
-    svc.forget_device(user, device)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write, lambda: svc.forget_device(user, device))
 
 
 @routes.get(
@@ -199,10 +197,7 @@ async def update_device(request: Request) -> Response:
         assert new is not None
         return device_object(new, now), event
 
-    data, event = await emu.store.write(write)
-    svc.forget_device(user, device)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write, lambda: svc.forget_device(user, device))
 
 
 @routes.delete(DEVICE, summary="Delete a device (its callback, tokens and properties; buckets stay)")

@@ -1,5 +1,7 @@
 """Named JSON documents per user (buckets, endpoints): the SQL and the route steps they share.
 
+``commit`` is the tail of every change route of the surface (devices and properties too).
+
 Both tables have the shape ``(user, <key>, doc, created, modified)``; the API shows a document as
 ``{<key>: name, **doc, "created", "modified"}``. The route modules keep what differs (the fields of a
 new document, how an update merges, what else a delete removes, the events' data).
@@ -102,12 +104,13 @@ class Documents:
 
 async def commit(
     emu: Emulator,
-    write: Callable[[sqlite3.Connection], tuple[dict[str, Any], Event]],
-    forget: Callable[[], None],
+    write: Callable[[sqlite3.Connection], tuple[Any, Event]],
+    forget: Callable[[], None] | None = None,
 ) -> Response:
-    """Run a change (returning the document as shown and its event), drop the cached entry, publish the
-    event, and answer the document."""
+    """Run a change that returns (what to answer, its event); then drop the cached entry it changed,
+    publish the event, and answer."""
     data, event = await emu.store.write(write)
-    forget()
+    if forget is not None:
+        forget()
     emu.events.publish(event)
     return ok(data)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok, path_id, read_json
 from iotcli.emulator.routing import RouteTable
+from iotcli.emulator.thinger.documents import commit
 from iotcli.emulator.thinger.service import account_user, exists, not_found
 from iotcli.emulator.thinger.validation import request_schema, validate
 
@@ -158,9 +159,7 @@ async def put_property_route(request: Request) -> Response:
         event = emu.events.stage(conn, "property.set", {"user": user, "device": device, "properties": [prop]})
         return property_object(row), event
 
-    data, event = await emu.store.write(write)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write)
 
 
 @routes.patch(PROPERTY, summary="Merge a JSON merge patch (RFC 7386) into a property")
@@ -190,9 +189,7 @@ async def patch_property(request: Request) -> Response:
         event = emu.events.stage(conn, "property.set", {"user": user, "device": device, "properties": [prop]})
         return property_object(new), event
 
-    data, event = await emu.store.write(write)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write)
 
 
 @routes.delete(PROPERTY, summary="Delete a property")
@@ -212,6 +209,4 @@ async def delete_property(request: Request) -> Response:
         event = emu.events.stage(conn, "property.deleted", {"user": user, "device": device, "property": prop})
         return property_object(row), event
 
-    data, event = await emu.store.write(write)
-    emu.events.publish(event)
-    return ok(data)
+    return await commit(emu, write)
