@@ -355,8 +355,14 @@ class DeliveryWorker:
                     self._drain(lane)
                 for other in list(self._waiting):
                     self._drain(other)
-            if self._backlog and (not self._waiting_count or lane not in self._waiting):
+            if (
+                self._backlog
+                and not self._scanning
+                and (not self._waiting_count or lane not in self._waiting)
+            ):
                 # The rows in memory have started (or this lane has none): read on from the outbox.
+                # (Not while a scan runs: its rows are about to wait in memory, and a second scan
+                # would throw them away and read them again.)
                 self._scan_needed = True
             if not self._in_flight:
                 self._idle.set()

@@ -31,7 +31,7 @@ def test_a_backlog_is_read_once_from_the_outbox_and_delivered_exactly_once(
 
     monkeypatch.setattr(DeliveryWorker, "_scan", counting_scan)
     # The first 32 attempts (the lane's width) hang on, so the burst piles up in the outbox.
-    sink.script = [Reply(200, delay=0.5)] * 32
+    sink.script = [Reply(200, delay=2.0)] * 32
     connect(emulator, sink.url)
     sent = [uplink(emulator)["FCntUp"] for _ in range(UPLINKS)]
 
