@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ from tests.harness import InProcessEmulator, run_cli
 TIAK = "bec499c69e9c939e413b663961636c61"
 DEST = "http://127.0.0.1:9/uplinks"
 API = "http://api.test"
+
+
+def hashed(as_key: str) -> str:
+    """How the emulator keeps a downlinkAsKey."""
+    return "sha256:" + hashlib.sha256(as_key.encode()).hexdigest()
 
 
 def remote(*args: str) -> list[str]:
@@ -69,7 +75,7 @@ def test_create_every_flag_reaches_the_stored_configuration(cli: Cli, emulator: 
         "lrcCompliance": True,
         "tiak": TIAK,
         "downlinkAsId": "as-1",
-        "downlinkAsKey": "k3y",
+        "downlinkAsKey": hashed("k3y"),  # only compared: kept as its hash
         "description": "my app",
         "sendMetadata": True,
         "sendRawDecodedFormat": True,
@@ -277,7 +283,7 @@ def test_update_applies_flags_and_keeps_masked_secrets(cli: Cli, emulator: InPro
     assert s.configuration["reconnectStrategy"] == "CALM"
     # secrets came back as "*****" and were sent back as such: the server kept them
     assert s.configuration["tiak"] == TIAK
-    assert s.configuration["downlinkAsKey"] == "k3y"
+    assert s.configuration["downlinkAsKey"] == hashed("k3y")
     assert s.configuration["proxy"] == {
         "hostname": "http://proxy.local:3128",
         "username": "bob",
@@ -294,7 +300,7 @@ def test_update_json_and_reactivate_and_replace_secret(cli: Cli, emulator: InPro
     assert r.exit_code == 0, r.stderr
     data = r.json()["data"]
     assert data["state"] == "OPEN" and data["active"] is True
-    assert stored(emulator, conn["id"]).configuration["downlinkAsKey"] == "new"
+    assert stored(emulator, conn["id"]).configuration["downlinkAsKey"] == hashed("new")
 
 
 def test_update_removes_proxy(cli: Cli, emulator: InProcessEmulator) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import jsonschema
@@ -97,7 +98,29 @@ def test_put_accepts_a_get_answer_sent_back(emulator: InProcessEmulator) -> None
     r = emulator.http.put(f"{BASE}/connections/{created['id']}", json=created)
     assert r.status_code == 200, r.text
     stored = emulator.emu.services["iotflow"].connections.cache[created["id"]].configuration
-    assert stored["downlinkAsKey"] == "k3y"
+    # Kept as its hash, and '*****' (as a GET shows it) kept that hash.
+    assert stored["downlinkAsKey"] == "sha256:" + hashlib.sha256(b"k3y").hexdigest()
+
+
+def test_the_downlink_as_key_is_checked_against_its_hash_and_a_new_one_replaces_it(
+    emulator: InProcessEmulator,
+) -> None:
+    created = create(emulator, downlinkAsId="as1", downlinkAsKey="k3y")
+    url = f"/iot-flow/downlinkMessages/{created['id']}"
+
+    def downlink(as_key: str) -> int:
+        body = {"DevEUI_downlink": {"DevEUI": "0018B20000000B20", "FPort": 2, "payload_hex": "01",
+                                    "AS_ID": "as1", "AS_KEY": as_key}}  # fmt: skip
+        return emulator.anon("POST", url, json=body).status_code
+
+    assert (downlink("k3y"), downlink("wrong"), downlink(stored_hash("k3y"))) == (202, 401, 401)
+    changed = {**created, "configuration": {**created["configuration"], "downlinkAsKey": "n3w"}}
+    assert emulator.http.put(f"{BASE}/connections/{created['id']}", json=changed).status_code == 200
+    assert (downlink("n3w"), downlink("k3y")) == (202, 401)
+
+
+def stored_hash(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 @pytest.mark.parametrize(

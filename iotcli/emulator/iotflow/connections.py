@@ -24,6 +24,8 @@ from iotcli.delivery.outbox import DROPPED, PENDING
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connector_schema import (
     CONNECTOR_ID,
+    MASK,
+    hash_as_key,
     keep_secrets,
     mask,
     validate_connection,
@@ -150,7 +152,7 @@ class ConnectionService:
             user=user,
             name=body["name"],
             active=active,
-            configuration=with_defaults(body["configuration"]),
+            configuration=hash_as_key(with_defaults(body["configuration"])),
             state=OPEN if active else DEACTIVATED,
             startup_time=now,
             created=now,
@@ -172,7 +174,9 @@ class ConnectionService:
     async def replace(self, user: str, cid: str, body: Any) -> Connection:
         """PUT: the whole connection again. ``"*****"`` keeps a stored secret."""
         old = self.get(user, cid)
+        fresh_key = False  # a new downlinkAsKey was sent (not "*****", which keeps the stored hash)
         if isinstance(body, dict) and isinstance(body.get("configuration"), dict):
+            fresh_key = body["configuration"].get("downlinkAsKey") not in (None, "", MASK)
             body = {**body, "configuration": keep_secrets(body["configuration"], old.configuration)}
         validate_connection(body)
         if "id" in body and normalize_connection_id(str(body["id"])) != old.id:
@@ -185,7 +189,7 @@ class ConnectionService:
             user=user,
             name=body["name"],
             active=active,
-            configuration=with_defaults(body["configuration"]),
+            configuration=(hash_as_key if fresh_key else dict)(with_defaults(body["configuration"])),
             state=OPEN if active else DEACTIVATED,
             startup_time=now if (active and old.state != OPEN) else old.startup_time,
             created=old.created,

@@ -7,6 +7,8 @@ configuration with the very same schema (jsonschema), so the document and the ru
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -219,3 +221,27 @@ def keep_secrets(new: dict[str, Any], stored: dict[str, Any] | None) -> dict[str
                 raise ApiProblem(400, f"field '{name}' is '{MASK}' but no value is stored to keep: send it")
             node[leaf] = previous
     return out
+
+
+#: ``downlinkAsKey`` is only ever compared with the AS_KEY of downlinks, so it is kept as a SHA-256,
+#: like the tokens the emulator issues (``tiak`` and the proxy password are used, so they are kept).
+HASHED = "sha256:"
+
+
+def _sha256(value: str) -> str:
+    return HASHED + hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def hash_as_key(configuration: dict[str, Any]) -> dict[str, Any]:
+    """The configuration with a newly given ``downlinkAsKey`` replaced by its hash."""
+    key = configuration.get("downlinkAsKey")
+    if isinstance(key, str) and key:
+        return {**configuration, "downlinkAsKey": _sha256(key)}
+    return configuration
+
+
+def as_key_matches(stored: str, given: str) -> bool:
+    """Constant-time check of a downlink's AS_KEY against the stored ``downlinkAsKey``."""
+    if stored.startswith(HASHED) and len(stored) == len(HASHED) + 64:
+        return hmac.compare_digest(_sha256(given), stored)
+    return hmac.compare_digest(given.encode(), stored.encode())  # kept in clear by an earlier version

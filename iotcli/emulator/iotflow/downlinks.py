@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connections import iso_time, normalize_connection_id
+from iotcli.emulator.iotflow.connector_schema import as_key_matches
 from iotcli.emulator.iotflow.uplinks import MAX_FCNT, normalize_deveui, parse_fport, parse_payload_hex
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ DOWNLINK_KEYS = {
     "FCntDn", "CorrelationID", "AS_ID", "AS_KEY", "DriverCfg",
 }  # fmt: skip
 CORRELATION = re.compile(r"^[0-9a-fA-F]{16}$")
+
+
+def _same(stored: str, given: str) -> bool:
+    return hmac.compare_digest(given.encode(), stored.encode())
 
 
 def _flag(body: dict[str, Any], key: str) -> bool:
@@ -169,9 +174,12 @@ class DownlinkService:
             raise ApiProblem(403, "downlinks are disabled on this connection (downlinkEnabled: false)")
         inner = body.get("DevEUI_downlink") if isinstance(body, dict) else None
         inner = inner if isinstance(inner, dict) else {}
-        for key, setting in (("AS_ID", "downlinkAsId"), ("AS_KEY", "downlinkAsKey")):
+        for key, setting, matches in (
+            ("AS_ID", "downlinkAsId", _same),
+            ("AS_KEY", "downlinkAsKey", as_key_matches),
+        ):
             stored = cfg.get(setting)
-            if stored and not hmac.compare_digest(str(inner.get(key, "")).encode(), str(stored).encode()):
+            if stored and not matches(str(stored), str(inner.get(key, ""))):
                 raise ApiProblem(401, f"'DevEUI_downlink.{key}' does not match the connection's {setting}")
         dl = validate(body, cfg.get("downlinkPort"))
         now = self.emu.clock.now()
