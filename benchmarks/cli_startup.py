@@ -1,4 +1,5 @@
-"""CLI start-up time: `iotcli --version` and `iotcli --help` beside `python -c pass`.
+"""CLI start-up time: `iotcli --version`, `iotcli --help` and a command (`config show`, which needs no
+server) beside `python -c pass`. A command builds only its own group of the tree (``app_for``).
 
 Target: `--version` within 100 ms of `python -c pass`. The CLI must import uvicorn, starlette and
 the emulator only inside `iotcli emulate`.
@@ -32,12 +33,14 @@ def main() -> None:
     base = median_ms([py, "-c", "pass"], args.runs)
     version = median_ms([py, "-m", "iotcli", "--version"], args.runs)
     helptext = median_ms([py, "-m", "iotcli", "--help"], args.runs)
+    command = median_ms([py, "-m", "iotcli", "config", "show"], args.runs)
     print(f"python -c pass     {base:8.1f} ms")
     print(
         f"iotcli --version   {version:8.1f} ms  (+{version - base:.1f} ms; target <= +100 ms: "
         f"{'ok' if version - base <= 100 else 'MISSED'})"
     )
     print(f"iotcli --help      {helptext:8.1f} ms  (+{helptext - base:.1f} ms)")
+    print(f"iotcli config show {command:8.1f} ms  (+{command - base:.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -104,15 +104,18 @@ def run_cli(
     input: str | None = None,
     env: dict[str, str] | None = None,
 ) -> CliResult:
-    """Run ``iotcli ARGS`` in-process; with ``transport`` its API calls go to that app."""
-    from iotcli.cli.app import app
+    """Run ``iotcli ARGS`` in-process; with ``transport`` its API calls go to that app.
+
+    The tree is built as ``iotcli`` builds it (``app_for``: only the command's group when it is known).
+    """
+    from iotcli.cli.app import app_for
     from iotcli.cli.state import Environment
 
     runner = CliRunner()
     old = Environment.transport
     Environment.transport = transport
     try:
-        result = runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+        result = runner.invoke(app_for(args), list(args), input=input, env=env, catch_exceptions=False)
     finally:
         Environment.transport = old
     return CliResult(result.exit_code, result.stdout, result.stderr)

@@ -21,6 +21,6 @@ def main() -> None:
 
         if send_fast.should_take(sys.argv[1:]):
             sys.exit(send_fast.main(sys.argv[2:]))
-    from iotcli.cli.app import app
+    from iotcli.cli.app import app_for
 
-    app(prog_name="iotcli")
+    app_for(sys.argv[1:])(prog_name="iotcli")
