@@ -84,8 +84,14 @@ def test_validity_time_on_the_emulator_clock(emulator: InProcessEmulator, sink: 
     cid = connect(emulator, sink.url)
     valid_until = iso_time(emulator.emu.clock.now() + 600)
     post(emulator, cid, ValidityTime=valid_until)
+    assert listed(emulator)[0]["cause"] is None
     emulator.advance(601)
+    # Still in the queue (class A) until the next uplink, and the listing says what will happen.
+    (waiting,) = listed(emulator)
+    assert waiting["status"] == "queued"
+    assert waiting["cause"] == "ValidityTime passed: expires (B0) with the device's next uplink"
     assert uplink(emulator)["downlinks"][0]["status"] == "expired"
+    assert listed(emulator)[0]["cause"] == "B0"
 
 
 def test_reused_fcntdn_is_rejected(fast_emulator: InProcessEmulator, sink: Sink) -> None:

@@ -128,6 +128,18 @@ def validate(body: Any, downlink_port: int | None) -> dict[str, Any]:
     }
 
 
+#: The ``cause`` listed for a queued downlink whose ValidityTime has passed [chosen]: class A keeps it in the
+#: queue until the device's next uplink, which reports it expired (B0).
+PAST_VALIDITY = "ValidityTime passed: expires (B0) with the device's next uplink"
+
+
+def _listed(row: sqlite3.Row, now: float) -> dict[str, Any]:
+    item = _row_to_api(row)
+    if row["status"] == QUEUED and row["validity"] is not None and row["validity"] <= now:
+        item["cause"] = PAST_VALIDITY
+    return item
+
+
 def _row_to_api(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -317,6 +329,8 @@ class DownlinkService:
         return reports, journal, fcnt_dn
 
     async def list(self, deveui: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
+        now = self.emu.clock.now()
+
         def query(c: sqlite3.Connection) -> list[dict[str, Any]]:
             sql = "SELECT * FROM iotflow_downlinks WHERE 1=1"
             args: list[Any] = []
@@ -328,6 +342,6 @@ class DownlinkService:
                 args.append(status)
             sql += " ORDER BY created DESC, rowid DESC LIMIT ?"
             args.append(limit)
-            return [_row_to_api(r) for r in c.execute(sql, args).fetchall()]
+            return [_listed(r, now) for r in c.execute(sql, args).fetchall()]
 
         return await self.emu.store.read(query)
