@@ -551,10 +551,12 @@ class DeliveryWorker:
         return done
 
     @staticmethod
-    def prune(conn: sqlite3.Connection, keep: int) -> int:
-        """Delete the oldest final deliveries beyond ``keep`` (pending ones are never pruned)."""
+    def prune(conn: sqlite3.Connection, keep: int, limit: int = 2**62) -> int:
+        """Delete the oldest final deliveries beyond ``keep``, at most ``limit`` of them (pending ones are
+        never pruned; their attempts go with them)."""
         cur = conn.execute(
-            "DELETE FROM deliveries WHERE status != ? AND id <= (SELECT MAX(id) FROM deliveries) - ?",
-            (PENDING, keep),
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status != ? "
+            "AND id <= (SELECT MAX(id) FROM deliveries) - ? ORDER BY id LIMIT ?)",
+            (PENDING, keep, limit),
         )
         return cur.rowcount

@@ -31,6 +31,8 @@ log = logging.getLogger("iotcli.emulator")
 
 #: Tables ``POST /_emulator/reset`` keeps.
 KEEP_ON_RESET = {"meta", "schema_versions", "sqlite_sequence"}
+#: Journal rows one pruning job deletes at most (a few ms of the event loop each).
+PRUNE_CHUNK = 5_000
 
 
 class Emulator:
@@ -146,39 +148,54 @@ class Emulator:
 
         Pending deliveries are never pruned. Expired OAuth tokens go a day after they expired.
         Also saves the clock, so a killed emulator restarts close to where its time was.
+        The rows go in store jobs of at most ``PRUNE_CHUNK`` each: the store runs on the event loop,
+        and one job deleting a few hundred thousand rows would hold every request for a second.
         """
         settings, now = self.settings, self.clock.now()
+        cutoff = None if settings.journal_max_age is None else now - settings.journal_max_age
 
-        def prune(conn: sqlite3.Connection) -> dict[str, int]:
+        def step(conn: sqlite3.Connection) -> dict[str, int]:
             counts = {
-                "events": self.events.prune(conn, settings.max_events),
-                "deliveries": DeliveryWorker.prune(conn, settings.max_deliveries),
+                "events": self.events.prune(conn, settings.max_events, PRUNE_CHUNK),
+                "deliveries": DeliveryWorker.prune(conn, settings.max_deliveries, PRUNE_CHUNK),
             }
-            if settings.journal_max_age is not None:
-                cutoff = now - settings.journal_max_age
+            if cutoff is not None:
                 # Event ids grow with their time (the clock never runs backwards), so the first id at
                 # or past the cutoff bounds the old ones: found by walking ids, no index on ts needed.
                 first_kept = conn.execute(
                     "SELECT id FROM events WHERE ts >= ? ORDER BY id LIMIT 1", (int(cutoff * 1000),)
                 ).fetchone()
                 counts["events"] += conn.execute(
-                    "DELETE FROM events WHERE id < ?",
-                    (first_kept[0] if first_kept else 2**62,),
+                    "DELETE FROM events WHERE id < MIN(?, (SELECT MIN(id) FROM events) + ?)",
+                    (first_kept[0] if first_kept else 2**62, PRUNE_CHUNK),
                 ).rowcount
                 counts["deliveries"] += conn.execute(
-                    "DELETE FROM deliveries WHERE status != 'pending' AND updated_at < ?", (cutoff,)
+                    "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status != 'pending' "
+                    "AND updated_at < ? ORDER BY id LIMIT ?)",
+                    (cutoff, PRUNE_CHUNK),
                 ).rowcount
-            counts["tokens"] = conn.execute(
-                "DELETE FROM tokens WHERE kind IN ('oauth', 'refresh', 'iotflow') AND expires < ?",
-                (int((now - 86400) * 1000),),
-            ).rowcount
-            _meta_set(conn, "clock_now", repr(now))
             return counts
 
-        counts: dict[str, int] = await self.store.write(prune)
-        if counts["tokens"]:
+        def finish(conn: sqlite3.Connection) -> int:
+            _meta_set(conn, "clock_now", repr(now))
+            return int(
+                conn.execute(
+                    "DELETE FROM tokens WHERE kind IN ('oauth', 'refresh', 'iotflow') AND expires < ?",
+                    (int((now - 86400) * 1000),),
+                ).rowcount
+            )
+
+        totals = {"events": 0, "deliveries": 0}
+        while True:
+            counts = await self.store.write(step)
+            for key, n in counts.items():
+                totals[key] += n
+            if max(counts.values()) < PRUNE_CHUNK:
+                break
+        result = {**totals, "tokens": await self.store.write(finish)}
+        if result["tokens"]:
             self.auth.clear()
-        return counts
+        return result
 
     async def _prune_loop(self) -> None:
         while True:

@@ -100,9 +100,12 @@ class EventJournal:
 
         return await self.emu.store.read(query)
 
-    def prune(self, conn: sqlite3.Connection, keep: int) -> int:
-        """Delete the oldest events beyond ``keep``."""
-        cur = conn.execute("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", (keep,))
+    def prune(self, conn: sqlite3.Connection, keep: int, limit: int = 2**62) -> int:
+        """Delete the oldest events beyond ``keep``, at most ``limit`` of them."""
+        cur = conn.execute(
+            "DELETE FROM events WHERE id <= MIN((SELECT MAX(id) FROM events) - ?, (SELECT MIN(id) FROM events) + ? - 1)",
+            (keep, limit),
+        )
         return cur.rowcount
 
 

@@ -163,3 +163,40 @@ def test_emulate_journal_options_reach_the_emulator(monkeypatch: pytest.MonkeyPa
     assert r.exit_code == 0, r.stderr
     [settings] = seen
     assert (settings.max_events, settings.max_deliveries, settings.journal_max_age) == (500, 300, 2 * 86400)
+
+
+def test_a_large_excess_is_pruned_in_small_store_jobs(
+    capped: InProcessEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store runs on the event loop: pruning goes in jobs of PRUNE_CHUNK rows, so requests get a turn."""
+    from iotcli.delivery.outbox import enqueue
+    from iotcli.emulator import core
+
+    emu = capped.emu
+    emu.settings.prune_every = 3600  # the test prunes by itself
+    emu.settings.journal_max_age = 3600
+    monkeypatch.setattr(core, "PRUNE_CHUNK", 40)
+
+    def fill(conn):  # type: ignore[no-untyped-def]
+        now = emu.clock.now()
+        for i in range(1000):
+            emu.events.stage(conn, "test.filler", {"n": i})
+        for i in range(400):
+            did = enqueue(conn, kind="unknown-kind", message={"n": i}, now=now, due=now + 86400)
+            if i % 4:  # every fourth stays pending
+                conn.execute("UPDATE deliveries SET status = 'delivered' WHERE id = ?", (did,))
+
+    capped.run(emu.store.write(fill))
+    jobs: list[int] = []
+    write = emu.store.write
+
+    async def counting_write(fn):  # type: ignore[no-untyped-def]
+        jobs.append(1)
+        return await write(fn)
+
+    monkeypatch.setattr(emu.store, "write", counting_write)
+    pruned = capped.run(emu.prune_journals())
+    c = counts(capped)
+    assert c["events"] == 100 and pruned["events"] >= 900
+    assert c["pending"] == 100 and c["deliveries"] - c["pending"] <= 100
+    assert len(jobs) >= 900 // 40  # in chunks, not one job
