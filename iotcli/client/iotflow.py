@@ -150,12 +150,16 @@ class IotFlowMethods(BaseClient):
                         response.read()
                         raise error_from_response(response)
                     comments: list[str] = []
-                    yield from parse_sse(response.iter_lines(), comments)
+                    last = after
+                    for event in parse_sse(response.iter_lines(), comments):
+                        last = event.get("id", last)
+                        yield event
                     ends = [c[4:].strip() for c in comments if c.startswith("end:")]
                     reason = ends[-1] if ends else "the server closed it"
+                    resume = f"--after {last}" if last is not None else "--after <the last id>"
                     raise StreamEnded(
                         f"GET {self.base_url}{path}: the event stream ended: {reason}",
-                        hint="follow again with --after <the last id> to continue where it stopped",
+                        hint=f"follow again with {resume} to continue where it stopped",
                     )
             except httpx.TimeoutException:
                 raise RequestTimeout(
