@@ -92,12 +92,9 @@ class DeliveryWorker:
         self._lane_count: dict[str, int] = {}
         #: The last lane limit a policy gave for each lane (lets a scan skip full lanes cheaply).
         self._lane_cap: dict[str, int] = {}
-        self._sem = asyncio.Semaphore(max_in_flight)
         self._max_in_flight = max_in_flight
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._idle = asyncio.Event()
-        self._idle.set()
         #: The loop rescans the outbox only when this is set (start, wake(), a timer, a backlog).
         self._scan_needed = True
         self._scanning = False
@@ -105,6 +102,8 @@ class DeliveryWorker:
         self._backlog = False
         #: The earliest future next_at known (from the last scan and later decisions).
         self._next_at: float | None = None
+        #: The earliest next_at noted while a scan ran (the scan's own answer may predate it).
+        self._noted: float | None = None
         #: Deliveries handed over while a scan was running: started once it returns.
         self._handed: list[tuple[Delivery, DeliveryPolicy]] = []
         #: Handed-over deliveries waiting for room, per lane, oldest first (a scan replaces them).
@@ -195,11 +194,20 @@ class DeliveryWorker:
         if queue is not None and not queue:
             del self._waiting[lane]
 
-    def _note_pending(self, next_at: float | None) -> None:
-        """A decision left a delivery pending: make sure the loop wakes when it is due."""
+    def note_pending(self, next_at: float | None) -> None:
+        """A committed pending delivery is due at ``next_at``: make sure the loop wakes then.
+
+        Cheaper than ``wake()`` for a delivery due later (a waiting reconnect, a retry): nothing is
+        rescanned now.
+        """
         if next_at is None or next_at <= self.clock.now():
             self.wake()
-        elif self._next_at is None or next_at < self._next_at:
+            return
+        if self._scanning:
+            # The running scan may have read the outbox before this commit: its next time must not
+            # replace this one.
+            self._noted = next_at if self._noted is None else min(self._noted, next_at)
+        if self._next_at is None or next_at < self._next_at:
             self._next_at = next_at
             self._wake.set()
 
@@ -262,6 +270,7 @@ class DeliveryWorker:
         self._scan_needed = False
         self._wake.clear()
         self._scanning = True
+        self._noted = None
         # The scan sees every handed-over delivery (committed before it was handed over).
         self._waiting.clear()
         self._waiting_count = 0
@@ -274,7 +283,8 @@ class DeliveryWorker:
             await asyncio.sleep(0.5)
             return
         self._scanning = False
-        self._next_at = next_at
+        noted, self._noted = self._noted, None
+        self._next_at = next_at if noted is None else noted if next_at is None else min(next_at, noted)
         started = 0
         left = False
         for row in due:
@@ -337,7 +347,6 @@ class DeliveryWorker:
         lane = delivery.lane
         if lane is not None:
             self._lane_count[lane] = self._lane_count.get(lane, 0) + 1
-        self._idle.clear()
         task = asyncio.create_task(self._attempt(delivery, policy))
         self._in_flight[delivery.id] = task
 
@@ -364,8 +373,6 @@ class DeliveryWorker:
                 # (Not while a scan runs: its rows are about to wait in memory, and a second scan
                 # would throw them away and read them again.)
                 self._scan_needed = True
-            if not self._in_flight:
-                self._idle.set()
             self._wake.set()
 
         task.add_done_callback(done)
@@ -405,7 +412,7 @@ class DeliveryWorker:
             loop.call_soon(self._flush_commits)
         staged = await done
         if decision.status == PENDING:
-            self._note_pending(decision.next_at)
+            self.note_pending(decision.next_at)
         if staged:
             self.events.publish(*staged)
 

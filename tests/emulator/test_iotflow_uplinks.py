@@ -81,6 +81,14 @@ def test_decoded_payload_and_overrides(emulator: InProcessEmulator, sink: Sink) 
         == 2**32 - 1
     )
     assert uplink(emulator, deveui="70B3D531C00027C8")["FCntUp"] == 0
+    # An override may repeat the device's DevEUI, in any accepted spelling.
+    fcnt = uplink(emulator, deveui="70B3D531C00027C8", DevEUI_uplink={"DevEUI": "70-b3-d5-31-c0-00-27-c8"})[
+        "FCntUp"
+    ]
+    (last,) = [
+        r.json()["DevEUI_uplink"] for r in sink.wait_for(5) if r.json()["DevEUI_uplink"]["FCntUp"] == fcnt
+    ]
+    assert last["DevEUI"] == "70B3D531C00027C8"
 
 
 @pytest.mark.parametrize(
@@ -103,6 +111,20 @@ def test_decoded_payload_and_overrides(emulator: InProcessEmulator, sink: Sink) 
         ({"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "colour": 3}, "colour"),
         ({"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "DevEUI_uplink": {"FCntUp": 2**70}}, "FCntUp"),
         ({"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "DevEUI_uplink": {"FCntUp": -1}}, "FCntUp"),
+        # The device is the top-level DevEUI: an override may repeat it, not name another (or a non-string).
+        (
+            {"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00", "DevEUI_uplink": {"DevEUI": {}}},
+            "DevEUI_uplink.DevEUI",
+        ),
+        (
+            {
+                "DevEUI": DEVEUI,
+                "FPort": 1,
+                "payload_hex": "00",
+                "DevEUI_uplink": {"DevEUI": "70B3D531C00027C8"},
+            },
+            "DevEUI_uplink.DevEUI",
+        ),
     ],
 )
 def test_invalid_uplinks_are_400_naming_the_field(

@@ -243,14 +243,13 @@ class DownlinkService:
         return {"id": did, "status": QUEUED}
 
     def transmit(
-        self, c: sqlite3.Connection, uplink: dict[str, Any], fcnt_dn: int, now: float
+        self, c: sqlite3.Connection, deveui: str, uplink: dict[str, Any], fcnt_dn: int, now: float
     ) -> tuple[list[tuple[str, str, dict[str, Any]]], list[tuple[str, dict[str, Any]]], int]:
-        """Inside the uplink's transaction: handle the device's queue.
+        """Inside the uplink's transaction: handle the queue of ``deveui`` (the uplink's device).
 
         Returns the reports to forward ``(connection, wrapper, object)``, journal events, and the
         device's next expected FCntDn.
         """
-        deveui = uplink["DevEUI"]
         if deveui not in self.queued_devices:
             return [], [], fcnt_dn
         rows = c.execute(

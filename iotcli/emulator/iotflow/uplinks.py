@@ -103,6 +103,13 @@ def parse_request(body: dict[str, Any]) -> UplinkRequest:
     overrides = body.get("DevEUI_uplink", {})
     if not isinstance(overrides, dict):
         raise ApiProblem(400, "field 'DevEUI_uplink' must be an object of fields to override")
+    if "DevEUI" in overrides:
+        # The device is the top-level DevEUI (its counters and downlink queue): an override may only repeat it.
+        if normalize_deveui(overrides["DevEUI"], "DevEUI_uplink.DevEUI") != deveui:
+            raise ApiProblem(
+                400, "field 'DevEUI_uplink.DevEUI' must be the uplink's DevEUI (set the device there)"
+            )
+        overrides = {**overrides, "DevEUI": deveui}
     if "FCntUp" in overrides:
         fcnt = overrides["FCntUp"]
         if isinstance(fcnt, bool) or not isinstance(fcnt, int) or not 0 <= fcnt <= MAX_FCNT:
@@ -217,14 +224,19 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
     uplink_id = f"{random.getrandbits(128):032x}"
     now = emu.clock.now()
 
-    #: Deliveries due now, handed to the worker after the commit; ``later``: others wait in the outbox.
+    #: Deliveries due now, handed to the worker after the commit; ``later``: when the first of the others
+    #: (waiting in the outbox) is due.
     ready: list[Delivery] = []
-    later = False
+    later: float | None = None
+
+    def wait(due: float) -> None:
+        nonlocal later
+        later = due if later is None else min(later, due)
 
     def write(c: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         nonlocal later
         ready.clear()
-        later = False
+        later = None
         row = c.execute(
             "SELECT fcnt_up, fcnt_dn, devaddr FROM iotflow_devices WHERE deveui = ?", (req.deveui,)
         ).fetchone()
@@ -236,7 +248,7 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
             fcnt_up = int(req.overrides["FCntUp"])
         uplink = build_uplink(req, now=now, fcnt_up=fcnt_up, fcnt_dn=fcnt_dn, devaddr=devaddr)
         # Class A: the device's queued downlinks go out in the receive windows of this uplink.
-        dl_events, dl_journal, fcnt_dn = service.downlinks.transmit(c, uplink, fcnt_dn, now)
+        dl_events, dl_journal, fcnt_dn = service.downlinks.transmit(c, req.deveui, uplink, fcnt_dn, now)
         c.execute(
             "INSERT INTO iotflow_devices(deveui, fcnt_up, fcnt_dn, devaddr, last_uplink) VALUES (?,?,?,?,?) "
             "ON CONFLICT(deveui) DO UPDATE SET fcnt_up = excluded.fcnt_up, fcnt_dn = excluded.fcnt_dn, "
@@ -278,12 +290,14 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
                     )
                 )
             else:
-                later = True
+                wait(due)
         for cid, wrapper, inner in dl_events:
             target = service.connections.cache.get(cid)
             if target is None or not target.active:
                 continue
-            later = True
+            # The report follows the uplink: the downlink goes out in RX1, 1 s after it [source: LoRaWAN].
+            report_due = due_time(target, now + RX1_DELAY)
+            wait(report_due)
             enqueue(
                 c,
                 kind="downlink_event",
@@ -292,8 +306,7 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
                 user=target.user,
                 device=req.deveui,
                 connection=cid,
-                # The report follows the uplink: the downlink goes out in RX1, 1 s after it [source: LoRaWAN].
-                due=due_time(target, now + RX1_DELAY),
+                due=report_due,
             )
         events = [
             emu.events.stage(
@@ -313,8 +326,8 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
 
     uplink, events, downlinks = await emu.store.write(write)
     emu.events.publish(*events)
-    if later or downlinks:
-        emu.worker.wake()
+    if later is not None:
+        emu.worker.note_pending(later)  # no rescan now: the worker wakes when the first one is due
     if ready:
         emu.worker.hand_off(ready)
     answer: dict[str, Any] = {
