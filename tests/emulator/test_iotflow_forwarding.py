@@ -357,14 +357,17 @@ def test_put_reopens_a_closed_connection_and_sends_the_backlog(
     emulator: InProcessEmulator, sink: Sink
 ) -> None:
     cid = connect(emulator, f"http://127.0.0.1:{free_port()}/up")
-    uplink(emulator)
+    sent = [uplink(emulator)["FCntUp"]]
     emulator.wait_idle()
     assert state(emulator, cid) == "CLOSED"
+    sent += [uplink(emulator)["FCntUp"] for _ in range(7)]  # waiting for the reconnect
     body = emulator.http.get(f"/iot-flow/v1/connections/{cid}").json()
     body["configuration"]["destinationURL"] = sink.url + "/new"
     assert emulator.http.put(f"/iot-flow/v1/connections/{cid}", json=body).json()["state"] == "OPEN"
-    (req,) = sink.wait_for(1)
-    assert req.path == "/new"
+    received = sink.wait_for(8)
+    assert {r.path for r in received} == {"/new"}
+    # The backlog goes out in order, as on a reconnect.
+    assert [r.json()["DevEUI_uplink"]["FCntUp"] for r in received] == sent
 
 
 def test_deleted_connection_drops_its_pending_deliveries(emulator: InProcessEmulator) -> None:

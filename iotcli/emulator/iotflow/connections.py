@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
 
 OPEN, CLOSED, DEACTIVATED = "OPEN", "CLOSED", "DEACTIVATED"
-STATES = (OPEN, CLOSED, DEACTIVATED)
 
 
 def iso_time(ts: float) -> str:
@@ -198,7 +197,9 @@ class ConnectionService:
         )
 
         def write(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            c.execute("DELETE FROM iotflow_connections WHERE id = ?", (old.id,))
+            if c.execute("DELETE FROM iotflow_connections WHERE id = ?", (old.id,)).rowcount == 0:
+                # Deleted by a concurrent request between the cache check and this commit.
+                raise ApiProblem(404, f"connection '{cid}' not found")
             _insert(c, new)
             events = [
                 self.emu.events.stage(c, "connection.updated", {"connection": new.id, "name": new.name})
@@ -208,11 +209,9 @@ class ConnectionService:
                 if n:
                     events.append(self._outcome_event(c, new.id, n, "connection deactivated"))
             else:
-                # Uplinks waiting for a reconnect are due now.
-                c.execute(
-                    "UPDATE deliveries SET next_at = ? WHERE connection = ? AND status = ? AND next_at > ?",
-                    (now, new.id, PENDING, now),
-                )
+                drain = release_backlog(c, new.id, now)
+                if old.state == CLOSED:
+                    new.drain_upto = drain  # as on a reconnect: the backlog goes out in order
             if old.state != new.state:
                 events.append(self._state_event(c, new, old.state, "configuration replaced"))
             return events
@@ -299,6 +298,19 @@ def _insert(c: sqlite3.Connection, conn: Connection) -> None:
             int(conn.modified * 1000),
         ),
     )
+
+
+def release_backlog(c: sqlite3.Connection, cid: str, now: float) -> int:
+    """The connection's waiting uplinks are due now; returns the newest one's id (0: none), up to which
+    the backlog goes out one at a time, in order (``Connection.drain_upto``)."""
+    row = c.execute(
+        "SELECT MAX(id) FROM deliveries WHERE connection = ? AND status = ?", (cid, PENDING)
+    ).fetchone()
+    c.execute(
+        "UPDATE deliveries SET next_at = ? WHERE connection = ? AND status = ? AND next_at > ?",
+        (now, cid, PENDING, now),
+    )
+    return int(row[0] or 0)
 
 
 def _drop_pending(c: sqlite3.Connection, cid: str, reason: str, now: float) -> int:

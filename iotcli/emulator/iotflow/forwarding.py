@@ -27,7 +27,7 @@ from iotcli.delivery.outbox import (
     Delivery,
     OutboundRequest,
 )
-from iotcli.emulator.iotflow.connections import CLOSED, OPEN, Connection
+from iotcli.emulator.iotflow.connections import CLOSED, OPEN, Connection, release_backlog
 from iotcli.emulator.iotflow.jsonbody import compact_json, splice
 from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
 from iotcli.emulator.iotflow.reconnect import next_attempt
@@ -207,17 +207,7 @@ class ForwardingPolicy:
 
         def write(c: sqlite3.Connection) -> tuple[dict[str, Any] | None, int]:
             event = service.stage_state(c, conn, state, reason, now)
-            drain = 0
-            if state == OPEN:
-                # The backlog is due now, and goes out one at a time up to its newest message.
-                row = c.execute(
-                    "SELECT MAX(id) FROM deliveries WHERE connection = ? AND status = ?", (conn.id, PENDING)
-                ).fetchone()
-                drain = int(row[0] or 0)
-                c.execute(
-                    "UPDATE deliveries SET next_at = ? WHERE connection = ? AND status = ? AND next_at > ?",
-                    (now, conn.id, PENDING, now),
-                )
+            drain = release_backlog(c, conn.id, now) if state == OPEN else 0
             return event, drain
 
         event, drain = await self.emu.store.write(write)

@@ -27,13 +27,7 @@ class IotFlow:
     async def start(self) -> None:
         await self.connections.load()
         await self.downlinks.load()
-        # After a kill -9 the clock was not saved: never let it run behind the outbox's own timestamps,
-        # or waiting messages would be due later than they should.
-        latest = await self.emu.store.read(
-            lambda c: c.execute("SELECT MAX(updated_at) FROM deliveries").fetchone()[0]
-        )
-        if latest is not None and latest > self.emu.clock.now():
-            self.emu.clock.advance(latest - self.emu.clock.now())
+        # (Emulator.start already moved the clock past the outbox's own timestamps: _last_known_time.)
         for kind in (UPLINK_KIND, DOWNLINK_EVENT_KIND):
             self.emu.worker.register(kind, self.forwarding)
         await self.reconnect.start()
