@@ -238,8 +238,8 @@ async def ingest(request: Request) -> Response:
 
     limit = info.timeout_ms
     svc.monitor.touch(info.user, info.device, None if limit is None else (now + limit) / 1000)
-    if outcome.delivery_id is not None:
-        emu.worker.wake()
+    if outcome.delivery is not None:
+        emu.worker.hand_off([outcome.delivery])
     emu.events.publish(*outcome.events)
     if outcome.answer:
         return Response(outcome.answer, 200, media_type=JSON_TYPE)

@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iotcli.delivery.outbox import enqueue
+from iotcli.delivery.outbox import PENDING, Delivery, enqueue
 from iotcli.emulator.auth import Principal
 from iotcli.emulator.events import encode_data
 from iotcli.emulator.thinger.buckets import PRUNE_EVERY_MS, prune
@@ -57,7 +57,8 @@ class Call:
 class Outcome:
     answer: bytes
     events: list[dict[str, Any]] = field(default_factory=list)
-    delivery_id: int | None = None
+    #: The endpoint call it queued (committed), for the worker to start without rescanning the outbox.
+    delivery: Delivery | None = None
 
 
 class IngestWriter:
@@ -253,20 +254,23 @@ class IngestWriter:
                 props[prop] = (call.payload_json, now)
                 values[prop] = call.payload_json.encode("utf-8")
                 done["set_property"] = prop
-            delivery_id = None
+            delivery = None
             endpoint = actions.get("call_endpoint")
             if endpoint:
-                delivery_id = enqueue(
+                message = {"endpoint": endpoint, "data": call.payload, "source": "callback"}
+                at = now / 1000
+                did = enqueue(
                     conn,
                     kind="endpoint",
-                    message={"endpoint": endpoint, "data": call.payload, "source": "callback"},
-                    now=now / 1000,
+                    message=message,
+                    now=at,
                     user=user,
                     device=device,
                     endpoint=endpoint,
                 )
+                delivery = Delivery(did, "endpoint", PENDING, message, 0, at, at, user, device, endpoint)
                 done["call_endpoint"] = endpoint
-                done["delivery"] = str(delivery_id)
+                done["delivery"] = str(did)
             answer = b""
             send = actions.get("send_property")
             if send:
@@ -286,7 +290,7 @@ class IngestWriter:
             data: dict[str, Any] = {"user": user, "device": device, "bytes": call.rx, **done}
             if call.notes:
                 data["notes"] = call.notes
-            results[i] = Outcome(answer, events, delivery_id)
+            results[i] = Outcome(answer, events, delivery)
             received.append((i, now, data))
         conn.execute(
             "UPDATE th_devices SET connected = 1, connected_ts = ?, disconnected_ts = ?, last_seen = ?, "
