@@ -24,7 +24,6 @@ from iotcli.cli.state import get_state
 from iotcli.errors import UsageError
 
 CONNECTOR_ID = "actility-http-iot"
-MASK = "*****"
 
 COLUMNS = [
     ("id", "ID"),

@@ -395,9 +395,6 @@ def token_create(
     check_id(device, "device")
     expiration = parse_ts(expires, "--expires") if expires is not None else None
     token = state.client().create_device_token(device, name, expiration=expiration)
-    if state.out.json_mode:
-        state.out.data(token)
-        return
     state.out.data(token)
     state.out.info("The token is shown only this once: keep it somewhere safe.")
 
@@ -514,9 +511,6 @@ def callback_set(
 
 
 # ``device snippet`` lives in its own module (iotcli/cli/device_snippet.py); registered here.
-try:
-    from iotcli.cli.device_snippet import snippet
-except ImportError:  # pragma: no cover - the module is optional while it is being written
-    pass
-else:
-    device_app.command("snippet")(snippet)
+from iotcli.cli.device_snippet import snippet  # noqa: E402 - after the group it joins
+
+device_app.command("snippet")(snippet)

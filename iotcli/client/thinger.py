@@ -8,7 +8,6 @@ raised by ``BaseClient.send``.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -16,7 +15,6 @@ from urllib.parse import quote
 from iotcli.client.base import BaseClient
 
 #: Path ids of the Thinger-style surface [source].
-ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
 
 #: Largest page a bucket read may ask for (CONTRACT: items max 1000).
 MAX_ITEMS = 1000

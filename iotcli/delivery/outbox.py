@@ -45,13 +45,12 @@ class Delivery:
     body_json: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row, *, with_message: bool = True) -> Delivery:
-        """``with_message=False`` leaves ``message`` empty (the worker decodes it only when it starts one)."""
+    def from_row(cls, row: sqlite3.Row) -> Delivery:
         return cls(
             id=row["id"],
             kind=row["kind"],
             status=row["status"],
-            message=json.loads(row["message"]) if with_message else {},
+            message=json.loads(row["message"]),
             attempts=row["attempts"],
             next_at=row["next_at"],
             created_at=row["created_at"],

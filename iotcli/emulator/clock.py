@@ -82,9 +82,6 @@ class EmulatorClock:
                 for w in waiters:
                     w.cancel()
 
-    async def sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
-        await self.sleep_until(self.now() + seconds, wake)
-
     def to_dict(self) -> dict[str, float | int | str]:
         now = self.now()
         return {

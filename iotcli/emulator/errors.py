@@ -41,14 +41,6 @@ class ApiProblem(Exception):
         self.headers = headers
 
 
-def bad_request(message: str) -> ApiProblem:
-    return ApiProblem(400, message)
-
-
-def not_found(what: str) -> ApiProblem:
-    return ApiProblem(404, f"{what} not found")
-
-
 def error_body(path: str, status: int, message: str, code: str | None = None) -> dict[str, Any]:
     if path.startswith("/iot-flow"):
         return {"code": code or _CODES.get(status, "ERROR"), "message": message}
