@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from iotcli.cli.output import Output
+from iotcli.cli.output import Output, ms_to_iso
 from iotcli.cli.state import get_state
 
 #: Characters of a request or answer body shown per attempt (all of it with -v).
@@ -45,10 +44,9 @@ class Status(StrEnum):
 
 def format_ms(ms: Any) -> str:
     """Epoch milliseconds (emulator clock) -> ``2026-01-31T12:00:00.123Z``."""
-    if not isinstance(ms, int | float) or isinstance(ms, bool):
-        return "-" if ms is None else str(ms)
-    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    if ms is None:
+        return "-"
+    return ms_to_iso(ms) or str(ms)
 
 
 def _row(delivery: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from iotcli.errors import IotcliError
@@ -158,3 +159,14 @@ def format_value(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
+
+
+def ms_to_iso(ms: Any) -> str | None:
+    """Epoch milliseconds -> ``2026-01-31T12:00:00.123Z``; None for anything that is not such a time."""
+    if isinstance(ms, bool) or not isinstance(ms, int | float):
+        return None
+    try:
+        stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"

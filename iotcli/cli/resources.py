@@ -19,6 +19,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from iotcli.cli.output import ms_to_iso
 from iotcli.cli.state import CliState, get_state
 from iotcli.errors import IotcliError, UsageError
 
@@ -104,11 +105,7 @@ def format_ms(value: Any) -> Any:
     """Epoch ms -> ``2026-01-01T12:00:00.000Z`` for people; anything else unchanged."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return value
-    try:
-        when = datetime.fromtimestamp(value / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return value
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(value) % 1000:03d}Z"
+    return ms_to_iso(value) or value
 
 
 def humanize(obj: dict[str, Any], ts_keys: Iterable[str]) -> dict[str, Any]:

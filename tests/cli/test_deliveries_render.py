@@ -161,3 +161,11 @@ def test_help_has_examples() -> None:
     for cmd in ("list", "show", "replay"):
         r = run_cli(["deliveries", cmd, "--help"])
         assert r.exit_code == 0 and "Example" in r.stdout, cmd
+
+
+def test_times_out_of_any_calendar_are_shown_as_given() -> None:
+    from iotcli.cli.deliveries import format_ms
+
+    assert format_ms(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
+    assert format_ms(10**30) == str(10**30)  # not a crash: shown as the number it is
+    assert format_ms(None) == "-"
