@@ -117,6 +117,10 @@ class LeanHttpClient:
                 if reused and not isinstance(exc, ProtocolError):
                     continue
                 raise
+            except BaseException:
+                # Anything else (a cancelled worker, a bug): the connection is in an unknown state.
+                conn[1].close()
+                raise
             if keep:
                 self._give(key, conn)
             else:
@@ -156,7 +160,7 @@ class LeanHttpClient:
         writer.write(data)
         await writer.drain()
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
+            head = await _read_until(reader, b"\r\n\r\n")
             status_line, _, rest = head.partition(b"\r\n")
             parts = status_line.split(b" ", 2)
             if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
@@ -176,12 +180,21 @@ class LeanHttpClient:
         if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
             return LeanAnswer(status, await self._chunked(reader)), keep
         if b"content-length" in headers:
-            length = int(headers[b"content-length"])
+            length = _parse_int(headers[b"content-length"], 10, "Content-Length")
             if length > MAX_ANSWER:
                 body = await reader.readexactly(MAX_ANSWER)
                 return LeanAnswer(status, body), False
             return LeanAnswer(status, await reader.readexactly(length)), keep
-        body = await reader.read(MAX_ANSWER)  # ends with the connection
+        # The answer ends with the connection: read until EOF, keeping at most MAX_ANSWER bytes.
+        pieces: list[bytes] = []
+        size = 0
+        while size < MAX_ANSWER:
+            piece = await reader.read(MAX_ANSWER - size)
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+        body = b"".join(pieces)
         with contextlib.suppress(Exception):
             while await reader.read(65536):
                 pass
@@ -192,14 +205,30 @@ class LeanHttpClient:
         chunks: list[bytes] = []
         size_total = 0
         while True:
-            line = await reader.readuntil(b"\r\n")
-            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            line = await _read_until(reader, b"\r\n")
+            size = _parse_int(line.split(b";", 1)[0].strip(), 16, "chunk size")
             if size == 0:
                 # Trailers end with an empty line.
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                while (await _read_until(reader, b"\r\n")) != b"\r\n":
                     pass
                 return b"".join(chunks)
             chunk = await reader.readexactly(size + 2)
             if size_total < MAX_ANSWER:
                 chunks.append(chunk[:-2])
             size_total += size
+
+
+async def _read_until(reader: asyncio.StreamReader, separator: bytes) -> bytes:
+    """``reader.readuntil``, with a line or header block over the reader's limit as a ProtocolError."""
+    try:
+        return await reader.readuntil(separator)
+    except (asyncio.LimitOverrunError, ValueError) as exc:
+        raise ProtocolError(f"answer line or header block too long: {exc}") from None
+
+
+def _parse_int(value: bytes, base: int, what: str) -> int:
+    """A non-negative Content-Length (base 10) or chunk size (base 16); anything else is a ProtocolError."""
+    digits = b"0123456789" if base == 10 else b"0123456789abcdefABCDEF"
+    if not value or len(value) > 16 or value.strip(digits):
+        raise ProtocolError(f"invalid {what}: {value[:40]!r}")
+    return int(value, base)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
 
-from iotcli.delivery.lean_http import AnswerTimeout, ConnectFailed, LeanHttpClient
+from iotcli.delivery import lean_http
+from iotcli.delivery.lean_http import AnswerTimeout, ConnectFailed, LeanHttpClient, ProtocolError
+from iotcli.delivery.outbox import OutboundRequest
+from iotcli.delivery.worker import DeliveryWorker
 from tests.harness import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -111,3 +115,194 @@ def test_connect_refused_and_timeout() -> None:
 def test_only_plain_http() -> None:
     with pytest.raises(ValueError):
         asyncio.run(LeanHttpClient(1, "ua").request("POST", "https://example.com/", {}, b""))
+
+
+def test_close_delimited_answer_sent_in_pieces_arrives_whole() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfirst part, ")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"second part")
+        await writer.drain()
+        writer.close()
+
+    async def test(base: str) -> None:
+        client = LeanHttpClient(5, "ua")
+        answer = await client.request("POST", base, {}, b"x")
+        assert (answer.status, answer.body) == (200, b"first part, second part")
+        await client.aclose()
+
+    run(handler, test)
+
+
+def test_close_delimited_answer_is_capped_at_max_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lean_http, "MAX_ANSWER", 10)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        for piece in (b"HTTP/1.0 200 OK\r\n\r\nabcdef", b"ghijklmnop", b"qrstuvwxyz"):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        writer.close()
+
+    async def test(base: str) -> None:
+        answer = await LeanHttpClient(5, "ua").request("POST", base, {}, b"x")
+        assert (answer.status, answer.body) == (200, b"abcdefghij")
+
+    run(handler, test)
+
+
+def record_connections(client: LeanHttpClient) -> list[lean_http.Conn]:
+    """Keep every connection the client opens (so only the client itself can close them)."""
+    conns: list[lean_http.Conn] = []
+    connect = client._connect
+
+    async def recording(host: str, port: int, deadline: float) -> lean_http.Conn:
+        conn = await connect(host, port, deadline)
+        conns.append(conn)
+        return conn
+
+    client._connect = recording  # type: ignore[method-assign]
+    return conns
+
+
+def protocol_error_server(answer: bytes) -> tuple[Handler, list[str]]:
+    """A server answering the first request of each connection with ``answer``, then a good answer to the
+    next ones; it records for each connection how it ended ("closed" when the client closed it)."""
+    ends: list[str] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = not ends
+        ends.append("open")
+        index = len(ends) - 1
+        try:
+            await read_request(reader)
+            writer.write(answer if first else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            # The client must not leave the connection open after a protocol error.
+            await asyncio.wait_for(reader.read(), 2)
+            ends[index] = "closed"
+        except (ConnectionError, asyncio.IncompleteReadError):
+            ends[index] = "closed"
+        except TimeoutError:
+            ends[index] = "left open"
+        finally:
+            writer.close()
+
+    return handler, ends
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nbody",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nbody",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nbody\r\n0\r\n\r\n",
+    ],
+    ids=["content-length-text", "content-length-negative", "chunk-size"],
+)
+def test_malformed_length_is_a_protocol_error_and_closes_the_connection(answer: bytes) -> None:
+    handler, ends = protocol_error_server(answer)
+
+    async def test(base: str) -> None:
+        client = LeanHttpClient(5, "ua")
+        conns = record_connections(client)
+        with pytest.raises(ProtocolError):
+            await client.request("POST", base, {}, b"x")
+        assert len(conns) == 1 and conns[0][1].is_closing()
+        # The broken connection is not reused: the next request opens a fresh one.
+        answer = await client.request("POST", base, {}, b"x")
+        assert (answer.status, answer.body) == (200, b"ok")
+        assert len(conns) == 2
+        await client.aclose()
+        for _ in range(200):
+            if ends[0] != "open":
+                break
+            await asyncio.sleep(0.01)
+
+    run(handler, test)
+    assert len(ends) == 2
+    assert ends[0] == "closed"
+
+
+def test_oversized_header_block_is_a_protocol_error_and_closes_the_connection() -> None:
+    handler, ends = protocol_error_server(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (2**20 + 1024) + b"\r\n\r\n")
+
+    async def test(base: str) -> None:
+        client = LeanHttpClient(5, "ua")
+        conns = record_connections(client)
+        with pytest.raises(ProtocolError):
+            await client.request("POST", base, {}, b"x")
+        assert len(conns) == 1 and conns[0][1].is_closing()
+        answer = await client.request("POST", base, {}, b"x")
+        assert (answer.status, answer.body) == (200, b"ok")
+        assert len(conns) == 2
+        await client.aclose()
+        for _ in range(200):
+            if ends[0] != "open":
+                break
+            await asyncio.sleep(0.01)
+
+    run(handler, test)
+    assert len(ends) == 2
+    assert ends[0] == "closed"
+
+
+def test_cancelled_request_closes_its_connection() -> None:
+    started = asyncio.Event()
+    ends: list[str] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await read_request(reader)
+            started.set()
+            await asyncio.wait_for(reader.read(), 2)  # no answer: wait for the client to give up
+            ends.append("closed")
+        except ConnectionError:
+            ends.append("closed")
+        except TimeoutError:
+            ends.append("left open")
+        finally:
+            writer.close()
+
+    async def test(base: str) -> None:
+        client = LeanHttpClient(5, "ua")
+        conns = record_connections(client)
+        task = asyncio.create_task(client.request("POST", base, {}, b"x"))
+        await asyncio.wait_for(started.wait(), 2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len(conns) == 1 and conns[0][1].is_closing()
+        for _ in range(300):
+            if ends:
+                break
+            await asyncio.sleep(0.01)
+
+    run(handler, test)
+    assert ends == ["closed"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nbody",
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (2**20 + 1024) + b"\r\n\r\n",
+    ],
+    ids=["content-length", "oversized-headers"],
+)
+def test_worker_records_a_malformed_answer_as_a_failed_attempt(answer: bytes) -> None:
+    handler, _ends = protocol_error_server(answer)
+
+    async def test(base: str) -> None:
+        async with httpx.AsyncClient(timeout=5) as http:
+            worker = DeliveryWorker(None, None, None, http)  # type: ignore[arg-type]  # _send_lean needs only http
+            result = await worker._send_lean(OutboundRequest("POST", base, body=b"x", lean=True))
+            assert worker._lean is not None
+            await worker._lean.aclose()
+        assert result.status is None and result.unreachable
+        assert result.error is not None and result.error.startswith("RemoteProtocolError: ProtocolError: ")
+
+    run(handler, test)
