@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer._click import Context
 from typer.core import TyperGroup
 
 from iotcli.errors import ExitCode, IotcliError, UsageError
+
+if TYPE_CHECKING:
+    from iotcli.cli.output import Output
 
 
 class IotcliGroup(TyperGroup):
@@ -27,33 +30,50 @@ class IotcliGroup(TyperGroup):
         except typer.Exit:
             raise
         except typer.Abort:
-            _report_interrupt(ctx)
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            raise typer.Exit(report_failure(KeyboardInterrupt(), _output(ctx))) from None
         except typer.TyperException as exc:  # click's usage errors (vendored by typer)
             state = _state(ctx)
             if state is not None and state.out.json_mode and hasattr(exc, "format_message"):
                 state.out.error(UsageError(exc.format_message()))
                 raise typer.Exit(ExitCode.USAGE) from None
             raise
-        except KeyboardInterrupt:
-            _report_interrupt(ctx)
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
-        except BrokenPipeError:
-            # The reader went away (`iotcli events --follow | head -3`): stop quietly, like Unix tools.
-            _silence_stdout()
-            raise typer.Exit(ExitCode.OK) from None
-        except IotcliError as exc:
-            _output(ctx).error(exc)
-            raise typer.Exit(int(exc.exit_code)) from None
-        except Exception as exc:  # noqa: BLE001 - the boundary
-            if os.environ.get("IOTCLI_DEBUG"):
-                traceback.print_exc()
-            err = IotcliError(
-                f"unexpected {type(exc).__name__}: {exc}",
-                hint="this is a bug in iotcli; rerun with IOTCLI_DEBUG=1 for details and report it",
-            )
-            _output(ctx).error(err)
-            raise typer.Exit(ExitCode.UNEXPECTED) from None
+        except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the boundary
+            raise typer.Exit(report_failure(exc, _output(ctx))) from None
+
+
+def report_failure(exc: KeyboardInterrupt | Exception, out: Output) -> int:
+    """The boundary's rules: report ``exc`` on ``out`` (one line and a hint, or ``{"error": ...}``
+    with --json) and return the exit code.
+
+    Typer-free: the command tree (``IotcliGroup.invoke``) and the fast path of send-uplink
+    (``send_fast.main``) both end here, so a failure looks the same whichever path ran.
+    """
+    if isinstance(exc, BrokenPipeError):
+        # The reader went away (`iotcli events --follow | head -3`): stop quietly, like Unix tools.
+        _silence_stdout()
+        return int(ExitCode.OK)
+    err: IotcliError | None = None
+    if isinstance(exc, KeyboardInterrupt):
+        code = int(ExitCode.INTERRUPTED)
+    elif isinstance(exc, IotcliError):
+        code = int(exc.exit_code)
+        err = exc
+    else:
+        if os.environ.get("IOTCLI_DEBUG"):
+            traceback.print_exception(exc)
+        code = int(ExitCode.UNEXPECTED)
+        err = IotcliError(
+            f"unexpected {type(exc).__name__}: {exc}",
+            hint="this is a bug in iotcli; rerun with IOTCLI_DEBUG=1 for details and report it",
+        )
+    try:
+        if err is None:
+            _report_interrupt(out)
+        else:
+            out.error(err)
+    except BrokenPipeError:  # nobody reads the report (`--json | true`): the exit code still tells
+        _silence_stdout()
+    return code
 
 
 def _state(ctx: Context) -> Any:
@@ -63,7 +83,7 @@ def _state(ctx: Context) -> Any:
     return obj if isinstance(obj, CliState) else None
 
 
-def _output(ctx: Context) -> Any:
+def _output(ctx: Context) -> Output:
     state = _state(ctx)
     if state is not None:
         return state.out
@@ -72,8 +92,7 @@ def _output(ctx: Context) -> Any:
     return Output(json_mode="--json" in sys.argv)
 
 
-def _report_interrupt(ctx: Context) -> None:
-    out = _output(ctx)
+def _report_interrupt(out: Output) -> None:
     if out.json_mode:
         out.json({"error": {"code": "interrupted", "message": "interrupted", "hint": None}})
     else:

@@ -301,6 +301,8 @@ def run_send(state: CliState, o: SendOptions) -> None:
         token=o.token,
     )
     out = state.out
+    # Rendered once: placeholders ({{now}}, {{random}}, ...) differ per render, so what is shown
+    # (-v, the --json record) is the very request that is sent.
     first = plan.render(1)
     if o.print_as:
         from iotcli.sending.printers import render_print
@@ -316,7 +318,7 @@ def run_send(state: CliState, o: SendOptions) -> None:
     transport = _transport(state, plan, o.timeout)
     try:
         if o.repeat == 1:
-            _send_single(state, plan, transport, verbose)
+            _send_single(state, plan, first, transport, verbose)
         else:
             _send_many(
                 state, plan, transport, repeat=o.repeat, concurrency=o.concurrency, rate=rate, verbose=verbose
@@ -371,15 +373,17 @@ def _dry_run(state: CliState, plan: RequestPlan, first: Prepared, repeat: int) -
         state.out.info("(dry run: nothing sent)")
 
 
-def _send_single(state: CliState, plan: RequestPlan, transport: Transport, verbose: int) -> None:
+def _send_single(
+    state: CliState, plan: RequestPlan, request: Prepared, transport: Transport, verbose: int
+) -> None:
+    """Send ``request`` (``plan`` rendered once) as it is: what -v and --json show is what went out."""
     from iotcli.sending.printers import describe, mask_url, pretty_body
     from iotcli.sending.runner import exit_code_for, send_one
 
     out = state.out
-    request = plan.render(1)
     if verbose and not out.json_mode:
         out.stderr.write("> " + describe(request).replace("\n", "\n> ") + "\n")
-    result = send_one(plan, transport, 1)
+    result = send_one(request, transport, 1)
     if result.failure is not None:
         cls = RequestTimeout if result.failure.timeout else NetworkError
         hint = None

@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from iotcli.errors import ExitCode, IotcliError, UsageError
+from iotcli.errors import UsageError
 
 #: (flags, dest, kind): kind is str | int | float | flag | count | append
 OPTIONS: list[tuple[tuple[str, ...], str, str]] = [
@@ -136,9 +135,11 @@ def should_take(argv: Sequence[str]) -> bool:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run send-uplink with ``argv`` (after the command name); return the exit code."""
-    import typer  # already loaded by iotcli.cli.state; typer.Exit carries the command's exit code
+    """Run send-uplink with ``argv`` (after the command name); return the exit code.
 
+    Failures go through ``report_failure``, the rules of the command tree's error boundary
+    (``IotcliGroup.invoke``), so both paths report and exit alike.
+    """
     from iotcli.cli.output import Output
 
     out = Output(json_mode="--json" in argv)
@@ -157,28 +158,15 @@ def main(argv: Sequence[str]) -> int:
         out = Output(json_mode=bool(values.get("json_out")))
         run_send(CliState(opts, out), SendOptions(**values))
         return 0
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except IotcliError as exc:
-        out.error(exc)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        out.stderr.write("interrupted\n")
-        return int(ExitCode.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - the boundary
-        return _unexpected(exc, out)
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the boundary
+        # Imported here, not at the top: typer is loaded by now (iotcli.cli.send and state import it).
+        import typer
 
+        from iotcli.cli.errors import report_failure
 
-def _unexpected(exc: Exception, out: Any) -> int:
-    if os.environ.get("IOTCLI_DEBUG"):
-        traceback.print_exc()
-    out.error(
-        IotcliError(
-            f"unexpected {type(exc).__name__}: {exc}",
-            hint="this is a bug in iotcli; rerun with IOTCLI_DEBUG=1 for details and report it",
-        )
-    )
-    return int(ExitCode.UNEXPECTED)
+        if isinstance(exc, typer.Exit):  # the command's own exit code (4, 5, 6 for an answer)
+            return int(exc.exit_code)
+        return report_failure(exc, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iotcli.errors import ExitCode
-from iotcli.sending.request import RequestPlan
+from iotcli.sending.request import Prepared, RequestPlan
 from iotcli.sending.transport import Answer, SendFailure, Transport
 
 
@@ -131,8 +131,10 @@ class Summary:
         }
 
 
-def send_one(plan: RequestPlan, transport: Transport, index: int = 1) -> Result:
-    request = plan.render(index)
+def send_one(source: RequestPlan | Prepared, transport: Transport, index: int = 1) -> Result:
+    """Send uplink ``index``: a plan is rendered for it; a request already rendered (``Prepared``,
+    the one a caller has shown) is sent exactly as it is."""
+    request = source if isinstance(source, Prepared) else source.render(index)
     try:
         return Result(index, answer=transport.send(request))
     except SendFailure as failure:

@@ -256,6 +256,19 @@ def test_json_record(sink: Sink) -> None:
     assert g.json()["data"]["status"] == 200
 
 
+def test_the_request_shown_is_the_request_sent(sink: Sink) -> None:
+    """Placeholders differ per render: -v and the --json record show the body that went out, not another render."""
+    data = '{"n": "{{random:1:1000000}}", "at": "{{now_iso}}"}'
+    r = send(sink, "--url", sink.url + "/x", "--data", data, "--json", "-v")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["data"]["request"]["body"] == sink.wait_for(1)[0].json()
+    r = send(sink, "--url", sink.url + "/x", "--data", data, "-v")
+    assert r.exit_code == 0, r.stderr
+    shown = [line[2:] for line in r.stderr.splitlines() if line.startswith("> ")]
+    body = "\n".join(shown[shown.index("") + 1 :])
+    assert json.loads(body) == sink.wait_for(2)[1].json()
+
+
 def test_dry_run_sends_nothing(sink: Sink) -> None:
     r = send(sink, "--device", "d1", "temp:=21.5", "--dry-run")
     assert r.exit_code == 0

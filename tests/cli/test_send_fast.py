@@ -174,3 +174,81 @@ def test_ctrl_c_stops_a_repeat_and_prints_what_was_sent(sink: Sink) -> None:
     sent = int(out.split()[1])
     assert 5 <= sent < 1000 and "(interrupted)" in out
     assert sent <= len(sink.requests) <= sent + 1  # one may have been in flight, its answer never read
+
+
+def both_paths(
+    *args: str, env: dict[str, str] | None = None, closed_stdout: bool = False
+) -> list[tuple[int, str, str]]:
+    """(exit code, stdout, stderr) of the fast path, then of the typer path (IOTCLI_NO_FAST_PATH)."""
+    results = []
+    for extra in ({}, {"IOTCLI_NO_FAST_PATH": "1"}):
+        full = {k: v for k, v in os.environ.items() if not k.startswith("IOTCLI_")}
+        full.update(
+            {"IOTCLI_CONFIG_DIR": "/nonexistent-iotcli", "PYTHONUNBUFFERED": "1", **(env or {}), **extra}
+        )
+        if not closed_stdout:
+            r = subprocess.run(
+                [sys.executable, "-m", "iotcli", *args], capture_output=True, text=True, env=full, timeout=60
+            )
+            results.append((r.returncode, r.stdout, r.stderr))
+            continue
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader is gone before the first write (`iotcli ... | true`)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "iotcli", *args],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=full,
+            )
+        finally:
+            os.close(write_end)
+        _out, err = proc.communicate(timeout=60)
+        results.append((proc.returncode, "", err))
+    return results
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["--dry-run"], 0), (["--dry-run", "--json"], 0), (["--json"], 6)],
+)
+def test_a_closed_stdout_ends_both_paths_alike(args: list[str], code: int) -> None:
+    """`iotcli send-uplink ... | true`: stop quietly (0), or with the failure's exit code; never 'a bug'."""
+    fast, slow = both_paths("send-uplink", "--url", "http://127.0.0.1:1/x", "a=1", *args, closed_stdout=True)
+    assert fast == slow == (code, "", ""), (fast, slow)
+
+
+def test_json_errors_are_the_same_on_both_paths() -> None:
+    fast, slow = both_paths("send-uplink", "--url", "http://127.0.0.1:1/x", "a=1", "--json")
+    assert fast == slow, (fast, slow)
+    assert fast[0] == 6 and json.loads(fast[1])["error"]["code"] == "network" and fast[2] == ""
+
+
+def test_ctrl_c_on_a_single_send_reports_alike_on_both_paths(sink: Sink) -> None:
+    """Ctrl-C while waiting for the answer: 130 and, with --json, the error as JSON on stdout."""
+    import signal
+
+    sink.default = Reply(200, delay=3)
+    results = []
+    for n, extra in enumerate(({}, {"IOTCLI_NO_FAST_PATH": "1"}), start=1):
+        full = {k: v for k, v in os.environ.items() if not k.startswith("IOTCLI_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "iotcli", "send-uplink", "--url", sink.url, "a=1", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**full, **extra},
+        )
+        try:
+            sink.wait_for(n)  # the request is out: the command waits for the answer
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        results.append((proc.returncode, out, err))
+    fast, slow = results
+    assert fast == slow, (fast, slow)
+    assert fast[0] == 130 and json.loads(fast[1])["error"]["code"] == "interrupted" and fast[2] == ""
