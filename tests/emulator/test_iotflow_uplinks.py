@@ -13,7 +13,7 @@ from iotcli.emulator.settings import EmulatorSettings
 from tests.emulator.iotflow_support import DEVEUI, connect, deliveries, events, uplink
 from tests.harness import TEST_TOKEN, InProcessEmulator, Reply, Sink
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "iotflow"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "iotflow"
 
 
 def test_generated_uplink_has_the_fields_of_a_real_one(emulator: InProcessEmulator, sink: Sink) -> None:
