@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     API_CLIENT_ERROR = 4  # the API answered 4xx
     API_SERVER_ERROR = 5  # the API answered 5xx
     NETWORK = 6  # connection refused, DNS, timeout
+    CONDITION = 7  # a `check` assertion or a `wait` condition did not hold
     INTERRUPTED = 130
 
 
@@ -88,6 +89,13 @@ class RequestTimeout(NetworkError):
     """The server did not answer in time."""
 
     code = "timeout"
+
+
+class ConditionNotMet(IotcliError):
+    """A ``wait`` condition did not come true in time (or a ``check`` assertion did not hold)."""
+
+    exit_code = ExitCode.CONDITION
+    code = "condition"
 
 
 class StreamEnded(NetworkError):

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "downlink": "downlink",
     "deliveries": "deliveries",
     "events": "events",
+    "sink": "sink",
 }
 #: Root options that take a value (the command's name comes after them).
 ROOT_VALUE_OPTIONS = frozenset({"--profile", "-p", "--server", "--user", "-u", "--token"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from iotcli.client.base import BaseClient
 
@@ -37,3 +38,47 @@ class EmulatorMethods(BaseClient):
             data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
             auth=False,
         )
+
+    # -- sinks ----------------------------------------------------------------------------------
+    def create_sink(self, name: str, script: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Create a sink; ``script`` holds respond/default/delay/body/headers/downlink."""
+        return self.call("POST", "/_emulator/sinks", json={"name": name, **(script or {})})  # type: ignore[no-any-return]
+
+    def put_sink(self, name: str, script: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Create a sink or replace its script (its status sequence starts again)."""
+        return self.call("PUT", f"/_emulator/sinks/{_seg(name)}", json=script or {})  # type: ignore[no-any-return]
+
+    def list_sinks(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/_emulator/sinks") or []  # type: ignore[no-any-return]
+
+    def get_sink(self, name: str) -> dict[str, Any]:
+        return self.call("GET", f"/_emulator/sinks/{_seg(name)}")  # type: ignore[no-any-return]
+
+    def delete_sink(self, name: str) -> Any:
+        return self.call("DELETE", f"/_emulator/sinks/{_seg(name)}")
+
+    def sink_requests(
+        self, name: str, *, after: int | None = None, limit: int | None = None, secrets: bool = False
+    ) -> list[dict[str, Any]]:
+        """Recorded requests of a sink, oldest first (``after``: only those with a larger id)."""
+        params = {"after": after, "limit": limit, "secrets": "1" if secrets else None}
+        return self.call("GET", f"/_emulator/sinks/{_seg(name)}/requests", params=params) or []  # type: ignore[no-any-return]
+
+    def clear_sink(self, name: str) -> dict[str, Any]:
+        return self.call("DELETE", f"/_emulator/sinks/{_seg(name)}/requests")  # type: ignore[no-any-return]
+
+    def resolve_sink_url(self, value: str) -> str:
+        """``sink:NAME`` -> that sink's URL on this server (a 404 ApiError when there is none); anything
+        else is returned as is."""
+        if not value.startswith(SINK_PREFIX):
+            return value
+        name = value[len(SINK_PREFIX) :]
+        return str(self.get_sink(name)["url"])
+
+
+#: ``--destination sink:NAME`` / ``--url sink:NAME``: the URL of the emulator's sink NAME.
+SINK_PREFIX = "sink:"
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="")

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from iotcli.emulator import admin, iotflow, oauth, openapi, thinger
+from iotcli.emulator import admin, iotflow, oauth, openapi, sinks, thinger
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.errors import (
     ApiProblem,
@@ -31,17 +31,30 @@ from iotcli.store.schema import CORE
 def route_tables() -> list[RouteTable]:
     """Every route table of the emulator, in mount order (also the OpenAPI document's source)."""
     # The Thinger tables first: their callback ingest route (the hot path) is then matched first.
-    return [*thinger.ROUTE_TABLES, admin.routes, openapi.routes, oauth.routes, *iotflow.ROUTE_TABLES]
+    return [
+        *thinger.ROUTE_TABLES,
+        admin.routes,
+        openapi.routes,
+        oauth.routes,
+        *iotflow.ROUTE_TABLES,
+        *sinks.ROUTE_TABLES,
+    ]
 
 
 def migrations() -> list[tuple[str, list[str]]]:
-    return [("core", CORE), ("thinger", thinger_schema.MIGRATIONS), ("iotflow", iotflow_schema.MIGRATIONS)]
+    return [
+        ("core", CORE),
+        ("thinger", thinger_schema.MIGRATIONS),
+        ("iotflow", iotflow_schema.MIGRATIONS),
+        ("sinks", sinks.MIGRATIONS),
+    ]
 
 
 def attach_services(emu: Emulator) -> None:
     """Let each surface attach its service object and delivery policies to the emulator."""
     thinger.attach(emu)
     iotflow.attach(emu)
+    sinks.attach(emu)
 
 
 def create_app(settings: EmulatorSettings | None = None) -> Starlette:
