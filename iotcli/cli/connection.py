@@ -62,7 +62,7 @@ DestinationOpt = Annotated[
     typer.Option(
         "--destination",
         "-d",
-        help="destinationURL: where uplinks are POSTed (http:// or https://).",
+        help="destinationURL: where uplinks are POSTed (http:// or https://, or sink:NAME for an emulator sink).",
         rich_help_panel=CONFIG,
     ),
 ]
@@ -253,6 +253,13 @@ class ConnectionFlags:
         return connection
 
 
+def resolve_destination(destination: str | None) -> str | None:
+    """``sink:NAME`` -> the URL of the emulator's sink NAME (asked of the server); else as given."""
+    if destination is None or not destination.startswith("sink:"):
+        return destination
+    return get_state().client().resolve_sink_url(destination)
+
+
 def check_url(url: str, flag: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -367,7 +374,7 @@ def create(
     body.setdefault("connectorId", CONNECTOR_ID)
     flags = ConnectionFlags(
         name=name,
-        destination=destination,
+        destination=resolve_destination(destination),
         headers=header or [],
         strict=strict,
         proxy=proxy,
@@ -469,7 +476,7 @@ def update(
         body["configuration"].update(overlay_config)
     flags = ConnectionFlags(
         name=name,
-        destination=destination,
+        destination=resolve_destination(destination),
         headers=header or [],
         remove_headers=remove_header or [],
         strict=strict,

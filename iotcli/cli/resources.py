@@ -532,7 +532,13 @@ def parse_headers(items: Sequence[str]) -> list[dict[str, str]]:
 @endpoint_app.command("create")
 def endpoint_create(
     endpoint: EndpointArg,
-    url: Annotated[str, typer.Option("--url", help="Target URL; {{field}} is replaced by the data's field.")],
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            help="Target URL (or sink:NAME for an emulator sink); {{field}} is replaced by the data's field.",
+        ),
+    ],
     method: Annotated[Method, typer.Option("--method", "-X", help="HTTP method.")] = Method.POST,
     header: Annotated[
         list[str] | None,
@@ -560,6 +566,8 @@ def endpoint_create(
     """
     state = get_state()
     check_id(endpoint, "endpoint")
+    if url.startswith("sink:"):  # an emulator sink: its URL, asked of the server
+        url = state.client().resolve_sink_url(url)
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--url '{url}' must start with http:// or https://")
     kind = body_type or (BodyType.custom if body is not None else BodyType.json)

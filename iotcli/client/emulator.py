@@ -68,12 +68,12 @@ class EmulatorMethods(BaseClient):
         return self.call("DELETE", f"/_emulator/sinks/{_seg(name)}/requests")  # type: ignore[no-any-return]
 
     def resolve_sink_url(self, value: str) -> str:
-        """``sink:NAME`` -> that sink's URL on this server (a 404 ApiError when there is none); anything
+        """``sink:NAME`` (or ``sink:NAME/sub/path``) -> that sink's URL on this server (a 404 ApiError when there is none); anything
         else is returned as is."""
         if not value.startswith(SINK_PREFIX):
             return value
-        name = value[len(SINK_PREFIX) :]
-        return str(self.get_sink(name)["url"])
+        name, sep, rest = value[len(SINK_PREFIX) :].partition("/")
+        return str(self.get_sink(name)["url"]) + (f"/{rest}" if sep else "")
 
 
 #: ``--destination sink:NAME`` / ``--url sink:NAME``: the URL of the emulator's sink NAME.
