@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "deliveries": "deliveries",
     "events": "events",
     "sink": "sink",
+    "wait": "wait",
 }
 #: Root options that take a value (the command's name comes after them).
 ROOT_VALUE_OPTIONS = frozenset({"--profile", "-p", "--server", "--user", "-u", "--token"})
