@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "events": "events",
     "sink": "sink",
     "wait": "wait",
+    "apply": "apply",
+    "export": "apply",
 }
 #: Root options that take a value (the command's name comes after them).
 ROOT_VALUE_OPTIONS = frozenset({"--profile", "-p", "--server", "--user", "-u", "--token"})
