@@ -35,6 +35,13 @@ TEST_USER = "local"
 BASE = "http://testserver"
 
 
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that must see Ctrl-C: a shell that runs the tests in the background
+    ignores SIGINT, and the child would inherit that; the default disposition makes Python raise
+    KeyboardInterrupt in it again."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

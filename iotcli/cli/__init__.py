@@ -1,7 +1,8 @@
 """The typer command tree. Only this package imports typer or rich.
 
 ``main`` is the console entry point. It stays light: ``iotcli --version`` answers without
-importing typer, and commands import heavy modules (uvicorn, the emulator) only when they run.
+importing typer, a command builds only its own group of the tree (``app_for``), and commands import
+heavy modules (httpx, rich, uvicorn, the emulator) only when they use them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,9 @@ def main() -> None:
 
         print(f"iotcli {__version__}")
         return
-    if sys.argv[1:2] == ["send-uplink"]:
-        # A single send competes with curl and HTTPie: skip assembling the whole tree (see send_fast.py).
-        from iotcli.cli import send_fast
-
-        if send_fast.should_take(sys.argv[1:]):
-            sys.exit(send_fast.main(sys.argv[2:]))
+    # httpx's package imports its optional command line (click, rich, pygments: ~80 ms) when it can;
+    # the CLI never uses it, so make that import fail and httpx skips it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from iotcli.cli.app import app_for
 
     app_for(sys.argv[1:])(prog_name="iotcli")

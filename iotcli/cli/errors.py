@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 class IotcliGroup(TyperGroup):
     """The root group: runs the command tree inside the error boundary."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from iotcli.cli.tree import prepare_tree
+
+        prepare_tree(self)  # global options on every command, help without <bool>, light coercion
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        from iotcli.cli.tree import lighten
+
+        lighten(self)  # typer appends its completion options after building the group
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -45,8 +57,7 @@ def report_failure(exc: KeyboardInterrupt | Exception, out: Output) -> int:
     """The boundary's rules: report ``exc`` on ``out`` (one line and a hint, or ``{"error": ...}``
     with --json) and return the exit code.
 
-    Typer-free: the command tree (``IotcliGroup.invoke``) and the fast path of send-uplink
-    (``send_fast.main``) both end here, so a failure looks the same whichever path ran.
+    Typer-free, so that code outside the command tree can report a failure the same way.
     """
     if isinstance(exc, BrokenPipeError):
         # The reader went away (`iotcli events --follow | head -3`): stop quietly, like Unix tools.
@@ -93,8 +104,8 @@ def _output(ctx: Context) -> Output:
 
 
 def _report_interrupt(out: Output) -> None:
-    if out.json_mode:
-        out.json({"error": {"code": "interrupted", "message": "interrupted", "hint": None}})
+    if out.json_mode:  # one line: whatever reads a stream line by line sees a whole object
+        out.stream_line({"error": {"code": "interrupted", "message": "interrupted", "hint": None}})
     else:
         out.stderr.write("interrupted\n")
 

@@ -35,5 +35,6 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", help='Print only JSON on stdout: {"data": ...} or {"error": ...}.')
 ]
 VerboseOpt = Annotated[
-    int, typer.Option("--verbose", "-v", count=True, help="Show more (requests and answers).")
+    int,
+    typer.Option("--verbose", "-v", count=True, show_default=False, help="Show more (requests and answers)."),
 ]

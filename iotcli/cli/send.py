@@ -229,7 +229,7 @@ def send_uplink(
 
 @dataclass
 class SendOptions:
-    """The command line of send-uplink, whichever parser read it (typer, or the fast path in send_fast.py)."""
+    """The command line of send-uplink as the typer command read it."""
 
     items: list[str] | None = None
     device: str | None = None

@@ -1,0 +1,240 @@
+"""What the root group does to the command tree typer has built, once, before anything parses.
+
+- **Global options anywhere.** ``--profile --server --user --token --json -v`` are declared on the
+  root callback; here every group and command below it gets the same options too, so that
+  ``iotcli device show X --json`` works as ``iotcli --json device show X`` does (gh/kubectl style).
+  They are real options of each command, so click's own parser reads them: ``--`` and option values
+  that look like options (``--data --json``) behave as everywhere else, and an unknown option gets
+  no misleading suggestion. A command that declares an option string itself keeps it (``emulate
+  --user/--token`` is the emulator's account, ``send-uplink --token`` the device's token): only the
+  strings a command does not use are added.
+- **Help for people.** A flag or a counted option (``-v``) shows no ``<bool>``/``<int>`` type.
+- **Light coercion.** typer 0.29 coerces every parameter value through a pydantic TypeAdapter; pydantic
+  alone costs a command ~70 ms of start-up. The plain types this CLI uses (str, int, float, bool,
+  Enum choices, Path, lists of those) are coerced here with typer's own pydantic-free helpers and
+  the same rules (ranges, choices); anything else still goes through typer's adapter.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from typer._click import Context
+from typer._click.core import Parameter
+from typer._click.decorators import help_option
+from typer._click.exceptions import BadParameter
+from typer._coercion import RuntimeParam, build_runtime_param, resolve_type_descriptor
+from typer._param_types import coerce_cli_choice, coerce_cli_path
+from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.models import OptionInfo
+
+GLOBAL_PANEL = "Global options"
+HELP_NAMES = ("-h", "--help")  # the root's context_settings, inherited by every command
+_PREFIX = "global_"
+
+#: name -> (option strings, kind, help); the root callback declares the same (options.py).
+GLOBALS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "profile": (("--profile", "-p"), "str", "Config profile to use."),
+    "server": (("--server",), "str", "API base URL."),
+    "user": (("--user", "-u"), "str", "Account user."),
+    "token": (("--token",), "str", "API token (Bearer)."),
+    "json": (("--json",), "flag", "Print only JSON on stdout."),
+    "verbose": (("--verbose", "-v"), "count", "Show more (requests and answers)."),
+}
+
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
+
+
+def prepare_tree(root: TyperGroup) -> None:
+    """Adjust every parameter of the tree under ``root`` (idempotent) and add the global options."""
+    for command in [root, *_walk(root)]:
+        if command is not root:
+            _add_globals(command)
+        _add_help_option(command)
+        lighten(command)
+
+
+def _walk(group: TyperGroup) -> list[Any]:
+    out: list[Any] = []
+    for command in group.commands.values():
+        out.append(command)
+        if isinstance(command, TyperGroup):
+            out.extend(_walk(command))
+    return out
+
+
+def _add_globals(command: Any) -> None:
+    taken = {s for p in command.params for s in (*p.opts, *p.secondary_opts)}
+    names = {p.name for p in command.params}
+    for name, (decls, kind, help_text) in GLOBALS.items():
+        free = [d for d in decls if d not in taken]
+        if not free or _PREFIX + name in names:
+            continue
+        option = TyperOption(
+            param_decls=[_PREFIX + name, *free],
+            type_descriptor=resolve_type_descriptor(
+                annotation=str if kind == "str" else (bool if kind == "flag" else int),
+                parameter_info=OptionInfo(),
+            ),
+            default=None if kind == "str" else (False if kind == "flag" else 0),
+            is_flag=True if kind == "flag" else None,
+            count=kind == "count",
+            expose_value=False,
+            callback=_apply_global,
+            help=help_text,
+            show_default=False,
+            rich_help_panel=GLOBAL_PANEL,
+        )
+        _lighten_param(option)
+        command.params.append(option)
+
+
+def _add_help_option(command: Any) -> None:
+    """Made now (click makes it on first use) so that it too shows no ``<bool>``."""
+    taken = {s for p in command.params for s in (*p.opts, *p.secondary_opts)}
+    names = [n for n in HELP_NAMES if n not in taken]
+    if command._help_option is None and names and command.add_help_option:
+        help_option(names)(command)
+        command._help_option = command.params.pop()
+        _lighten_param(command._help_option)
+
+
+def _apply_global(ctx: Context, param: Parameter, value: Any) -> None:
+    """A global option given after a command name: the same effect as before it (the later wins)."""
+    if ctx.resilient_parsing or value in (None, False, 0) or not param.name:
+        return
+    from iotcli.cli.state import get_state
+
+    state = get_state(ctx)
+    name = param.name[len(_PREFIX) :]
+    if name == "verbose":
+        state.opts.verbose += int(value)
+        state.out.verbose = state.opts.verbose
+    elif name == "json":
+        state.opts.json = True
+        state.out.json_mode = True
+    else:
+        setattr(state.opts, name, value)
+
+
+# -- help and coercion -------------------------------------------------------------------------------
+
+
+class _LightOption(TyperOption):
+    def display_type_rich(self, ctx: Context) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return super().display_type_rich(ctx)
+
+    def get_runtime_param(self) -> RuntimeParam:
+        return _runtime_param(self)
+
+
+class _LightArgument(TyperArgument):
+    def get_runtime_param(self) -> RuntimeParam:
+        return _runtime_param(self)
+
+
+def lighten(command: Any) -> None:
+    """Give each typer parameter of ``command`` the help display and coercion of this module."""
+    for param in command.params:
+        _lighten_param(param)
+
+
+def _lighten_param(param: Any) -> None:
+    if type(param) is TyperOption:
+        param.__class__ = _LightOption
+    elif type(param) is TyperArgument:
+        param.__class__ = _LightArgument
+
+
+def _runtime_param(param: Any) -> RuntimeParam:
+    if param._runtime_param is None:
+        desc = param.type_descriptor
+        args = {"annotation": desc.annotation, "parameter_info": desc.parameter_info}
+        if _is_plain(desc.annotation, desc.parameter_info) and desc.file_annotation is None:
+            param._runtime_param = _PlainRuntimeParam(**args)
+        else:
+            param._runtime_param = build_runtime_param(desc)
+    runtime: RuntimeParam = param._runtime_param
+    return runtime
+
+
+def _is_plain(annotation: Any, info: Any) -> bool:
+    if info.parser is not None:
+        return False
+    if get_origin(annotation) is list:
+        (annotation,) = get_args(annotation)
+    if annotation in (str, int, float, bool) or annotation is Path:
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, Enum)
+
+
+class _PlainRuntimeParam(RuntimeParam):
+    """typer's coercion rules for the plain types, without building a pydantic adapter."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Context) -> Any:
+        annotation = self.annotation
+        if get_origin(annotation) is list:
+            (item_type,) = get_args(annotation)
+            items = value if isinstance(value, list | tuple) else [value]
+            return [self._one(item, item_type, param, ctx) for item in items]
+        return self._one(value, annotation, param, ctx)
+
+    def _one(self, value: Any, annotation: Any, param: Any, ctx: Context) -> Any:
+        info = self.parameter_info
+        try:
+            if annotation is str:
+                return value if isinstance(value, str) else str(value)
+            if annotation is bool:
+                return _to_bool(value)
+            if annotation in (int, float):
+                return _number(annotation, value, info)
+            if annotation is Path:
+                path = value if isinstance(value, Path) else Path(value)
+                return coerce_cli_path(path, info, path_type=Path, param=param, ctx=ctx)
+            return coerce_cli_choice(
+                value, choices=list(annotation), case_sensitive=info.case_sensitive, ctx=ctx
+            )
+        except ValueError as exc:
+            raise BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not a valid boolean")
+
+
+def _number(kind: type, value: Any, info: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        text = str(value).strip()
+        try:
+            value = kind(text)
+        except ValueError:
+            name = "integer" if kind is int else "number"
+            raise ValueError(f"{text!r} is not a valid {name}") from None
+    elif kind is int and isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not a valid integer")
+        value = int(value)
+    low, high = info.min, info.max
+    if info.clamp:
+        if low is not None and value < low:
+            return kind(low)
+        if high is not None and value > high:
+            return kind(high)
+        return value
+    if low is not None and value < low:
+        raise ValueError(f"{value} is not in the range x>={low}")
+    if high is not None and value > high:
+        raise ValueError(f"{value} is not in the range x<={high}")
+    return value
