@@ -5,8 +5,9 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -141,6 +142,20 @@ def emulate(
             help="Also prune journal entries older than this (emulator time), e.g. 7d (default: no age limit).",
         ),
     ] = None,
+    seed: Annotated[
+        Path | None,
+        typer.Option(
+            "--seed", help="Apply this environment file (docs/apply.md) at start, before the banner."
+        ),
+    ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            "--background",
+            help="Run in the background: wait until healthy, print the URL, return (`iotcli emulator stop`).",
+        ),
+    ] = False,
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn log level: warning, info, debug.")
     ] = "warning",
@@ -151,6 +166,7 @@ def emulate(
       iotcli emulate                       # 127.0.0.1:8100, state in the per-user data dir
       iotcli emulate --in-memory --port 0  # throw-away state on a free port
       iotcli emulate --time-scale 0.01     # timers run 100x faster (a 10 min timeout takes 6 s)
+      iotcli emulate --detach --in-memory --port 0 --seed env.toml   # for CI scripts
     """
     from iotcli.config import default_emulator_dir, remove_discovery, write_discovery
     from iotcli.emulator.server import bind_socket, serve
@@ -158,6 +174,25 @@ def emulate(
 
     state = get_state()
     out = state.out
+    seed_env = None
+    if seed is not None:
+        from iotcli.provision import load_env
+
+        seed_env = load_env(seed)  # a bad file stops here, before anything starts
+    if detach:
+        from typer._click.globals import get_current_context
+
+        from iotcli.cli.background import child_args
+        from iotcli.cli.background import detach as start_detached
+
+        info = start_detached(child_args(get_current_context(), {"detach"}), state.opts.user)
+        if out.json_mode:
+            out.json({"data": info})
+        else:
+            out.text(str(info["url"]))
+            out.info(f"emulator in the background (pid {info['pid']}); `iotcli emulator stop` stops it")
+        return
+    seed_failed: list[BaseException] = []
     # --user/--token here name the emulator's account; the root's --user/--token (for clients) also apply.
     user = user if user != "local" else (state.opts.user or "local")
     from iotcli.emulator.http import ID_PATTERN
@@ -207,13 +242,29 @@ def emulate(
             "data_dir": str(settings.data_dir) if settings.data_dir else None,
         }
         write_discovery(settings.port, info)
-        if out.json_mode:
-            out.json({"data": info})
+        if seed_env is None:
+            announce(info)
             return
+        from iotcli.cli.background import seed_in_background
+
+        def failed(exc: BaseException) -> None:
+            seed_failed.append(exc)
+            os.kill(os.getpid(), signal.SIGTERM)  # a clean stop; the error is reported after it
+
+        seed_in_background(
+            seed_env, settings.base_url, settings.user, emu.account_token, lambda s: announce(info, s), failed
+        )
+
+    def announce(info: dict[str, Any], seeded: str | None = None) -> None:
+        if out.json_mode:
+            out.json({"data": {**info, "seeded": seeded} if seeded else info})
+            return
+        if seeded:
+            out.info(seeded)
         out.text(
             f"iotcli emulator listening on {settings.base_url}\n"
             f"  user:     {settings.user}\n"
-            f"  token:    {emu.account_token}\n"
+            f"  token:    {info['token']}\n"
             f"  data dir: {settings.data_dir or '(in memory)'}\n"
             f"  clock:    time scale {settings.time_scale:g}\n"
             "Commands in another terminal on this machine find this token by themselves. Ctrl-C stops."
@@ -227,4 +278,6 @@ def emulate(
     finally:
         remove_discovery(settings.port)
         sock.close()
+    if seed_failed:
+        raise seed_failed[0]
     out.info("emulator stopped")

@@ -10,7 +10,7 @@ from iotcli.cli.state import get_state
 from iotcli.errors import UsageError
 
 emulator_app = typer.Typer(
-    help="Inspect and steer a running emulator (status, reset, clock).", no_args_is_help=True
+    help="Inspect and steer a running emulator (status, reset, clock, stop).", no_args_is_help=True
 )
 
 
@@ -75,3 +75,23 @@ def parse_duration(text: str) -> float:
     if value < 0:
         raise UsageError("the clock only moves forward")
     return value
+
+
+@emulator_app.command("stop")
+def stop() -> None:
+    """Stop the emulator started with `iotcli emulate --detach` (its recorded PID), cleanly.
+
+    With several detached emulators, --server names the one to stop.
+
+    Example:  iotcli emulator stop
+    """
+    from iotcli.cli.background import stop as stop_detached
+
+    state = get_state()
+    result = stop_detached(state.opts.server)
+    if result["status"] == "not running":
+        state.out.info(f"the emulator at {result['url']} (pid {result['pid']}) was not running any more")
+    else:
+        state.out.success(f"emulator at {result['url']} (pid {result['pid']}) {result['status']}")
+    if state.out.json_mode:
+        state.out.json({"data": result})
