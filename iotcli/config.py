@@ -31,6 +31,8 @@ from iotcli.errors import ConfigError
 DEFAULT_SERVER = "http://127.0.0.1:8100"
 DEFAULT_USER = "local"
 DEFAULT_PROFILE = "default"
+#: Names of the implicit local profile: it needs no entry in the file (then: the local emulator).
+IMPLICIT_PROFILES = (DEFAULT_PROFILE, "local")
 DEFAULT_PORT = 8100
 
 #: Keys a profile may hold, with what each is for (shown by ``iotcli config set --help``).
@@ -178,9 +180,73 @@ class ConfigFile:
 # --- finding a local emulator -------------------------------------------------------------
 
 
+def _is_loopback(host: str | None) -> bool:
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
 def discovery_dir() -> Path:
-    """Running emulators announce themselves here, one JSON file per port."""
+    """Running emulators announce themselves here, one JSON file per port.
+
+    Each file is one JSON object: ``url``, ``user``, ``token``, ``pid``, ``data_dir`` today; readers
+    ignore keys they do not know, so a writer may add more (a ``--tls`` emulator: its scheme in
+    ``url`` and a CA file path).
+    """
     return data_dir() / "running"
+
+
+@dataclass
+class RunningEmulator:
+    """One announcement of a running ``iotcli emulate`` (its discovery file, parsed)."""
+
+    url: str
+    port: int
+    path: Path
+    started: float  # the file's modification time
+    info: dict[str, Any]
+
+
+def running_emulators() -> list[RunningEmulator]:
+    """The local emulators that announced themselves and still run, default port first, then newest.
+
+    An announcement whose process is gone (killed, crashed) is skipped: its file stays, the next
+    emulator on that port replaces it.
+    """
+    found: list[RunningEmulator] = []
+    try:
+        paths = sorted(discovery_dir().glob("*.json"))
+    except OSError:
+        return []
+    for path in paths:
+        try:
+            info = json.loads(path.read_text())
+            started = path.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict) or not isinstance(info.get("url"), str):
+            continue
+        if server_url_problem(info["url"]) or not _alive(info.get("pid")):
+            continue
+        parts = urlsplit(info["url"])
+        if not _is_loopback(parts.hostname):
+            continue
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found.append(RunningEmulator(str(info["url"]).rstrip("/"), port, path, started, info))
+    found.sort(key=lambda e: (e.port != DEFAULT_PORT, -e.started))
+    return found
+
+
+def _alive(pid: Any) -> bool:
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def write_discovery(port: int, info: dict[str, Any]) -> Path:
@@ -197,10 +263,6 @@ def write_discovery(port: int, info: dict[str, Any]) -> Path:
 
 def remove_discovery(port: int) -> None:
     (discovery_dir() / f"{port}.json").unlink(missing_ok=True)
-
-
-def _is_loopback(host: str | None) -> bool:
-    return host in {"127.0.0.1", "localhost", "::1"}
 
 
 def find_local_emulator_token(server: str, user: str) -> str | None:

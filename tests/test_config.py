@@ -102,7 +102,8 @@ def test_config_set_writes_0600_and_round_trips() -> None:
     assert ConfigFile.load().active == "cloud"
     assert show()["server"] == "https://acme.example"
     listing = run_cli(["--json", "config", "list"]).json()["data"]
-    assert [p["name"] for p in listing] == ["cloud"] and listing[0]["active"] is True
+    assert [p["name"] for p in listing] == ["default", "cloud"]  # the implicit local profile first
+    assert [p["active"] for p in listing] == [False, True]
     assert "s3cr3t-token-value-123" not in json.dumps(listing)
 
 

@@ -7,12 +7,21 @@ from typing import Annotated
 import typer
 
 from iotcli.cli.state import get_state
-from iotcli.config import PROFILE_KEYS, config_path, server_url_problem
+from iotcli.config import (
+    DEFAULT_PROFILE,
+    DEFAULT_USER,
+    IMPLICIT_PROFILES,
+    PROFILE_KEYS,
+    config_path,
+    server_url_problem,
+)
 from iotcli.errors import UsageError
 
 config_app = typer.Typer(help="Show and edit profiles (config.toml).", no_args_is_help=True)
 
 SECRET_KEYS = {"token", "client_secret"}
+LOCAL_SERVER_TEXT = "(a local emulator, any port)"
+LOCAL_TOKEN_TEXT = "(found automatically)"
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +54,9 @@ def show(
         return "default"
 
     token = state.token
+    server_src = source(opts.server, "server")
+    if server_src == "default" and state.discovered is not None:
+        server_src = f"local emulator ({state.discovered.path})"
     token_src = source(opts.token, "token")
     if token and token_src == "default":
         token_src = "local emulator"
@@ -52,7 +64,7 @@ def show(
         "config_file": str(config_path()),
         "profile": state.profile_name,
         "server": state.server,
-        "server_source": source(opts.server, "server"),
+        "server_source": server_src,
         "user": state.user,
         "user_source": source(opts.user, "user"),
         "token": (token if reveal else mask("token", token)) if token else None,
@@ -101,29 +113,39 @@ def set_(
 
 @config_app.command("use")
 def use(name: Annotated[str, typer.Argument(help="Profile to make active.")]) -> None:
-    """Make a profile the active one.
+    """Make a profile the active one; "default" (or "local") is the implicit local-emulator profile.
 
-    Example:  iotcli config use cloud
+    Examples:
+      iotcli config use cloud
+      iotcli config use local
     """
     state = get_state()
     cfg = state.config
-    cfg.profile(name)  # must exist
-    cfg.active = name
+    if name in IMPLICIT_PROFILES and name not in cfg.profiles:
+        cfg.active = None  # back to the implicit local profile
+        shown = f"{DEFAULT_PROFILE} (the local emulator, found automatically)"
+    else:
+        cfg.profile(name)  # must exist
+        cfg.active = None if name == DEFAULT_PROFILE else name
+        shown = name
     cfg.save()
-    state.out.success(f"active profile: {name}")
+    state.out.success(f"active profile: {shown}")
     if state.out.json_mode:
-        state.out.json({"data": {"active": name}})
+        state.out.json({"data": {"active": cfg.active or DEFAULT_PROFILE}})
 
 
 @config_app.command("list")
 def list_() -> None:
     """List profiles.
 
+    The implicit profile "default" (alias "local") is listed even when the file has no entry for
+    it: the local emulator, found on this machine. `iotcli config use default` returns to it.
+
     Example:  iotcli config list
     """
     state = get_state()
     cfg = state.config
-    active = cfg.active or "default"
+    active = cfg.active or DEFAULT_PROFILE
     rows = [
         {
             "name": name,
@@ -134,6 +156,11 @@ def list_() -> None:
         }
         for name, p in sorted(cfg.profiles.items())
     ]
+    if DEFAULT_PROFILE not in cfg.profiles:
+        # The implicit profile: no entry in the file, the local emulator found on this machine.
+        implicit = {"name": DEFAULT_PROFILE, "active": active in IMPLICIT_PROFILES}
+        implicit.update(server=LOCAL_SERVER_TEXT, user=DEFAULT_USER, token=LOCAL_TOKEN_TEXT, implicit=True)
+        rows.insert(0, implicit)
     state.out.data(
         rows,
         columns=[

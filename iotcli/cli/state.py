@@ -18,8 +18,10 @@ from iotcli.config import (
     DEFAULT_PROFILE,
     DEFAULT_SERVER,
     DEFAULT_USER,
+    IMPLICIT_PROFILES,
     ConfigFile,
     find_local_emulator_token,
+    running_emulators,
     server_url_problem,
 )
 from iotcli.errors import ConfigError, UsageError
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     import httpx
 
     from iotcli.client.api import ApiClient
+    from iotcli.config import RunningEmulator
 
 
 class Environment:
@@ -51,6 +54,8 @@ class CliState:
         self.opts = opts
         self.out = output or Output(json_mode=opts.json, verbose=opts.verbose)
         self._client: ApiClient | None = None
+        #: The running local emulator chosen when no server is configured (``local_server``).
+        self.discovered: RunningEmulator | None = None
 
     @cached_property
     def config(self) -> ConfigFile:
@@ -62,18 +67,38 @@ class CliState:
 
     @cached_property
     def profile(self) -> dict[str, Any]:
-        # A profile named by --profile/IOTCLI_PROFILE or made active must exist; the implicit
-        # "default" may be absent (then defaults apply: the local emulator).
-        explicit = bool(self.opts.profile or self.config.active)
-        return self.config.profile(self.profile_name, must_exist=explicit)
+        # A profile named by --profile/IOTCLI_PROFILE or made active must exist, except the implicit
+        # local one ("default", alias "local"): absent from the file, defaults apply (the local emulator).
+        name = self.profile_name
+        explicit = bool(self.opts.profile or self.config.active) and name not in IMPLICIT_PROFILES
+        return self.config.profile(name, must_exist=explicit)
 
     @property
     def server(self) -> str:
-        server = self.opts.server or self.profile.get("server") or DEFAULT_SERVER
+        server = self.opts.server or self.profile.get("server") or self.local_server
         problem = server_url_problem(str(server))
         if problem:
             raise UsageError(f"server URL '{server}' {problem}")
         return str(server).rstrip("/")
+
+    @cached_property
+    def local_server(self) -> str:
+        """With no server configured: a running local emulator, on whatever port; else the default URL.
+
+        With several running, the one on the default port wins, else the newest; a note on stderr
+        says which and how to pick another.
+        """
+        found = running_emulators()
+        if not found:
+            return DEFAULT_SERVER
+        chosen = self.discovered = found[0]
+        if len(found) > 1:
+            others = ", ".join(e.url for e in found[1:])
+            self.out.info(
+                f"note: {len(found)} local emulators run; using {chosen.url} (also: {others}); "
+                "pick one with --server URL or IOTCLI_SERVER"
+            )
+        return chosen.url
 
     @property
     def user(self) -> str:

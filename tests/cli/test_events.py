@@ -19,7 +19,7 @@ import respx
 from iotcli.client.iotflow import parse_sse
 from iotcli.errors import ApiError
 from tests.conftest import Cli
-from tests.harness import TEST_TOKEN, CliResult, EmulatorProcess, InProcessEmulator, run_cli
+from tests.harness import TEST_TOKEN, CliResult, EmulatorProcess, InProcessEmulator, run_cli, sigint_default
 
 # -- the SSE parser ---------------------------------------------------------------------------------
 
@@ -248,6 +248,7 @@ def streaming_follower(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=sigint_default,  # Ctrl-C must reach it even when the test runner ignores SIGINT
     )
     try:
         with emulator.client() as http:
