@@ -271,7 +271,8 @@ def locate(text: str, key: str) -> int | None:
             if a != b:
                 break
             matched += 1
-        if matched == len(path) and matched and (best is None or matched > best[0]):
+        inside = matched == len(path) or matched == len(wanted)  # a parent of the key, or the key's own
+        if inside and matched and (best is None or matched > best[0]):
             best = (matched, n)
     return best[1] if best else None
 
