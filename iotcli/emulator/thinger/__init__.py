@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.routing import RouteTable
-from iotcli.emulator.thinger import buckets, callback, devices, endpoints, properties, tokens
+from iotcli.emulator.thinger import buckets, callback, devices, endpoints, exports, properties, tokens
 from iotcli.emulator.thinger.calls import EndpointPolicy
 from iotcli.emulator.thinger.service import ThingerService
 
@@ -13,6 +13,7 @@ ROUTE_TABLES: list[RouteTable] = [
     devices.routes,
     tokens.routes,
     buckets.routes,
+    exports.routes,
     endpoints.routes,
     properties.routes,
 ]

@@ -20,6 +20,7 @@ from iotcli.emulator.auth import Principal
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import check_id, ok, path_id, read_json
 from iotcli.emulator.routing import RouteTable
+from iotcli.emulator.thinger.buckets import query_ts as query_ts_of
 from iotcli.emulator.thinger.buckets import record_ts as record_ts_of
 from iotcli.emulator.thinger.ingest import Call, property_value
 from iotcli.emulator.thinger.service import (
@@ -47,6 +48,18 @@ ACTIONS = ("write_bucket", "call_endpoint", "set_property", "send_property")
 JSON_TYPE = "application/json"
 #: The answer to most callback calls (no send_property): built once, nothing changes it when it is sent.
 EMPTY_200 = Response(b"", 200)
+#: Emulator-only answer header: the call answered 200 but its data was not stored, and why [chosen].
+#: Real servers never send it; ``send-uplink`` prints it.
+NOT_STORED = "X-Iotcli-Not-Stored"
+
+
+def _answer(body: bytes, not_stored: str | None) -> Response:
+    if not_stored is None:
+        return Response(body, 200, media_type=JSON_TYPE) if body else EMPTY_200
+    headers = {NOT_STORED: not_stored.encode("ascii", "replace").decode("ascii")}
+    if body:
+        return Response(body, 200, media_type=JSON_TYPE, headers=headers)
+    return Response(b"", 200, headers=headers)
 
 
 def settings_object(callback: dict[str, Any] | None) -> dict[str, Any]:
@@ -165,15 +178,33 @@ def _parse(raw: bytes) -> tuple[Any, str, str | None]:
     """(payload, its JSON text, why it is not ingested). The text is stored as sent: no re-encoding.
 
     NaN and Infinity are not JSON (Python's parser would take them), and bodies must be UTF-8.
+    The reason is plain words: it goes to the journal and the ``X-Iotcli-Not-Stored`` header.
     """
+    if not raw.strip():
+        return None, "", "the body is empty (not valid JSON)"
     try:
         text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "", "the body is not valid JSON (not UTF-8 text)"
+    try:
         payload = _DECODER.decode(text)
-    except (ValueError, RecursionError):
-        return None, "", "body is not valid JSON"
+    except json.JSONDecodeError as exc:
+        return None, "", f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    except (ValueError, RecursionError) as exc:
+        return None, "", f"the body is not valid JSON ({exc})" if str(exc) else "the body is not valid JSON"
     if not isinstance(payload, dict):
-        return None, "", "body is not a JSON object"
+        return None, "", f"the body is {_json_kind(payload)}, not a JSON object"
     return payload, text, None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, bool) or value is None:
+        return f"JSON {json.dumps(value)}"
+    return "a JSON number"
 
 
 def _not_json(name: str) -> Any:
@@ -196,28 +227,26 @@ _DECODER = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
     DATA,
     summary="Callback ingest: a device posts its JSON data",
     body=request_schema("post", DATA),
-    query={"ts": "record time (epoch ms) when the payload has no ts", "ip": "the device's IP address"},
+    query={
+        "ts": "record time (epoch ms) when the payload has no ts; 0 or empty = now",
+        "ip": "the device's IP address",
+    },
     hot=True,
 )
 async def ingest(request: Request) -> Response:
     """Store in the bucket, set the property, call the endpoint (through the outbox), and answer the
-    ``send_property`` value (or an empty body). A body that is not a JSON object: 200, nothing stored."""
+    ``send_property`` value (or an empty body). A body that is not a JSON object: 200, nothing stored,
+    and the ``X-Iotcli-Not-Stored`` header says why (so does it when the bucket cannot take the record)."""
     svc, info, principal = await _authorize(request)
     emu = svc.emu
     raw = await request.body()
+    query = request.query_params if request.scope.get("query_string") else None
+    query_ms = query_ts_of(query.get("ts")) if query else None
     payload, text, reason = _parse(raw)
     if reason is not None:
-        await emu.events.record(
-            "callback.ignored",
-            user=info.user,
-            device=info.device,
-            bytes=len(raw),
-            reason=reason + ": nothing stored",
-        )
-        return Response(b"", 200)
+        return await _not_ingested(svc, info, len(raw), reason)
 
     now = emu.clock.now_ms()
-    query = request.query_params if request.scope.get("query_string") else None
     notes: list[str] = []
     bucket: BucketInfo | None = None
     record_ts: int | None = None
@@ -225,12 +254,14 @@ async def ingest(request: Request) -> Response:
     if bucket_name:
         bucket = svc.cached_bucket(info.user, bucket_name) or await svc.bucket_info(info.user, bucket_name)
         if bucket is None:
-            notes.append(f"bucket '{bucket_name}' does not exist: not stored")
+            notes.append(f"bucket '{bucket_name}' does not exist: the record was not stored")
         elif not bucket.writable or not bucket.enabled:
-            notes.append(f"bucket '{bucket_name}' is disabled or does not take writes: not stored")
+            notes.append(
+                f"bucket '{bucket_name}' is disabled or does not take writes: the record was not stored"
+            )
             bucket = None
         else:
-            record_ts, _from_payload = record_ts_of(payload, query.get("ts") if query else None, now)
+            record_ts = record_ts_of(payload, query_ms)  # None: the writer assigns a free time
     client = request.scope.get("client")
     ip = (query.get("ip") if query else None) or (client[0] if client else None)
     call = Call(info, principal, now, ip, len(raw), payload, text, bucket, record_ts, notes)
@@ -241,9 +272,21 @@ async def ingest(request: Request) -> Response:
     if outcome.delivery is not None:
         emu.worker.hand_off([outcome.delivery])
     emu.events.publish(*outcome.events)
-    if outcome.answer:
-        return Response(outcome.answer, 200, media_type=JSON_TYPE)
-    return EMPTY_200
+    return _answer(outcome.answer, notes[0] if notes else None)
+
+
+async def _not_ingested(svc: ThingerService, info: DeviceInfo, size: int, reason: str) -> Response:
+    """A body that is not a JSON object: 200 like the real server [source], nothing stored or changed
+    (bucket, property, endpoint, connection state) [chosen]; the device still gets its send_property
+    value; the journal and the ``X-Iotcli-Not-Stored`` header say why."""
+    await svc.emu.events.record(
+        "callback.ignored", user=info.user, device=info.device, bytes=size, reason=reason + ": nothing stored"
+    )
+    send = info.actions.get("send_property")
+    answer = b""
+    if send:
+        answer = await svc.emu.store.read(lambda c: property_value(c, info.user, info.device, send))
+    return _answer(answer, reason + ", so nothing was stored")
 
 
 @routes.get(DATA, summary="The answer a device would get (its send_property value), without ingesting")

@@ -15,16 +15,42 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.http import ok
+from iotcli.emulator.http import ok, query_int
 from iotcli.emulator.thinger.service import not_found
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
 
 Event = dict[str, Any]
+
+#: The list query of buckets and endpoints, as the device list takes it (clients page with
+#: ``?name=&count=50&index=N``) [source: thinger-io/node-red-contrib-thinger nodes/thinger-server.js].
+LIST_QUERY = {
+    "name": "only items whose id or name contains this text (case-insensitive)",
+    "count": "at most this many items",
+    "index": "skip this many items first (offset)",
+}
+
+
+def list_filter(request: Request, key: str) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """``name``, ``count`` and ``index`` of a list request (checked now), as a function over the list."""
+    name = (request.query_params.get("name") or "").lower()
+    count = query_int(request, "count", None, minimum=0)
+    index = query_int(request, "index", 0, minimum=0) or 0
+
+    def keep(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if name:
+            items = [
+                i for i in items if name in str(i[key]).lower() or name in str(i.get("name") or "").lower()
+            ]
+        end = None if count is None else index + count
+        return items[index:end]
+
+    return keep
 
 
 @dataclass(frozen=True)

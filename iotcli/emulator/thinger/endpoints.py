@@ -21,7 +21,7 @@ from iotcli.emulator.thinger.calls import (
     outcome,
     recorded,
 )
-from iotcli.emulator.thinger.documents import Documents, commit
+from iotcli.emulator.thinger.documents import LIST_QUERY, Documents, commit, list_filter
 from iotcli.emulator.thinger.service import account_user, not_found
 from iotcli.emulator.thinger.validation import request_schema, validate
 
@@ -62,10 +62,12 @@ async def create_endpoint(request: Request) -> Response:
     return await commit(emu, write, lambda: svc.forget_endpoint(user, endpoint))
 
 
-@routes.get(ENDPOINTS, summary="List endpoints")
+@routes.get(ENDPOINTS, summary="List endpoints", query=LIST_QUERY)
 async def list_endpoints(request: Request) -> Response:
+    """Every endpoint of the user, ordered by id; ``name``, ``count`` and ``index`` as in the device list."""
     emu, _svc, user = await account_user(request)
-    return ok(await emu.store.read(lambda c: ENDPOINT_DOCS.list(c, user)))
+    keep = list_filter(request, "endpoint")
+    return ok(await emu.store.read(lambda c: keep(ENDPOINT_DOCS.list(c, user))))
 
 
 @routes.get(ENDPOINT, summary="Read an endpoint")

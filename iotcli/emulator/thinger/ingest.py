@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from iotcli.delivery.outbox import PENDING, Delivery, enqueue
 from iotcli.emulator.auth import Principal
 from iotcli.emulator.events import encode_data
-from iotcli.emulator.thinger.buckets import PRUNE_EVERY_MS, prune
+from iotcli.emulator.thinger.buckets import PRUNE_EVERY_MS, RecordTimes, prune
 from iotcli.emulator.thinger.service import BucketInfo, DeviceInfo, not_found
 
 if TYPE_CHECKING:
@@ -49,7 +49,9 @@ class Call:
     payload: dict[str, Any]
     payload_json: str
     bucket: BucketInfo | None
-    record_ts: int | None  # the record stores payload_json; a payload ts equal to it is dropped on read
+    #: The explicit record time (payload or ``?ts=``); None with a bucket: the writer assigns a free one.
+    #: The record stores payload_json; a payload ts equal to its time is dropped on read.
+    record_ts: int | None
     notes: list[str]
 
 
@@ -67,6 +69,11 @@ class IngestWriter:
         self._pending: list[tuple[Call, asyncio.Future[Outcome]]] = []
         self._flushing = False
         self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
+        #: Server-assigned record times (this writer and the bucket write route): strictly increasing.
+        self.times = RecordTimes()
+        #: (user, bucket) -> explicit record times of the running store job (not in the table yet).
+        self._taken: dict[tuple[str, str], set[int]] = {}
+        svc.emu.reset_hooks.append(self.times.clear)
 
     async def submit(self, call: Call) -> Outcome:
         """Write ``call`` (with whatever else is waiting); returns once it is committed."""
@@ -128,10 +135,11 @@ class IngestWriter:
     # -- the store job ----------------------------------------------------------------------------
     def _write(self, conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome | Exception]:
         results: list[Outcome | Exception | None] = [None] * len(calls)
+        self._taken = {}
         by_device: dict[tuple[str, str], list[int]] = {}
         for i, call in enumerate(calls):
             by_device.setdefault((call.info.user, call.info.device), []).append(i)
-        records: list[tuple[str, str, int, str]] = []
+        records: list[tuple[str, str, int, str, str]] = []
         received: list[tuple[int, int, dict[str, Any]]] = []  # (call index, time, data) of callback.received
         buckets: dict[tuple[str, str], BucketInfo] = {}
         for (user, device), indexes in by_device.items():
@@ -157,7 +165,8 @@ class IngestWriter:
             records = [r for r in records if (r[0], r[1]) not in gone]
         if records:
             conn.executemany(
-                "INSERT OR REPLACE INTO th_bucket_data(user, bucket, ts, val) VALUES (?,?,?,?)", records
+                "INSERT OR REPLACE INTO th_bucket_data(user, bucket, ts, val, device) VALUES (?,?,?,?,?)",
+                records,
             )
             now = calls[-1].now_ms
             for key, info in buckets.items():
@@ -199,7 +208,7 @@ class IngestWriter:
         calls: list[Call],
         indexes: list[int],
         results: list[Outcome | Exception | None],
-        records: list[tuple[str, str, int, str]],
+        records: list[tuple[str, str, int, str, str]],
         buckets: dict[tuple[str, str], BucketInfo],
         received: list[tuple[int, int, dict[str, Any]]],
     ) -> None:
@@ -244,11 +253,17 @@ class IngestWriter:
             ip = call.ip or ip
             actions = call.info.actions
             done: dict[str, Any] = {}
-            if call.bucket is not None and call.record_ts is not None:
-                records.append((user, call.bucket.bucket, call.record_ts, call.payload_json))
-                buckets[(user, call.bucket.bucket)] = call.bucket
-                done["write_bucket"] = call.bucket.bucket
-                done["record_ts"] = call.record_ts
+            if call.bucket is not None:
+                name = call.bucket.bucket
+                ts = call.record_ts
+                if ts is None:
+                    ts = self.times.next(conn, user, name, now, self._taken.get((user, name)))
+                else:
+                    self._taken.setdefault((user, name), set()).add(ts)
+                records.append((user, name, ts, call.payload_json, device))
+                buckets[(user, name)] = call.bucket
+                done["write_bucket"] = name
+                done["record_ts"] = ts
             prop = actions.get("set_property")
             if prop:
                 props[prop] = (call.payload_json, now)

@@ -60,4 +60,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (user, device, property)
     ) WITHOUT ROWID
     """,
+    """
+    -- The device whose callback wrote a record (NULL: written through the bucket API), for the
+    -- device-scoped reads (/{version}/users/{user}/devices/{device}/buckets/{bucket}/data).
+    ALTER TABLE th_bucket_data ADD COLUMN device TEXT;
+
+    -- Bucket exports (/v1/users/{user}/buckets/{bucket}/exports): made at once, kept until deleted.
+    CREATE TABLE th_bucket_exports (
+        user TEXT NOT NULL,
+        bucket TEXT NOT NULL,
+        file TEXT NOT NULL,
+        info TEXT NOT NULL,                 -- JSON: the export as the API shows it
+        content BLOB NOT NULL,              -- the file itself
+        created INTEGER NOT NULL,
+        PRIMARY KEY (user, bucket, file)
+    )
+    """,
 ]
