@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import typer
 
 from iotcli.cli.state import get_state
-from iotcli.errors import UsageError
+from iotcli.errors import IotcliError, UsageError
 
 CONNECTOR_ID = "actility-http-iot"
 
@@ -248,8 +248,7 @@ class ConnectionFlags:
             "reconnectStrategy": self.reconnect_strategy.value if self.reconnect_strategy else None,
         }
         config.update({k: v for k, v in simple.items() if v is not None})
-        if config.get("lrcCompliance") is True and not config.get("tiak"):
-            raise UsageError("lrcCompliance needs a key: add --tiak HEX (32 hex digits)")
+        # lrcCompliance without --tiak: the server generates the key (shown once, in its answer).
         return connection
 
 
@@ -397,8 +396,9 @@ def create(
     if not body["configuration"].get("destinationURL"):
         raise UsageError("--destination URL is required (or 'destinationURL' in --file)")
     api = state.client()
-    created = api.create_connection(body)
+    created, warnings = api.create_connection_with_warnings(body)
     state.out.success(f"connection {created.get('id')} created ({created.get('state', 'unknown state')})")
+    _report(state, created, warnings, generated_tiak=lrc_asked(body))
     state.out.data(created if state.out.json_mode else human_view(created, _downlink_url(api, created)))
 
 
@@ -496,8 +496,9 @@ def update(
         active=active,
     )
     flags.apply(body)
-    updated = api.replace_connection(connection_id, body)
+    updated, warnings = api.replace_connection_with_warnings(connection_id, body)
     state.out.success(f"connection {connection_id} updated ({updated.get('state', 'unknown state')})")
+    _report(state, updated, warnings, generated_tiak=lrc_asked(body))
     state.out.data(updated if state.out.json_mode else human_view(updated, _downlink_url(api, updated)))
 
 
@@ -515,5 +516,30 @@ def delete(connection_id: Annotated[str, typer.Argument(metavar="ID", help="Conn
 
 
 def _downlink_url(api: Any, conn: dict[str, Any]) -> str | None:
+    if isinstance(conn.get("downlinkUrl"), str):
+        return str(conn["downlinkUrl"])
     cid = conn.get("id")
-    return str(api.downlink_url(str(cid))) if cid else None
+    if not cid:
+        return None
+    try:
+        return str(api.downlink_url(str(cid)))
+    except IotcliError:
+        return None  # shown for people only: a server without downlinkUrl fields just lacks the line
+
+
+def lrc_asked(body: dict[str, Any]) -> bool:
+    """lrcCompliance on and no tiak sent: the server generates one."""
+    config = body.get("configuration") or {}
+    return config.get("lrcCompliance") is True and not config.get("tiak")
+
+
+def _report(state: Any, conn: dict[str, Any], warnings: list[str], *, generated_tiak: bool) -> None:
+    """One stderr line per server warning (keys no document knows, stored as given), and the tiak the
+    server generated (its only showing: later reads mask it)."""
+    for text in warnings:
+        state.out.warn(text)
+    tiak = (conn.get("configuration") or {}).get("tiak")
+    if generated_tiak and isinstance(tiak, str) and tiak != "*****":
+        state.out.warn(
+            "lrcCompliance without --tiak: the server generated the tiak shown here (later reads mask it)"
+        )

@@ -159,6 +159,14 @@ def emulate(
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn log level: warning, info, debug.")
     ] = "warning",
+    strict_mode: Annotated[
+        str,
+        typer.Option(
+            "--strict-mode",
+            help="What strictMode does with a non-2xx answer: resend (3 resends, 2 s apart) or "
+            "reconnect (close the connection, apply reconnectStrategy). See docs/http-connections.md.",
+        ),
+    ] = "resend",
 ) -> None:
     """Run the local emulator: Thinger-style HTTP devices and IoT Flow-style HTTP connections on one port.
 
@@ -206,7 +214,10 @@ def emulate(
             f"--host {host} exposes the emulator beyond this machine: refusing to run with a generated token",
             hint="pass --token (or IOTCLI_EMULATOR_TOKEN) with a secret of your own",
         )
+    if strict_mode not in ("resend", "reconnect"):
+        raise UsageError(f"--strict-mode '{strict_mode}' must be resend or reconnect")
     settings = EmulatorSettings(
+        strict_mode=strict_mode,
         host=host,
         port=port,
         data_dir=None if in_memory else (data_dir or default_emulator_dir()).expanduser(),

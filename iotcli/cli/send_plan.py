@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from iotcli.cli.state import CliState
 from iotcli.errors import UsageError
@@ -192,7 +193,7 @@ def _lorawan_plan(
         target_url = rq.check_url(to, "--to")
         link = downlink_url
         if link is None and connections:
-            link = iotflow.downlink_url(state.server, connections[0])
+            link = state.client().downlink_url(connections[0])
         elif link is None and not no_downlink_url:
             link = _discover_downlink_url(state, to)
         body = iotflow.uplink_message(
@@ -247,4 +248,8 @@ def _discover_downlink_url(state: CliState, to: str) -> str | None:
             f"{note}; {len(active)} active connections at {state.server}, none with destinationURL {to}"
         )
         return None
+    given = chosen.get("downlinkUrl")
+    if isinstance(given, str) and given:
+        # The connection's own downlinkUrl (its UUID is not its id), on the server this CLI talks to.
+        return state.server.rstrip("/") + urlsplit(given).path
     return downlink_url(state.server, str(chosen["id"]))

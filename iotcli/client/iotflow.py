@@ -43,24 +43,48 @@ class IotFlowMethods(BaseClient):
 
     def create_connection(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST a connection (``connectorId``, ``name``, ``configuration``, ...); returns the stored one."""
-        return self.call("POST", f"{IOTFLOW}/connections", json=body)  # type: ignore[no-any-return]
+        return self.create_connection_with_warnings(body)[0]
+
+    def create_connection_with_warnings(self, body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """POST a connection; returns the stored one and the server's warnings (``Warning`` headers,
+        e.g. keys no document knows, which the server stores and echoes as given)."""
+        response = self.send("POST", f"{IOTFLOW}/connections", json=body)
+        return _json_object(response), warnings_of(response)
 
     def replace_connection(self, connection_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """PUT the whole connection. Secrets sent back as ``"*****"`` keep their stored value."""
-        result = self.call("PUT", f"{IOTFLOW}/connections/{_seg(connection_id)}", json=body)
-        return result if isinstance(result, dict) else self.get_connection(connection_id)
+        return self.replace_connection_with_warnings(connection_id, body)[0]
+
+    def replace_connection_with_warnings(
+        self, connection_id: str, body: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[str]]:
+        response = self.send("PUT", f"{IOTFLOW}/connections/{_seg(connection_id)}", json=body)
+        result = _json_object(response) if response.content else None
+        return (result if result else self.get_connection(connection_id)), warnings_of(response)
 
     def delete_connection(self, connection_id: str) -> None:
         self.send("DELETE", f"{IOTFLOW}/connections/{_seg(connection_id)}")
 
     # -- downlinks ------------------------------------------------------------------------------
     def downlink_url(self, connection_id: str) -> str:
-        """The downlinkUrl of a connection on this server (a 32-hex id in its dashed UUID form, as
-        uplinks carry it)."""
+        """The downlinkUrl of a connection on this server: the connection's ``downlinkUrl`` field.
+
+        A connection made by an earlier emulator (a 32-hex id, or its dashed form) needs no lookup:
+        its downlink UUID is its id, dashed.
+        """
         cid = connection_id
-        if re.fullmatch(r"[0-9a-fA-F]{32}", cid):
-            cid = str(uuid.UUID(cid))
-        return f"{self.base_url}/iot-flow/downlinkMessages/{_seg(cid)}"
+        if re.fullmatch(r"[0-9a-fA-F]{32}|[0-9a-fA-F-]{36}", cid):
+            try:
+                return f"{self.base_url}/iot-flow/downlinkMessages/{uuid.UUID(cid)}"
+            except ValueError:
+                pass
+        url = self.get_connection(cid).get("downlinkUrl")
+        if not isinstance(url, str) or not url:
+            raise ApiError(
+                200, f"connection '{cid}' has no downlinkUrl", hint="pass the downlinkUrl of an uplink"
+            )
+        # On the server this client talks to (the emulator may name itself another way).
+        return self.base_url + urlsplit(url).path
 
     def send_downlink(self, url: str, downlink: dict[str, Any]) -> dict[str, Any]:
         """POST ``{"DevEUI_downlink": downlink}`` to a downlinkUrl (absolute, or a path on this server).
@@ -213,6 +237,28 @@ def _decode_event(text: str, event_id: str | None, kind: str | None) -> dict[str
     if kind is not None and "kind" not in event:
         event["kind"] = kind
     return event
+
+
+def warnings_of(response: httpx.Response) -> list[str]:
+    """The texts of an answer's ``Warning`` headers (``299 agent "text"``, several per header)."""
+    texts: list[str] = []
+    for header in response.headers.get_list("warning"):
+        for match in re.finditer(r'\d{3} \S+ ("(?:[^"\\]|\\.)*")', header):
+            try:
+                texts.append(str(json.loads(match.group(1))))
+            except ValueError:
+                texts.append(match.group(1).strip('"'))
+    return texts
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        raise ApiError(response.status_code, "the server answered, but not with JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(response.status_code, "the server answered with JSON that is not an object")
+    return data
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -29,6 +29,9 @@ class EmulatorSettings:
     outbound_timeout: float = 10.0
     #: The base URL clients reach the emulator at (used in downlinkUrl); derived from host/port if None.
     public_url: str | None = None
+    #: What strictMode does with a non-2xx answer: "resend" (3 resends 2 s apart, the seed's page) or
+    #: "reconnect" (close the connection and apply reconnectStrategy, the current upstream page).
+    strict_mode: str = "resend"
     #: Tests: an ``httpx.AsyncBaseTransport`` every outbound request goes to instead of the network.
     outbound_transport: Any = None
 

@@ -83,6 +83,9 @@ def test_create_every_flag_reaches_the_stored_configuration(cli: Cli, emulator: 
         "downlinkEnabled": False,
         "downlinkPort": 7,
         "reconnectStrategy": "AGGRESSIVE",
+        # defaults of the documented parameters the CLI has no flag for
+        "createDevices": True,
+        "blamePeriod": 30,
     }
 
 
@@ -90,12 +93,13 @@ def test_create_minimal_gets_server_defaults_and_human_output(cli: Cli, emulator
     r = cli("connection", "create", "app", "--destination", DEST)
     assert r.exit_code == 0, r.stderr
     cid = next(line.split()[1] for line in r.stdout.splitlines() if line.startswith("id "))
-    assert f"connection {cid} created (OPEN)" in r.stderr
+    # a new connection starts CLOSED, then turns OPENING and OPENED
+    assert f"connection {cid} created (CLOSED)" in r.stderr
     assert f"destinationURL        {DEST}" in r.stdout
-    # the downlinkUrl is shown for people (dashed UUID, like uplinks carry it)
+    # the downlinkUrl is shown for people: its UUID is the connection's own, not its id
     line = next(line for line in r.stdout.splitlines() if line.startswith("downlinkUrl"))
-    dashed = f"{cid[:8]}-{cid[8:12]}-{cid[12:16]}-{cid[16:20]}-{cid[20:]}"
-    assert line.endswith(f"http://testserver/iot-flow/downlinkMessages/{dashed}")
+    uuid = stored(emulator, cid).downlink_uuid
+    assert line.endswith(f"/iot-flow/downlinkMessages/{uuid}") and uuid != cid
     config = stored(emulator, cid).configuration
     assert config["strictMode"] is False and config["reconnectStrategy"] == "NORMAL"
     assert config["downlinkEnabled"] is True
@@ -109,7 +113,6 @@ def test_create_minimal_gets_server_defaults_and_human_output(cli: Cli, emulator
         (["--destination", DEST, "--header", "NoEquals"], "--header 'NoEquals' is not K=V"),
         (["--destination", DEST, "--header", "Bad Name=x"], "'Bad Name' is not a valid header name"),
         (["--destination", DEST, "--lrc-compliance", "--tiak", "abc"], "--tiak must be 32 hex digits"),
-        (["--destination", DEST, "--lrc-compliance"], "lrcCompliance needs a key: add --tiak"),
         (["--destination", DEST, "--proxy", "proxy.local:3128"], "--proxy 'proxy.local:3128' is not a URL"),
         (
             ["--destination", DEST, "--proxy", "http://h:99999"],
@@ -214,11 +217,26 @@ def test_missing_file(cli: Cli, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "nope.json" in r.stderr
 
 
-def test_file_with_unknown_key_is_rejected_by_the_server(cli: Cli, tmp_path: Path) -> None:
+def test_file_with_unknown_key_is_stored_with_a_warning(
+    cli: Cli, emulator: InProcessEmulator, tmp_path: Path
+) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"destinationURL": DEST, "colour": "blue"}))
     r = cli("connection", "create", "x", "--file", str(path))
-    assert r.exit_code == 4 and "colour" in r.stderr
+    assert r.exit_code == 0, r.stderr
+    assert "warning: unknown key 'configuration.colour': stored and echoed as given" in r.stderr.splitlines()
+    cid = next(line.split()[1] for line in r.stdout.splitlines() if line.startswith("id "))
+    assert stored(emulator, cid).configuration["colour"] == "blue"
+
+
+def test_lrc_compliance_without_tiak_gets_a_generated_one(cli: Cli, emulator: InProcessEmulator) -> None:
+    r = cli("--json", "connection", "create", "x", "--destination", DEST, "--lrc-compliance")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()["data"]
+    tiak = stored(emulator, data["id"]).configuration["tiak"]
+    assert len(tiak) == 32 and int(tiak, 16) >= 0 and data["configuration"]["tiak"] == tiak
+    assert "the server generated the tiak" in r.stderr
+    assert cli("--json", "connection", "show", data["id"]).json()["data"]["configuration"]["tiak"] == "*****"
 
 
 def test_list_table_and_json(cli: Cli) -> None:
@@ -228,7 +246,9 @@ def test_list_table_and_json(cli: Cli) -> None:
     assert r.exit_code == 0
     lines = r.stdout.splitlines()
     assert lines[0].split("\t") == ["ID", "NAME", "STATE", "ACTIVE", "DESTINATION"]
-    assert f"{a['id']}\talpha\tOPEN\tyes\t{DEST}" in lines
+    assert (
+        f"{a['id']}\talpha\tCLOSED\tyes\t{DEST}" in lines or f"{a['id']}\talpha\tOPENED\tyes\t{DEST}" in lines
+    )
     assert f"{b['id']}\tbeta\tDEACTIVATED\tno\thttps://example.test/b" in lines
     data = cli("--json", "connection", "list").json()["data"]
     assert {c["id"] for c in data} == {a["id"], b["id"]}
@@ -239,16 +259,16 @@ def test_show_human_and_json(cli: Cli) -> None:
     r = cli("connection", "show", conn["id"])
     assert r.exit_code == 0
     assert "secret-key" not in r.stdout and "downlinkAsKey         *****" in r.stdout
-    assert "state                 OPEN" in r.stdout
+    assert "state                 " in r.stdout
     data = cli("--json", "connection", "show", conn["id"]).json()["data"]
     assert data["id"] == conn["id"] and data["configuration"]["downlinkAsKey"] == "*****"
-    assert "downlinkUrl" not in data  # --json is the server's record as is
+    assert "/iot-flow/downlinkMessages/" in data["downlinkUrl"]
 
 
 def test_show_and_delete_missing_are_4xx(cli: Cli) -> None:
     missing = "0" * 32
     for cmd in ("show", "delete", "update"):
-        r = cli("connection", cmd, missing)
+        r = cli("connection", cmd, missing, *(["--yes"] if cmd == "delete" else []))
         assert r.exit_code == 4, (cmd, r.stderr)
         assert "not found" in r.stderr and "hint:" in r.stderr
 
@@ -299,7 +319,7 @@ def test_update_json_and_reactivate_and_replace_secret(cli: Cli, emulator: InPro
     )
     assert r.exit_code == 0, r.stderr
     data = r.json()["data"]
-    assert data["state"] == "OPEN" and data["active"] is True
+    assert data["state"] == "CLOSED" and data["active"] is True  # re-activated: starting again
     assert stored(emulator, conn["id"]).configuration["downlinkAsKey"] == hashed("new")
 
 
@@ -328,16 +348,14 @@ def test_update_usage_errors(cli: Cli) -> None:
     assert r.exit_code == 2 and "no such header" in r.stderr
     r = cli("connection", "update", conn["id"], "--proxy", "http://h:1", "--no-proxy")
     assert r.exit_code == 2 and "contradict" in r.stderr
-    r = cli("connection", "update", conn["id"], "--lrc-compliance")
-    assert r.exit_code == 2 and "--tiak" in r.stderr
 
 
 def test_delete_human_and_json(cli: Cli, emulator: InProcessEmulator) -> None:
     a = create(cli, "alpha", "--destination", DEST)
     b = create(cli, "beta", "--destination", DEST)
-    r = cli("connection", "delete", a["id"])
+    r = cli("connection", "delete", a["id"], "--yes")
     assert r.exit_code == 0 and f"connection {a['id']} deleted" in r.stderr and r.stdout == ""
-    r = cli("--json", "connection", "delete", b["id"])
+    r = cli("--json", "connection", "delete", b["id"], "-y")
     assert r.exit_code == 0 and r.json() == {"data": {"id": b["id"], "deleted": True}}
     assert emulator.http.get("/iot-flow/v1/connections").json() == []
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+from urllib.parse import urlsplit
 
 from tests.conftest import Cli
 from tests.harness import InProcessEmulator, Sink
@@ -46,6 +46,11 @@ def make_connection(emu: InProcessEmulator, destination: str) -> str:
     )
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
+
+
+def downlink_path(emu: InProcessEmulator, cid: str) -> str:
+    """The path of a connection's downlinkUrl (its downlink UUID is not its id)."""
+    return urlsplit(emu.http.get(f"/iot-flow/v1/connections/{cid}").json()["downlinkUrl"]).path
 
 
 def test_device_uplink_is_stored_and_the_device_gets_its_command(
@@ -108,7 +113,7 @@ def test_lorawan_uplink_through_the_emulator_reaches_the_application(
     emulator.wait_idle()
     uplink = sink.wait_for(1)[0].json()["DevEUI_uplink"]
     assert uplink["DevEUI"] == "0018B20000000B20" and uplink["payload_hex"] == "0a0b"
-    assert uplink["downlinkUrl"].endswith(f"/iot-flow/downlinkMessages/{uuid.UUID(conn)}")
+    assert uplink["downlinkUrl"].endswith(downlink_path(emulator, conn))
 
 
 def test_to_finds_the_connection_for_the_downlink_url(
@@ -121,7 +126,7 @@ def test_to_finds_the_connection_for_the_downlink_url(
     assert r.exit_code == 0, r.stderr
     uplink = sink.wait_for(1)[0].json()["DevEUI_uplink"]
     link = uplink["downlinkUrl"]
-    assert link == f"http://testserver/iot-flow/downlinkMessages/{uuid.UUID(conn)}"
+    assert link == "http://testserver" + downlink_path(emulator, conn)
     # the application can answer with a downlink at that URL
     down = emulator.http.post(
         link[len("http://testserver") :],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.harness import InProcessEmulator
 
@@ -18,7 +19,21 @@ def connect(emu: InProcessEmulator, url: str, name: str = "app", active: bool = 
     }
     r = emu.http.post("/iot-flow/v1/connections", json=body)
     assert r.status_code == 201, r.text
-    return str(r.json()["id"])
+    created = r.json()
+    DOWNLINK_PATHS[str(created["id"])] = urlsplit(created["downlinkUrl"]).path
+    return str(created["id"])
+
+
+#: Connection id -> the path of its downlinkUrl, for the connections ``connect`` made last (ids start
+#: again at "1" in every emulator; a test's own connections are the latest ones).
+DOWNLINK_PATHS: dict[str, str] = {}
+
+
+def downlink_path(cid: str) -> str:
+    """``/iot-flow/downlinkMessages/<uuid>`` of a connection made by ``connect`` (a UUID: as given)."""
+    if cid in DOWNLINK_PATHS:
+        return DOWNLINK_PATHS[cid]
+    return f"/iot-flow/downlinkMessages/{cid}"
 
 
 def uplink(

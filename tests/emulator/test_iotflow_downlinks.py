@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.iotflow_support import DEVEUI, connect, events, uplink
+from tests.emulator.iotflow_support import DEVEUI, connect, downlink_path, events, uplink
 from tests.harness import InProcessEmulator, Sink
 
 
 def downlink_url(cid: str) -> str:
-    return f"/iot-flow/downlinkMessages/{uuid.UUID(cid)}"
+    return downlink_path(cid)
 
 
 def post(emu: InProcessEmulator, cid: str, **fields: Any) -> Any:

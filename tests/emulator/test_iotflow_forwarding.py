@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,7 +14,16 @@ import httpx
 import pytest
 
 from iotcli.emulator.settings import EmulatorSettings
-from tests.emulator.iotflow_support import DEVEUI, connect, deliveries, delivery, events, state, uplink
+from tests.emulator.iotflow_support import (
+    DEVEUI,
+    connect,
+    deliveries,
+    delivery,
+    downlink_path,
+    events,
+    state,
+    uplink,
+)
 from tests.harness import TEST_TOKEN, InProcessEmulator, Reply, Sink, free_port
 
 TIAK = "bec499c69e9c939e413b663961636c61"
@@ -43,7 +51,7 @@ def test_default_body_headers_and_downlink_url(emulator: InProcessEmulator, sink
     assert list(body) == ["DevEUI_uplink"]
     inner = body["DevEUI_uplink"]
     assert req.headers["x-name"] == inner["CustomerData"]["name"]
-    assert inner["downlinkUrl"] == f"http://127.0.0.1:8100/iot-flow/downlinkMessages/{uuid.UUID(cid)}"
+    assert inner["downlinkUrl"] == "http://127.0.0.1:8100" + downlink_path(cid)
     assert inner["FPort"] == 5 and inner["payload_hex"] == "abcd"
     emulator.wait_idle()
     (row,) = deliveries(emulator, connection=cid)
@@ -59,7 +67,7 @@ def test_downlink_url_uses_the_public_base_url(sink: Sink) -> None:
         cid = connect(emu, sink.url)
         uplink(emu)
         inner = sink.wait_for(1)[0].json()["DevEUI_uplink"]
-        assert inner["downlinkUrl"] == f"https://emu.example.com/iot-flow/downlinkMessages/{uuid.UUID(cid)}"
+        assert inner["downlinkUrl"] == "https://emu.example.com" + downlink_path(cid)
 
 
 def test_send_metadata_drops_the_wrapper(emulator: InProcessEmulator, sink: Sink) -> None:
@@ -177,7 +185,7 @@ def test_non_strict_non_2xx_is_dropped_after_one_attempt(fast_emulator: InProces
         assert len(sink.requests) == 1
         (row,) = deliveries(fast_emulator, connection=cid)
         assert row["status"] == "dropped" and row["attempts"] == 1 and "500" in row["reason"]
-        assert state(fast_emulator, cid) == "OPEN"
+        assert state(fast_emulator, cid) == "OPENED"
         assert events(fast_emulator, "delivery.dropped")[0]["http_status"] == 500
 
 
@@ -255,9 +263,16 @@ def test_unreachable_closes_then_reconnects_and_delivers_in_order(fast_emulator:
         reqs = sink.wait_for(10)
         fast_emulator.wait_idle()
         assert [r.json()["DevEUI_uplink"]["FCntUp"] for r in reqs] == list(range(10))
-        assert state(fast_emulator, cid) == "OPEN"
+        assert state(fast_emulator, cid) == "OPENED"
     changes = [(e["previous"], e["state"]) for e in events(fast_emulator, "connection.state")]
-    assert changes == [("OPEN", "CLOSED"), ("CLOSED", "OPEN")]
+    # Started (the first uplink opened it at once), closed, reopened: each step an event.
+    assert changes == [
+        ("CLOSED", "OPENING"),
+        ("OPENING", "OPENED"),
+        ("OPENED", "CLOSED"),
+        ("CLOSED", "OPENING"),
+        ("OPENING", "OPENED"),
+    ]
     assert all(r["status"] == "delivered" for r in deliveries(fast_emulator, connection=cid))
 
 
@@ -292,12 +307,12 @@ def test_closed_connection_without_waiting_messages_reopens_when_the_destination
         assert deliveries(fast_emulator, connection=cid)[0]["status"] == "expired"
         fast_emulator.advance(300)  # the next reconnect attempt connects without a message
         deadline = time.monotonic() + 5
-        while state(fast_emulator, cid) != "OPEN" and time.monotonic() < deadline:
+        while state(fast_emulator, cid) != "OPENED" and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert state(fast_emulator, cid) == "OPEN"
+        assert state(fast_emulator, cid) == "OPENED"
         assert sink.requests == []
-    (change,) = [e for e in events(fast_emulator, "connection.state") if e["state"] == "OPEN"]
-    assert "reconnected" in change["reason"]
+    opened = [e for e in events(fast_emulator, "connection.state") if e["state"] == "OPENED"]
+    assert "reconnected" in opened[-1]["reason"]
 
 
 def test_timeout_counts_as_unreachable() -> None:
@@ -363,7 +378,8 @@ def test_put_reopens_a_closed_connection_and_sends_the_backlog(
     sent += [uplink(emulator)["FCntUp"] for _ in range(7)]  # waiting for the reconnect
     body = emulator.http.get(f"/iot-flow/v1/connections/{cid}").json()
     body["configuration"]["destinationURL"] = sink.url + "/new"
-    assert emulator.http.put(f"/iot-flow/v1/connections/{cid}", json=body).json()["state"] == "OPEN"
+    # A replaced connection restarts: CLOSED, then OPENING and OPENED.
+    assert emulator.http.put(f"/iot-flow/v1/connections/{cid}", json=body).json()["state"] == "CLOSED"
     received = sink.wait_for(8)
     assert {r.path for r in received} == {"/new"}
     # The backlog goes out in order, as on a reconnect.

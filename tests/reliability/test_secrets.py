@@ -11,6 +11,7 @@ import json
 import stat
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -106,13 +107,14 @@ def run_with_secrets(emu: EmulatorProcess, proxy: Sink, endpoint_sink: Sink) -> 
         )
         assert r.status_code == 201, r.text
         cid = r.json()["id"]
+        dl_path = urlsplit(r.json()["downlinkUrl"]).path  # its downlink UUID is not its id
         shown = json.dumps(c.get(f"/iot-flow/v1/connections/{cid}").json())
         assert AS_KEY not in shown and PROXY_PASSWORD not in shown and TIAK not in shown
         downlink = {"DevEUI": DEVEUI, "FPort": 2, "payload_hex": "01", "AS_ID": "as1", "AS_KEY": AS_KEY}
-        r = c.post(f"/iot-flow/downlinkMessages/{cid}", json={"DevEUI_downlink": downlink})
+        r = c.post(dl_path, json={"DevEUI_downlink": downlink})
         assert r.status_code == 202, r.text
         bad = {**downlink, "AS_KEY": AS_KEY[::-1]}
-        assert c.post(f"/iot-flow/downlinkMessages/{cid}", json={"DevEUI_downlink": bad}).status_code == 401
+        assert c.post(dl_path, json={"DevEUI_downlink": bad}).status_code == 401
         r = c.post("/_emulator/lorawan/uplinks", json={"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "00"})
         assert r.status_code == 202, r.text
     proxy.wait_for(2)  # the uplink and its downlink report

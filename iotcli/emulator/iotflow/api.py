@@ -5,6 +5,7 @@ Routes only parse the request and serialise the answer; the services own the rul
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -12,7 +13,8 @@ from starlette.responses import Response
 
 from iotcli.emulator.admin import emu_of
 from iotcli.emulator.http import ok, read_json
-from iotcli.emulator.iotflow.connector_schema import CONNECTION_SCHEMA, CONNECTOR
+from iotcli.emulator.iotflow.connections import Connection
+from iotcli.emulator.iotflow.connector_schema import CONNECTION_SCHEMA, CONNECTOR, CheckedConnection
 from iotcli.emulator.routing import RouteTable
 
 if TYPE_CHECKING:
@@ -20,12 +22,24 @@ if TYPE_CHECKING:
 
 routes = RouteTable("iotflow", tag="connections")
 
-UUID_PARAM = {"type": "string", "description": "connection id: 32 hex digits or the dashed UUID form"}
+ID_PARAM = {
+    "type": "string",
+    "description": 'connection id: a number ("8"), or an earlier version\'s 32 hex digits / dashed UUID',
+}
+UUID_PARAM = {"type": "string", "description": "the connection's downlink UUID (from its downlinkUrl)"}
 
 
 def iotflow_of(request: Request) -> IotFlow:
     service: IotFlow = emu_of(request).services["iotflow"]
     return service
+
+
+#: The legacy DX base path of the same connections API [source: real ThingPark clients call
+#: ``<server>/thingpark/dx/core/latest/api/connections``; the docs name the DX API at
+#: ``https://dx-api.thingpark.com/core/latest/api`` (Associating_ThingPark_Wireless_Devices_With_A_
+#: ThingPark_X_IoT_Flow/README.md)].
+DX_BASE = "/thingpark/dx/core/latest/api"
+DX = {"tag": "connections (legacy DX path)"}
 
 
 @routes.get("/iot-flow/v1/connectors", summary="Connectors with the JSON Schema of their configuration")
@@ -44,6 +58,26 @@ async def show_connector(request: Request) -> Response:
     return ok(CONNECTOR)
 
 
+def _answer(request: Request, conn: Connection, checked: CheckedConnection, status: int = 200) -> Response:
+    """The connection as stored (secrets masked), with a ``Warning`` header per key no document knows.
+
+    A tiak the server generated is shown once, in this answer: the application server needs it to
+    check the LRC Token, and every later read masks it [chosen].
+    """
+    data = conn.to_api(emu_of(request).settings.base_url)
+    if checked.generated_tiak:
+        data["configuration"]["tiak"] = conn.configuration["tiak"]
+    headers = {}
+    if checked.unknown:
+        headers["Warning"] = ", ".join(
+            f"299 iotcli {json.dumps('unknown key ' + repr(k) + ': stored and echoed as given')}"
+            for k in checked.unknown
+        )
+    if status == 201:
+        headers["Location"] = f"/connections/{conn.id}"
+    return ok(data, status=status, headers=headers)
+
+
 @routes.post(
     "/iot-flow/v1/connections",
     summary="Create a connection",
@@ -51,44 +85,75 @@ async def show_connector(request: Request) -> Response:
     status=201,
     responses={400: "invalid body (the message names the field)"},
 )
+@routes.post(
+    f"{DX_BASE}/connections",
+    summary="Create a connection (legacy DX path)",
+    body=CONNECTION_SCHEMA,
+    status=201,
+    **DX,
+)
 async def create_connection(request: Request) -> Response:
     emu = emu_of(request)
     principal = await emu.auth.account(request)
     body = await read_json(request)
-    conn = await iotflow_of(request).connections.create(principal.user, body)
-    return ok(conn.to_api(), status=201, headers={"Location": f"/connections/{conn.id}"})
+    conn, checked = await iotflow_of(request).connections.create(principal.user, body)
+    return _answer(request, conn, checked, status=201)
 
 
 @routes.get("/iot-flow/v1/connections", summary="List connections (secrets masked)")
+@routes.get(f"{DX_BASE}/connections", summary="List connections (legacy DX path)", **DX)
 async def list_connections(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)
-    return ok([c.to_api() for c in iotflow_of(request).connections.list(principal.user)])
+    base = emu_of(request).settings.base_url
+    return ok([c.to_api(base) for c in iotflow_of(request).connections.list(principal.user)])
 
 
 @routes.get(
-    "/iot-flow/v1/connections/{id}", summary="Read a connection (secrets masked)", params={"id": UUID_PARAM}
+    "/iot-flow/v1/connections/{id}", summary="Read a connection (secrets masked)", params={"id": ID_PARAM}
+)
+@routes.get(
+    f"{DX_BASE}/connections/{{id}}",
+    summary="Read a connection (legacy DX path)",
+    params={"id": ID_PARAM},
+    **DX,
 )
 async def show_connection(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)
     conn = iotflow_of(request).connections.get(principal.user, str(request.path_params["id"]))
-    return ok(conn.to_api())
+    return ok(conn.to_api(emu_of(request).settings.base_url))
 
 
 @routes.put(
     "/iot-flow/v1/connections/{id}",
     summary="Replace a connection (the whole body; '*****' keeps a stored secret)",
     body=CONNECTION_SCHEMA,
-    params={"id": UUID_PARAM},
+    params={"id": ID_PARAM},
+)
+@routes.put(
+    f"{DX_BASE}/connections/{{id}}",
+    summary="Replace a connection (legacy DX path)",
+    body=CONNECTION_SCHEMA,
+    params={"id": ID_PARAM},
+    **DX,
 )
 async def replace_connection(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)
     body = await read_json(request)
-    conn = await iotflow_of(request).connections.replace(principal.user, str(request.path_params["id"]), body)
-    return ok(conn.to_api())
+    conn, checked = await iotflow_of(request).connections.replace(
+        principal.user, str(request.path_params["id"]), body
+    )
+    return _answer(request, conn, checked)
 
 
 @routes.delete(
-    "/iot-flow/v1/connections/{id}", summary="Delete a connection", status=204, params={"id": UUID_PARAM}
+    "/iot-flow/v1/connections/{id}", summary="Delete a connection", status=204, params={"id": ID_PARAM}
+)
+@routes.delete(
+    f"{DX_BASE}/connections/{{id}}",
+    summary="Delete a connection (legacy DX path)",
+    status=204,
+    params={"id": ID_PARAM},
+    **DX,
 )
 async def delete_connection(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)

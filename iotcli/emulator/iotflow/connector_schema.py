@@ -1,7 +1,17 @@
 """The HTTP connector (``actility-http-iot``): its configuration JSON Schema and the validation built on it.
 
 ``GET /iot-flow/v1/connectors`` publishes ``CONFIGURATION_SCHEMA``; the connections API validates every
-configuration with the very same schema (jsonschema), so the document and the rules cannot drift.
+configuration with the very same schema (jsonschema), after coercing scalars the way the real,
+Jackson-based server does (``coercion.py``), so the document and the rules cannot drift.
+
+Every parameter the documentation lists is known [source]: the common ones of
+docs/Getting_Started/Setting_Up_A_Connection_instance/About_connections.md (``description``,
+``createDevices``, ``sendMetadata``, ``sendRawDecodedFormat``, ``uplinkTimeValidity``,
+``downlinkEnabled``, ``downlinkAsId``, ``downlinkAsKey``, ``downlinkPort``, ``reconnectStrategy``)
+and the HTTP connector's of docs/Connector/HTTP/README.md (``headers``, ``destinationURL``,
+``strictMode``, ``blamePeriod``, ``proxy``, ``lrcCompliance``, ``tiak``), all in
+actility/tpx-iot-flow-doc. Keys no document knows are stored and echoed as given, like the real
+server; the caller is told about them (``unknown``).
 """
 
 from __future__ import annotations
@@ -9,12 +19,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.iotflow.coercion import coerce_object
 
 CONNECTOR_ID = "actility-http-iot"
 MASK = "*****"
@@ -24,9 +37,11 @@ RECONNECT_STRATEGIES = ["NORMAL", "CALM", "AGGRESSIVE"]
 
 CONFIGURATION_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
+    # The id form of the real connectors' schemas (Jackson's JSON Schema module) [source:
+    # Creating_a_connection_instance_using_the_API.md]; the class name is ours [chosen].
+    "id": "urn:jsonschema:com:actility:tpx:flow:core:domain:connection:http:HttpConfig",
     "title": "HTTP connection configuration",
     "type": "object",
-    "additionalProperties": False,
     "required": ["destinationURL"],
     "properties": {
         "destinationURL": {
@@ -44,11 +59,17 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
         "strictMode": {
             "type": "boolean",
             "default": False,
-            "description": "Resend a message 3 times, 2 s apart, when the answer is not 2xx",
+            "description": "Resend a message 3 times, 2 s apart, when the answer is not 2xx "
+            "(emulate --strict-mode reconnect: close the connection and reconnect instead)",
+        },
+        "blamePeriod": {
+            "type": "integer",
+            "minimum": 0,
+            "default": 30,
+            "description": "Integer, in seconds (stored; the emulator does not act on it)",
         },
         "proxy": {
             "type": "object",
-            "additionalProperties": False,
             "required": ["hostname"],
             "properties": {
                 "hostname": {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^[^\s]+$"},
@@ -66,9 +87,15 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
             "type": "string",
             "pattern": "^[0-9a-fA-F]{32}$",
             "writeOnly": True,
-            "description": "Key (32 hex digits) of the LRC Token; required with lrcCompliance",
+            "description": "Key (32 hex digits) of the LRC Token; generated when lrcCompliance is true "
+            "and none is given",
         },
         "description": {"type": "string", "maxLength": 1024},
+        "createDevices": {
+            "type": "boolean",
+            "default": True,
+            "description": "Register devices on the cloud side on the first uplink (stored)",
+        },
         "sendMetadata": {
             "type": "boolean",
             "default": False,
@@ -90,37 +117,90 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
         "downlinkPort": {"type": "integer", "minimum": 1, "maximum": 224},
         "reconnectStrategy": {"type": "string", "enum": RECONNECT_STRATEGIES, "default": "NORMAL"},
     },
-    "if": {"properties": {"lrcCompliance": {"const": True}}, "required": ["lrcCompliance"]},
-    "then": {"required": ["tiak"]},
 }
 
-#: The connection body around the configuration (POST and PUT). ``id``, ``startupTime`` and ``state``
-#: are read-only: accepted (so a GET answer can be sent back as a PUT) and ignored.
+#: The connection body around the configuration (POST and PUT). ``id``, ``startupTime``, ``state`` and
+#: ``downlinkUrl`` are read-only: accepted (so a GET answer can be sent back as a PUT) and ignored.
+#: ``brand`` and ``contentType`` are top-level fields real clients send: stored and echoed.
 CONNECTION_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "additionalProperties": False,
     "required": ["connectorId", "name", "configuration"],
     "properties": {
         "connectorId": {"type": "string", "enum": [CONNECTOR_ID]},
         "name": {"type": "string", "minLength": 1, "maxLength": 256},
         "active": {"type": "boolean", "default": True},
         "alarms": {"type": ["array", "object"]},
+        "brand": {"type": "string", "maxLength": 256},
+        "contentType": {"type": "string", "maxLength": 256},
         "configuration": CONFIGURATION_SCHEMA,
         "id": {"type": "string", "readOnly": True},
         "startupTime": {"readOnly": True},
         "state": {"readOnly": True},
+        "downlinkUrl": {"readOnly": True},
     },
 }
 
+#: What ``coerce_object`` knows: field -> type (``None``: read-only, dropped).
+PROXY_FIELDS: dict[str, Any] = {"hostname": "string", "username": "string", "password": "string"}
+CONFIGURATION_FIELDS: dict[str, Any] = {
+    "destinationURL": "string",
+    "headers": ("map", "string"),
+    "strictMode": "boolean",
+    "blamePeriod": "integer",
+    "proxy": PROXY_FIELDS,
+    "lrcCompliance": "boolean",
+    "tiak": "string",
+    "description": "string",
+    "createDevices": "boolean",
+    "sendMetadata": "boolean",
+    "sendRawDecodedFormat": "boolean",
+    "uplinkTimeValidity": "string",
+    "downlinkEnabled": "boolean",
+    "downlinkAsId": "string",
+    "downlinkAsKey": "string",
+    "downlinkPort": "integer",
+    "reconnectStrategy": "string",
+}
+CONNECTION_FIELDS: dict[str, Any] = {
+    "connectorId": "string",
+    "name": "string",
+    "active": "boolean",
+    "alarms": "any",
+    "brand": "string",
+    "contentType": "string",
+    "configuration": CONFIGURATION_FIELDS,
+    "id": None,
+    "startupTime": None,
+    "state": None,
+    "downlinkUrl": None,
+}
+#: Top-level fields kept in the connection's ``extra`` (echoed as given), besides unknown keys.
+STORED_TOP_LEVEL = ("brand", "contentType")
+
 CONNECTOR: dict[str, Any] = {
+    # The documented fields of a connector [source: Creating_a_connection_instance_using_the_API.md];
+    # the values for the HTTP connector follow the AWS example's form [chosen].
     "id": CONNECTOR_ID,
-    "name": "HTTP",
-    "description": "Forwards uplinks to an HTTP(S) destination; downlinks come back through downlinkUrl",
-    "type": "HTTP",
+    "producerId": "actility",
+    "moduleId": "http-iot",
+    "version": "2.0.0",
+    "description": "Actility HTTP Connector",
     "connection": {"configurationSchema": CONFIGURATION_SCHEMA},
+    "flow": {},
 }
 
 _validator = Draft202012Validator(CONNECTION_SCHEMA)
+
+
+@dataclass
+class CheckedConnection:
+    """A connection body after coercion and validation."""
+
+    body: dict[str, Any]
+    #: Paths of the keys no document knows (``configuration.foo``), stored and echoed as given.
+    unknown: list[str] = field(default_factory=list)
+    #: True when ``tiak`` was generated (lrcCompliance without a tiak).
+    generated_tiak: bool = False
 
 
 def _where(error: ValidationError) -> str:
@@ -132,18 +212,9 @@ def describe(error: ValidationError) -> str:
     """One message naming the field at fault."""
     where = _where(error)
     validator = error.validator
-    if validator == "additionalProperties":
-        instance = error.instance if isinstance(error.instance, dict) else {}
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in instance if k not in allowed)
-        name = extra[0] if extra else "?"
-        full = f"{where}.{name}" if where != "body" else name
-        return f"unknown field '{full}'"
     if validator == "required":
         missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
         full = f"{where}.{missing}" if where != "body" else missing
-        if missing == "tiak":
-            return "field 'configuration.tiak' is required when lrcCompliance is true"
         return f"field '{full}' is required"
     if validator == "enum" and where == "connectorId":
         return f"unsupported connectorId '{error.instance}': only '{CONNECTOR_ID}' is supported"
@@ -164,22 +235,38 @@ def describe(error: ValidationError) -> str:
             return f"header '{where.split('.', 2)[2]}' must not contain line breaks"
         return f"field '{where}' must be {hints.get(where, 'in the form ' + str(error.validator_value))}"
     if validator in {"minimum", "maximum"}:
-        return (
-            f"field '{where}' must be between {error.schema.get('minimum')} and {error.schema.get('maximum')}"
-        )
+        low, high = error.schema.get("minimum"), error.schema.get("maximum")
+        if high is None:
+            return f"field '{where}' must be at least {low}"
+        return f"field '{where}' must be between {low} and {high}"
     if validator in {"minLength", "maxLength"}:
         return f"field '{where}' is too {'short' if validator == 'minLength' else 'long'}"
     return f"field '{where}': {error.message}"
 
 
-def validate_connection(body: Any) -> None:
-    """Raise a 400 naming the first problem of a connection body (POST or PUT)."""
+def validate_connection(body: Any) -> CheckedConnection:
+    """Coerce and validate a connection body (POST or PUT): the body to store, or a 400 naming the
+    first problem.
+
+    ``lrcCompliance: true`` without ``tiak`` is accepted: a tiak is generated, as the real server
+    does [source: docs/Connector/HTTP/README.md, "TIAK is a 32-hexadecimal digits key generated with
+    a high entropy that is associated with the connection"; the page's own API example sends
+    ``lrcCompliance: true`` and no tiak].
+    """
     if not isinstance(body, dict):
         raise ApiProblem(400, "request body must be a JSON object")
+    unknown: list[str] = []
+    coerced = coerce_object(body, CONNECTION_FIELDS, "", unknown)
     # jsonschema's relevance order: the error a person should fix first.
-    error = best_match(_validator.iter_errors(body))
+    error = best_match(_validator.iter_errors(coerced))
     if error is not None:
         raise ApiProblem(400, describe(error))
+    checked = CheckedConnection(coerced, unknown)
+    config = coerced["configuration"]
+    if config.get("lrcCompliance") is True and not config.get("tiak"):
+        config["tiak"] = secrets.token_hex(16)
+        checked.generated_tiak = True
+    return checked
 
 
 def with_defaults(configuration: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.iotflow.connections import iso_time, normalize_connection_id
+from iotcli.emulator.iotflow.connections import iso_time
 from iotcli.emulator.iotflow.connector_schema import as_key_matches
 from iotcli.emulator.iotflow.uplinks import MAX_FCNT, normalize_deveui, parse_fport, parse_payload_hex
 
@@ -177,8 +177,7 @@ class DownlinkService:
         self.queued_devices = {r[0] for r in rows}
 
     async def post(self, raw_uuid: str, body: Any) -> dict[str, Any]:
-        cid = normalize_connection_id(raw_uuid)
-        conn = self.service.connections.cache.get(cid) if cid else None
+        conn = self.service.connections.by_downlink_uuid(raw_uuid)
         if conn is None:
             raise ApiProblem(404, f"no connection with uuid '{raw_uuid[:64]}'")
         cfg = conn.configuration

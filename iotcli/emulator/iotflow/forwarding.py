@@ -1,8 +1,12 @@
 """The delivery policy of HTTP connections: uplinks and downlink reports to ``destinationURL``.
 
-- A 2xx answer delivers the message; the connection is (or becomes again) ``OPEN``.
+- A 2xx answer delivers the message; the connection is (or becomes again) ``OPENED``.
 - Another HTTP status: ``strictMode`` false -> ``dropped``; true -> resent 3 more times 2 s apart on
-  the emulator clock, then ``failed`` (kept; replayable) [source].
+  the emulator clock, then ``failed`` (kept; replayable) [source: the seed's HTTP connector page].
+  With ``iotcli emulate --strict-mode reconnect`` a strict connection follows the current upstream
+  page instead (actility/tpx-iot-flow-doc docs/Connector/HTTP/README.md, "Strict mode option"): the
+  connection is ``CLOSED`` and the reconnect strategy applies; the message waits and is the next
+  reconnect attempt.
 - No answer (connect error, timeout): the connection goes ``CLOSED`` and the message waits for the
   next reconnect of ``reconnectStrategy``. While CLOSED one message per scheduled attempt probes the
   destination (the oldest); the others wait, in order. When it answers, the backlog is sent one at a
@@ -27,7 +31,14 @@ from iotcli.delivery.outbox import (
     Delivery,
     OutboundRequest,
 )
-from iotcli.emulator.iotflow.connections import CLOSED, OPEN, Connection, release_backlog
+from iotcli.emulator.iotflow.connections import (
+    CLOSED,
+    OPENED,
+    OPENING,
+    STARTING,
+    Connection,
+    release_backlog,
+)
 from iotcli.emulator.iotflow.jsonbody import compact_json, splice
 from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
 from iotcli.emulator.iotflow.reconnect import next_attempt
@@ -40,7 +51,9 @@ if TYPE_CHECKING:
 #: strictMode: resends after the first non-2xx answer, and the delay between them (emulator seconds) [source].
 STRICT_RESENDS = 3
 STRICT_DELAY = 2.0
-#: Deliveries of one OPEN connection in flight at once.
+#: ``iotcli emulate --strict-mode``: what strictMode does with a non-2xx answer.
+STRICT_RESEND, STRICT_RECONNECT = "resend", "reconnect"
+#: Deliveries of one OPENED connection in flight at once.
 LANE_CONCURRENCY = 32
 
 
@@ -93,6 +106,8 @@ class ForwardingPolicy:
             return self._final(delivery, DROPPED, "connection deleted")
         if not conn.active:
             return self._final(delivery, DROPPED, "connection deactivated")
+        if conn.starting:
+            await self.open_now(conn, "a message is due")
         now = self.emu.clock.now()
         age = now - delivery.created_at
         if age >= RETENTION:
@@ -104,7 +119,7 @@ class ForwardingPolicy:
                 EXPIRED,
                 f"older than uplinkTimeValidity ({conn.configuration['uplinkTimeValidity']})",
             )
-        if conn.state == CLOSED:
+        if conn.state == CLOSED and not conn.starting:
             probe_at = conn.extra.get("next_probe")
             if isinstance(probe_at, float) and now < probe_at:
                 # Another message already probed this reconnect slot: wait for the next one, in order.
@@ -122,7 +137,7 @@ class ForwardingPolicy:
         strict = bool(conn and conn.strict)
         if result.ok:
             return self._outcome(delivery, DELIVERED, f"HTTP {result.status}", result)
-        if result.unreachable and conn is not None:
+        if conn is not None and self._closes(conn, result):
             now = self.emu.clock.now()
             nxt: float | None
             if conn.state == CLOSED and isinstance(conn.extra.get("next_probe"), float):
@@ -131,9 +146,12 @@ class ForwardingPolicy:
                 nxt = next_attempt(self._strategy(conn), now, now)
             if nxt is None or nxt >= delivery.created_at + RETENTION:
                 nxt = delivery.created_at + RETENTION
-            return self._outcome(
-                delivery, PENDING, f"unreachable ({result.error}); waiting for a reconnect", result, nxt
+            why = (
+                f"unreachable ({result.error})"
+                if result.unreachable
+                else f"HTTP {result.status}; strictMode (--strict-mode reconnect) closed the connection"
             )
+            return self._outcome(delivery, PENDING, f"{why}; waiting for a reconnect", result, nxt)
         what = f"HTTP {result.status}" if result.status is not None else (result.error or "no answer")
         if not strict:
             return self._outcome(delivery, DROPPED, f"{what}; strictMode is off, not resent", result)
@@ -165,12 +183,30 @@ class ForwardingPolicy:
             self.emu.worker.wake()
         if result is None:
             return
-        if result.unreachable and conn.state == OPEN:
-            await self.set_state(conn, CLOSED, f"destination unreachable: {result.error}")
-        elif not result.unreachable and result.status is not None and conn.state == CLOSED:
-            await self.set_state(conn, OPEN, f"destination answered HTTP {result.status}")
+        if self._closes(conn, result):
+            if conn.state != CLOSED or conn.starting:
+                why = (
+                    f"destination unreachable: {result.error}"
+                    if result.unreachable
+                    else f"destination answered HTTP {result.status} (strictMode, --strict-mode reconnect)"
+                )
+                await self.set_state(conn, CLOSED, why)
+        elif result.status is not None and conn.state in (CLOSED, OPENING):
+            await self.open_now(conn, f"destination answered HTTP {result.status}")
 
     # -- helpers ------------------------------------------------------------------------------
+    def _closes(self, conn: Connection, result: AttemptResult) -> bool:
+        """Whether this answer closes the connection: no answer, or (strictMode with ``--strict-mode
+        reconnect``) a non-2xx one."""
+        if result.unreachable:
+            return True
+        return (
+            not result.ok
+            and result.status is not None
+            and conn.strict
+            and self.emu.settings.strict_mode == STRICT_RECONNECT
+        )
+
     @staticmethod
     def _strategy(conn: Connection) -> str:
         return str(conn.configuration.get("reconnectStrategy") or "NORMAL")
@@ -202,29 +238,46 @@ class ForwardingPolicy:
         return Decision(status, next_at=next_at, reason=reason, count_attempt=count, events=[(event, data)])
 
     async def set_state(self, conn: Connection, state: str, reason: str) -> None:
+        """Change ``conn``'s state (cache first, so concurrent callers see it at once), persist it and
+        publish a ``connection.state`` event."""
+        if conn.state == state and conn.state_reason == reason:
+            return
         now = self.emu.clock.now()
         service = self.service.connections
+        previous = conn.state
+        conn.state = state
+        conn.state_reason = reason
+        if state == CLOSED and reason != STARTING:
+            conn.closed_at = now
+            conn.extra.pop("startup", None)
+            nxt = next_attempt(self._strategy(conn), now, now)
+            conn.extra["next_probe"] = nxt if nxt is not None else now + RETENTION
+        elif state != CLOSED:
+            conn.closed_at = None
+            conn.extra.pop("next_probe", None)
+        if state == OPENED:
+            conn.extra.pop("startup", None)
 
-        def write(c: sqlite3.Connection) -> tuple[dict[str, Any] | None, int]:
-            event = service.stage_state(c, conn, state, reason, now)
-            drain = release_backlog(c, conn.id, now) if state == OPEN else 0
+        def write(c: sqlite3.Connection) -> tuple[dict[str, Any], int]:
+            event = service.stage_state(c, conn, previous, reason)
+            drain = release_backlog(c, conn.id, now) if state == OPENED else 0
             return event, drain
 
         event, drain = await self.emu.store.write(write)
-        conn.state = state
-        conn.state_reason = reason
-        if state == CLOSED:
-            conn.closed_at = now
-            nxt = next_attempt(self._strategy(conn), now, now)
-            conn.extra["next_probe"] = nxt if nxt is not None else now + RETENTION
-        else:
-            conn.closed_at = None
-            conn.extra.pop("next_probe", None)
-            conn.drain_upto = drain
-        if event is not None:
-            self.emu.events.publish(event)
+        if state == OPENED and conn.extra.pop("was_down", False):
+            conn.drain_upto = drain  # after a reconnect the backlog goes out one at a time, in order
+        self.emu.events.publish(event)
         self.emu.worker.wake()
         self.service.reconnect.wake()
+
+    async def open_now(self, conn: Connection, reason: str) -> None:
+        """CLOSED or OPENING -> (OPENING ->) OPENED at once: each step is a state change and an event."""
+        if conn.state == CLOSED:
+            if not conn.starting:
+                conn.extra["was_down"] = True
+            await self.set_state(conn, OPENING, reason)
+        if conn.state == OPENING:
+            await self.set_state(conn, OPENED, reason)
 
     def build_request(
         self, conn: Connection, message: dict[str, Any], kind: str, body_json: str | None = None

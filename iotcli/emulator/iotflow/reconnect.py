@@ -17,7 +17,7 @@ import math
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from iotcli.emulator.iotflow.connections import CLOSED, OPEN, Connection
+from iotcli.emulator.iotflow.connections import CLOSED, OPENED, OPENING, Connection
 
 if TYPE_CHECKING:
     from iotcli.emulator.iotflow.service import IotFlow
@@ -62,11 +62,13 @@ def attempt_times(strategy: str, closed_at: float, until: float) -> list[float]:
 
 
 class ReconnectMonitor:
-    """Reconnect attempts of CLOSED connections that have no message waiting.
+    """The timers of connection states: starting connections, and reconnect attempts of CLOSED
+    connections that have no message waiting.
 
-    While messages wait, the oldest one is the reconnect attempt (the forwarding policy sends it). With
-    none waiting, this monitor opens a TCP connection to the destination (or its proxy) at each
-    scheduled attempt, so ``state`` turns ``OPEN`` when the destination is back, traffic or not.
+    A starting connection turns OPENING, then OPENED, at the times ``ConnectionService`` set. While
+    messages wait on a CLOSED one, the oldest is the reconnect attempt (the forwarding policy sends
+    it). With none waiting, this monitor opens a TCP connection to the destination (or its proxy) at
+    each scheduled attempt, so ``state`` turns ``OPENED`` when the destination is back, traffic or not.
     """
 
     def __init__(self, service: IotFlow) -> None:
@@ -93,9 +95,14 @@ class ReconnectMonitor:
             soonest: float | None = None
             try:
                 for conn in list(self.service.connections.cache.values()):
-                    if conn.state != CLOSED or not conn.active:
+                    if not conn.active:
                         continue
-                    nxt = await self._visit(conn)
+                    if conn.starting:
+                        nxt = await self._startup(conn)
+                    elif conn.state == CLOSED:
+                        nxt = await self._visit(conn)
+                    else:
+                        continue
                     if nxt is not None and (soonest is None or nxt < soonest):
                         soonest = nxt
             except Exception as exc:  # noqa: BLE001 - keep the monitor alive
@@ -105,6 +112,18 @@ class ReconnectMonitor:
                 await self._wake.wait()
             else:
                 await self.emu.clock.sleep_until(soonest, self._wake)
+
+    async def _startup(self, conn: Connection) -> float | None:
+        """Move a starting connection along CLOSED -> OPENING -> OPENED; return its next step's time."""
+        opening_at, opened_at = conn.extra.get("startup") or (0.0, 0.0)
+        now = self.emu.clock.now()
+        forwarding = self.service.forwarding
+        if now >= opening_at and conn.state == CLOSED:
+            await forwarding.set_state(conn, OPENING, conn.state_reason or "starting")
+        if now >= opened_at and conn.state == OPENING:
+            await forwarding.set_state(conn, OPENED, "started")
+            return None
+        return float(opening_at if conn.state == CLOSED else opened_at)
 
     async def _visit(self, conn: Connection) -> float | None:
         """Probe ``conn`` if its attempt is due; return when to look at it again (None: never)."""
@@ -126,9 +145,7 @@ class ReconnectMonitor:
         nxt = next_attempt(strategy, closed_at, now)
         conn.extra["next_probe"] = nxt if nxt is not None else math.inf
         if await self._reachable(conn):
-            await self.service.forwarding.set_state(
-                conn, OPEN, "reconnected: the destination accepts connections"
-            )
+            await self.service.forwarding.open_now(conn, "reconnected: the destination accepts connections")
             return None
         return nxt
 

@@ -49,4 +49,19 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX iotflow_downlinks_queue ON iotflow_downlinks(deveui, status, created)
     """,
+    """
+    -- Issue 16: connection ids in the documented form ("8") with a separate downlink UUID, the real
+    -- state names, and top-level fields stored as given.
+    ALTER TABLE iotflow_connections ADD COLUMN downlink_uuid TEXT;
+    ALTER TABLE iotflow_connections ADD COLUMN top_level TEXT;
+    -- Connections of the earlier version keep their 32-hex id, and the downlinkUrls already handed
+    -- out keep working: their downlink UUID is the dashed form of that id.
+    UPDATE iotflow_connections SET downlink_uuid = lower(substr(id, 1, 8) || '-' || substr(id, 9, 4)
+        || '-' || substr(id, 13, 4) || '-' || substr(id, 17, 4) || '-' || substr(id, 21))
+        WHERE downlink_uuid IS NULL;
+    UPDATE iotflow_connections SET state = 'OPENED' WHERE state = 'OPEN';
+    CREATE UNIQUE INDEX iotflow_connections_downlink_uuid ON iotflow_connections(downlink_uuid);
+    -- Counters that never go back (the last connection id given).
+    CREATE TABLE iotflow_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
+    """,
 ]
