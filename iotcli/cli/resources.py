@@ -416,13 +416,19 @@ def bucket_export(
     min_ts: MinTsOpt = None,
     max_ts: MaxTsOpt = None,
     page_size: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--page-size", min=1, max=MAX_ITEMS, help="Records per request (the server's max is 1000)."
+            "--page-size",
+            min=1,
+            max=MAX_ITEMS,
+            help="Read the records page by page, this many per request (max 1000), instead of "
+            "through the server's export file.",
+            show_default=False,
         ),
-    ] = MAX_ITEMS,
+    ] = None,
 ) -> None:
-    """Export every record of a bucket, oldest first, page by page (no gaps, no duplicates).
+    """Export every record of a bucket, oldest first, through the server's export file (POST .../exports);
+    a server without exports, or --page-size, reads it page by page (no gaps, no duplicates).
 
     JSON lines hold one {"ts", "val"} record each; CSV has a ts column and one column per field (the union over all records; nested values as JSON).
 
@@ -457,8 +463,19 @@ def bucket_export(
     # CSV needs the union of fields before the first row: spool the records, then write.
     spool = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt is ExportFormat.csv else None  # noqa: SIM115
     sink = spool if spool is not None else target
+    exported: int | None = None
     try:
-        for page in api.iter_bucket(bucket, min_ts=low, max_ts=high, page_size=page_size):
+        if page_size is None:
+            from iotcli.cli.bucket_export import via_exports
+
+            exported = via_exports(api, bucket, fmt.value, low, high, target)
+        pages = (
+            ()
+            if exported is not None
+            else api.iter_bucket(bucket, min_ts=low, max_ts=high, page_size=page_size or MAX_ITEMS)
+        )
+        count = exported or 0
+        for page in pages:
             for rec in page:
                 sink.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 val = rec.get("val")
@@ -471,7 +488,7 @@ def bucket_export(
             if progress:
                 err.write(f"\rexported {count} records")
                 err.flush()
-        if spool is not None:
+        if spool is not None and exported is None:
             write_csv(spool, fields, has_scalar, target)
     except IotcliError:
         if progress:

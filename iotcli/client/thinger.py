@@ -137,8 +137,19 @@ class ThingerMethods(BaseClient):
         return self.call("GET", self._v3("devices", device, "callback", "data"))
 
     # -- buckets --------------------------------------------------------------------------------
-    def list_buckets(self) -> list[dict[str, Any]]:
-        return self.call("GET", self._v1("buckets")) or []  # type: ignore[no-any-return]
+    def list_buckets(
+        self, *, name: str | None = None, count: int | None = None, index: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Buckets by id; ``name`` filters on id or name, ``count``/``index`` page."""
+        params = {"name": name, "count": count, "index": index}
+        return self.call("GET", self._v1("buckets"), params=params) or []  # type: ignore[no-any-return]
+
+    def list_device_buckets(
+        self, device: str, *, name: str | None = None, count: int | None = None, index: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The buckets of one device (``/v3/users/{user}/devices/{device}/buckets``)."""
+        params = {"name": name, "count": count, "index": index}
+        return self.call("GET", self._v3("devices", device, "buckets"), params=params) or []  # type: ignore[no-any-return]
 
     def create_bucket(
         self,
@@ -186,16 +197,67 @@ class ThingerMethods(BaseClient):
         max_ts: int | None = None,
         sort: str | None = None,
         version: int = 1,
+        agg: str | None = None,
+        agg_type: str | None = None,
+        tz: str | None = None,
+        device: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Records: v1 ``[{"ts", "val"}]``, v2 ``[{"ts", ...fields}]``."""
-        if version not in (1, 2):
-            raise ValueError("version must be 1 or 2")
-        path = f"/v{version}/users/{_seg(self.user)}/buckets/{_seg(bucket)}/data"
-        params = {"items": items, "min_ts": min_ts, "max_ts": max_ts, "sort": sort}
+        """Records: v1 ``[{"ts", "val"}]``, v2 ``[{"ts", ...fields}]``; with ``agg`` (``1h``) one
+        record per interval, v1 ``[{"<agg_type>": {...}, "ts"}]``. ``device``: the device-scoped read."""
+        if version not in (1, 2, 3) or (version == 3 and device is None):
+            raise ValueError("version must be 1 or 2 (3 only for a device-scoped read)")
+        scope = f"devices/{_seg(device)}/" if device is not None else ""
+        path = f"/v{version}/users/{_seg(self.user)}/{scope}buckets/{_seg(bucket)}/data"
+        params = {
+            "items": items,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "sort": sort,
+            "agg": agg,
+            "agg_type": agg_type,
+            "tz": tz,
+        }
         return self.call("GET", path, params=params) or []  # type: ignore[no-any-return]
 
-    def clear_bucket(self, bucket: str) -> Any:
-        return self.call("DELETE", self._v1("buckets", bucket, "data"))
+    def clear_bucket(self, bucket: str, *, min_ts: int | None = None, max_ts: int | None = None) -> Any:
+        """Delete the records between ``min_ts`` and ``max_ts`` (both included), or all of them."""
+        params = {"min_ts": min_ts, "max_ts": max_ts}
+        return self.call("DELETE", self._v1("buckets", bucket, "data"), params=params)
+
+    # -- bucket exports -------------------------------------------------------------------------
+    def create_export(
+        self,
+        bucket: str,
+        *,
+        data_type: str = "csv",
+        timestamp_format: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        callback: str | None = None,
+        endpoint: str | None = None,
+    ) -> dict[str, Any]:
+        """Ask for an export file (``data_type`` csv, json or arff); the answer names it (``file``)."""
+        body = _drop_none(
+            {
+                "data_type": data_type,
+                "timestamp_format": timestamp_format,
+                "min_ts": min_ts,
+                "max_ts": max_ts,
+                "callback": callback,
+                "endpoint": endpoint,
+            }
+        )
+        return self.call("POST", self._v1("buckets", bucket, "exports"), json=body) or {}  # type: ignore[no-any-return]
+
+    def list_exports(self, bucket: str) -> list[dict[str, Any]]:
+        return self.call("GET", self._v1("buckets", bucket, "exports")) or []  # type: ignore[no-any-return]
+
+    def download_export(self, bucket: str, file: str) -> bytes:
+        """The export file's bytes, as the server keeps them."""
+        return self.send("GET", self._v1("buckets", bucket, "exports", file)).content
+
+    def delete_export(self, bucket: str, file: str) -> Any:
+        return self.call("DELETE", self._v1("buckets", bucket, "exports", file))
 
     def iter_bucket(
         self,
@@ -243,8 +305,12 @@ class ThingerMethods(BaseClient):
             seen_at_low.update(_record_key(r) for r in fresh if r.get("ts") == low)
 
     # -- endpoints ------------------------------------------------------------------------------
-    def list_endpoints(self) -> list[dict[str, Any]]:
-        return self.call("GET", self._v1("endpoints")) or []  # type: ignore[no-any-return]
+    def list_endpoints(
+        self, *, name: str | None = None, count: int | None = None, index: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Endpoints by id; ``name`` filters on id or name, ``count``/``index`` page."""
+        params = {"name": name, "count": count, "index": index}
+        return self.call("GET", self._v1("endpoints"), params=params) or []  # type: ignore[no-any-return]
 
     def create_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
         """``{"endpoint", "type": "http_request", "name", "description", "enabled", "config": {...}}``."""

@@ -1,4 +1,5 @@
-"""bucket export against any contract server: every page, no gaps, no duplicates (respx fake server)."""
+"""bucket export against a contract server without export files: every page, no gaps, no duplicates
+(respx fake server); and through a server's export file (POST .../exports, GET the file)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ from tests.harness import run_cli
 
 API = "http://api.test"
 DATA = f"{API}/v1/users/acme/buckets/b1/data"
+EXPORTS = f"{API}/v1/users/acme/buckets/b1/exports"
+
+
+def no_exports() -> None:
+    """The server has no export route: the CLI reads page by page."""
+    respx.post(EXPORTS).mock(return_value=httpx.Response(404, json={"error": {"message": "not found"}}))
 
 
 def fake_bucket(records: list[dict[str, Any]], *, inclusive: bool, calls: list[dict[str, str]]) -> Any:
@@ -47,6 +54,7 @@ def cli(*args: str) -> Any:
 @pytest.mark.parametrize("inclusive", [True, False])
 @respx.mock
 def test_export_fetches_every_page_once(tmp_path: Path, inclusive: bool) -> None:
+    no_exports()
     records = [{"ts": 1_000 + i * 7, "val": {"n": i}} for i in range(2_345)]
     calls: list[dict[str, str]] = []
     respx.get(DATA).mock(side_effect=fake_bucket(records, inclusive=inclusive, calls=calls))
@@ -61,6 +69,7 @@ def test_export_fetches_every_page_once(tmp_path: Path, inclusive: bool) -> None
 
 @respx.mock
 def test_export_exact_multiple_of_page_size_terminates(tmp_path: Path) -> None:
+    no_exports()
     records = [{"ts": 10 + i, "val": {"n": i}} for i in range(2_000)]
     calls: list[dict[str, str]] = []
     respx.get(DATA).mock(side_effect=fake_bucket(records, inclusive=True, calls=calls))
@@ -72,6 +81,7 @@ def test_export_exact_multiple_of_page_size_terminates(tmp_path: Path) -> None:
 
 @respx.mock
 def test_export_window_and_csv_union_of_fields(tmp_path: Path) -> None:
+    no_exports()
     records = [
         {"ts": 100, "val": {"t": 1}},
         {"ts": 200, "val": {"t": 2, "h": 40}},
@@ -108,6 +118,7 @@ def test_export_window_and_csv_union_of_fields(tmp_path: Path) -> None:
 
 @respx.mock
 def test_export_json_to_stdout_is_a_usage_error() -> None:
+    no_exports()
     r = cli("--json", "bucket", "export", "b1")
     assert r.exit_code == 2
     assert "-o FILE" in r.json()["error"]["hint"]
@@ -115,6 +126,7 @@ def test_export_json_to_stdout_is_a_usage_error() -> None:
 
 @respx.mock
 def test_export_api_error_exit_code() -> None:
+    no_exports()
     respx.get(DATA).mock(return_value=httpx.Response(404, json={"error": {"message": "bucket not found"}}))
     r = cli("bucket", "export", "b1")
     assert r.exit_code == 4 and "bucket not found" in r.stderr
@@ -143,6 +155,7 @@ def test_export_progress_on_a_terminal_only(tmp_path: Path, monkeypatch: pytest.
     import iotcli.cli.app as app_module
     from iotcli.cli.output import Output
 
+    no_exports()
     records = [{"ts": i, "val": {"n": i}} for i in range(1, 2_501)]
     respx.get(DATA).mock(side_effect=fake_bucket(records, inclusive=True, calls=[]))
     r = cli("bucket", "export", "b1", "-o", str(tmp_path / "a.jsonl"))
@@ -158,3 +171,39 @@ def test_export_progress_on_a_terminal_only(tmp_path: Path, monkeypatch: pytest.
     assert r.exit_code == 0, r.stderr
     assert "\rexported 1000 records" in r.stderr and "\rexported 2500 records\n" in r.stderr
     assert (tmp_path / "b.jsonl").read_text() == (tmp_path / "a.jsonl").read_text()
+
+
+@respx.mock
+def test_export_through_the_server_export_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server with exports: the CLI asks for the file, waits while it is being made, downloads it
+    and deletes it; no page-by-page read."""
+    monkeypatch.setattr("iotcli.cli.bucket_export.POLL_SECONDS", 0.01)
+    made = respx.post(EXPORTS).mock(
+        return_value=httpx.Response(200, json={"file": "f1", "records": 2, "status": "completed"})
+    )
+    content = json.dumps([{"ts": 1, "val": {"a": 1}}, {"ts": 2, "val": {"a": 2}}])
+    download = respx.get(f"{EXPORTS}/f1").mock(
+        side_effect=[
+            httpx.Response(404, json={"error": {"message": "not ready"}}),
+            httpx.Response(200, text=content),
+        ]
+    )
+    deleted = respx.delete(f"{EXPORTS}/f1").mock(return_value=httpx.Response(200, json={}))
+    read = respx.get(DATA).mock(return_value=httpx.Response(200, json=[]))
+    r = cli("bucket", "export", "b1", "--min-ts", "1", "--max-ts", "5")
+    assert r.exit_code == 0, r.stderr
+    assert [json.loads(line) for line in r.stdout.splitlines()] == [
+        {"ts": 1, "val": {"a": 1}},
+        {"ts": 2, "val": {"a": 2}},
+    ]
+    body = json.loads(made.calls[0].request.content)
+    assert body == {"data_type": "json", "timestamp_format": "milliseconds", "min_ts": 1, "max_ts": 5}
+    assert download.call_count == 2 and deleted.call_count == 1 and read.call_count == 0
+    csv_text = "ts,a\n1,1\n"
+    respx.post(EXPORTS).mock(return_value=httpx.Response(200, json={"file": "f2", "records": 1}))
+    respx.get(f"{EXPORTS}/f2").mock(return_value=httpx.Response(200, text=csv_text))
+    respx.delete(f"{EXPORTS}/f2").mock(return_value=httpx.Response(500))  # a failed clean-up is no failure
+    out = tmp_path / "b1.csv"
+    r = cli("--json", "bucket", "export", "b1", "-f", "csv", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert out.read_text() == csv_text and r.json()["data"]["records"] == 1
