@@ -1,0 +1,1 @@
+"""Conformance suites: the real platforms' documented request and message bodies, replayed field by field."""
