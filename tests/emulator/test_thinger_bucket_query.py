@@ -211,3 +211,19 @@ def test_device_scoped_buckets(emulator: InProcessEmulator) -> None:
     r = emulator.http.get("/v1/users/local/devices/d1/buckets/shared/data", params={"agg": "1x"})
     assert r.status_code == 400 and "agg" in error(r)
     assert emulator.anon("GET", f"{V3}/devices/d1/buckets").status_code == 401
+
+
+def test_aggregation_edges_never_fail(emulator: InProcessEmulator) -> None:
+    """Sums beyond a double, and times whose local date is past year 9999, are no 500."""
+    create_bucket(emulator, "b1")
+    last = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: in Tokyo already year 10000
+    write(emulator, "b1", last, big=1.7e308, t=1)
+    write(emulator, "b1", last - 1, big=1.7e308, t=2)
+    for agg_type in ("mean", "sum", "stddev", "max"):
+        r = emulator.http.get(
+            f"{U}/buckets/b1/data", params={"agg": "1y", "agg_type": agg_type, "tz": "Asia/Tokyo"}
+        )
+        assert r.status_code == 200, (agg_type, r.text)
+        assert r.json()[0][agg_type]["t"] in (1.5, 3, 2, statistics.stdev([1, 2]))
+    got = records(emulator, agg="1h", agg_type="sum")
+    assert "big" not in got[0]["sum"]  # the sum is beyond a double: left out

@@ -14,7 +14,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -56,25 +56,28 @@ class Interval:
 
     def start(self, ts: int) -> int:
         """Epoch ms of the start of the interval holding ``ts``."""
+        try:
+            return self._start(ts, self.tz)
+        except (ValueError, OverflowError):
+            return self._start(ts, UTC)  # local time past year 9999 (or before 1): laid out in UTC
+
+    def _start(self, ts: int, tz: tzinfo) -> int:
         if self.unit in FIXED_UNITS:
             length = FIXED_UNITS[self.unit] * self.count
             origin = MONDAY_MS if self.unit == "w" else 0
-            if self.tz is UTC:
+            if tz is UTC:
                 return (ts - origin) // length * length + origin
-            local = datetime.fromtimestamp(ts / 1000, self.tz)
+            local = datetime.fromtimestamp(ts / 1000, tz)
             offset = local.utcoffset() or timedelta(0)
             wall = ts + int(offset.total_seconds() * 1000)
-            return self._from_wall((wall - origin) // length * length + origin)
-        local = datetime.fromtimestamp(ts / 1000, self.tz)
+            naive = _EPOCH + timedelta(milliseconds=(wall - origin) // length * length + origin)
+            return int(naive.replace(tzinfo=tz).timestamp() * 1000)
+        local = datetime.fromtimestamp(ts / 1000, tz)
         months = (local.year - 1970) * 12 + local.month - 1
         step = self.count * (12 if self.unit == "y" else 1)
         first = months // step * step
-        start = datetime(1970 + first // 12, first % 12 + 1, 1, tzinfo=self.tz)
+        start = datetime(1970 + first // 12, first % 12 + 1, 1, tzinfo=tz)
         return int(start.timestamp() * 1000)
-
-    def _from_wall(self, wall_ms: int) -> int:
-        naive = _EPOCH + timedelta(milliseconds=wall_ms)
-        return int(naive.replace(tzinfo=self.tz).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def parse_tz(name: str) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ApiProblem(
             400, f"query parameter 'tz' must be an IANA time zone such as Europe/Madrid, got '{name[:48]}'"
         ) from None
@@ -192,8 +195,11 @@ def aggregate(
         for key, values in fields.items():
             if descending:
                 values.reverse()
-            value = summarize(values, agg_type)
-            if value is not None:
+            try:
+                value = summarize(values, agg_type)
+            except (OverflowError, ValueError):
+                continue  # numbers beyond a double (10**400): nothing JSON can show
+            if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
                 result[key] = value
         out.append((current, result))
 
@@ -219,6 +225,3 @@ def shape(
     if inline:
         return [{"ts": ts, **fields} for ts, fields in rows]
     return [{agg_type: fields, "ts": ts} for ts, fields in rows]
-
-
-Loader = Callable[[], Iterable[tuple[int, Any]]]
