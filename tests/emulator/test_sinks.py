@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from iotcli.emulator.settings import EmulatorSettings
 from iotcli.emulator.sinks import backend
 from tests.emulator.iotflow_support import DEVEUI, connect
+from tests.emulator.iotflow_support import uplink as send_uplink
 from tests.harness import TEST_TOKEN, InProcessEmulator
 
 
@@ -173,8 +174,14 @@ def test_requests_are_capped_per_sink(emulator: InProcessEmulator, monkeypatch: 
 
 def test_class_a_loop_back_queues_a_downlink(emulator: InProcessEmulator) -> None:
     make(emulator, downlink={"payload_hex": "0A", "FPort": 2})
-    cid = connect(emulator, "http://127.0.0.1:9/unused")
-    downlink_url = f"{emulator.settings.base_url}/iot-flow/downlinkMessages/{uuid.UUID(cid)}"
+    # The downlinkUrl of a real forwarded uplink (its destination is unreachable; the attempt is journaled).
+    connect(emulator, "http://127.0.0.1:9/unused")
+    send_uplink(emulator)
+    emulator.wait_idle()
+    (delivery,) = emulator.http.get("/_emulator/deliveries").json()
+    shown = emulator.http.get(f"/_emulator/deliveries/{delivery['id']}").json()
+    attempt = next(v for k, v in shown.items() if k.startswith("attempt") and isinstance(v, list))[0]
+    downlink_url = json.loads(attempt["body"])["DevEUI_uplink"]["downlinkUrl"]
     uplink = {
         "DevEUI_uplink": {"DevEUI": DEVEUI, "FPort": 1, "payload_hex": "01", "downlinkUrl": downlink_url}
     }
