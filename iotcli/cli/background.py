@@ -52,6 +52,9 @@ def child_args(ctx: Context, skip: set[str]) -> list[str]:
         value = ctx.params.get(name)
         if value is None or value == param.default:
             continue
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name == "ENVIRONMENT":
+            continue  # the child inherits the environment: a secret from it stays off the command line
         opt = param.opts[0]
         if getattr(param, "is_flag", False) and isinstance(value, bool):
             secondary = getattr(param, "secondary_opts", [])

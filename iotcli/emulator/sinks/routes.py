@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.events import CLOSED
-from iotcli.emulator.http import ok, path_id, query_int, read_json_object
+from iotcli.emulator.http import check_id, ok, path_id, query_int, read_json_object
 from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.sinks.backend import Plan, SinkService
 from iotcli.sinkspec import RESET, TIMEOUT
@@ -100,8 +100,6 @@ async def create_sink(request: Request) -> Response:
     name = body.get("name")
     if not isinstance(name, str):
         raise ApiProblem(400, "field 'name' is required and must be a string")
-    from iotcli.emulator.http import check_id
-
     check_id(name, "sink")
     sink, _created = await sinks.create(name, sinks.script_from(body))
     return ok(sink)
