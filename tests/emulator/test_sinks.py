@@ -215,3 +215,15 @@ def test_reset_wipes_sinks(emulator: InProcessEmulator) -> None:
     make(emulator)
     emulator.http.post("/_emulator/reset")
     assert emulator.http.get("/_emulator/sinks").json() == []
+
+
+def test_requests_older_than_the_journal_age_limit_are_pruned() -> None:
+    settings = EmulatorSettings(data_dir=None, token=TEST_TOKEN, journal_max_age=3600)
+    with InProcessEmulator(settings) as emu:
+        make(emu)
+        emu.anon("POST", "/_emulator/sinks/app/in", json={"n": 1})
+        emu.advance(1800)
+        emu.anon("POST", "/_emulator/sinks/app/in", json={"n": 2})
+        emu.advance(2000)
+        assert emu.run(emu.emu.services["sinks"].prune()) == 1
+        assert [r["json"] for r in requests(emu)] == [{"n": 2}]

@@ -16,4 +16,5 @@ __all__ = ["MIGRATIONS", "ROUTE_TABLES", "attach"]
 def attach(emu: Emulator) -> None:
     service = SinkService(emu)
     emu.services["sinks"] = service
+    emu.start_hooks.append(service.start)
     emu.stop_hooks.append(service.stop)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("iotcli.emulator")
 
-#: Requests kept per sink; older ones are pruned as new ones arrive.
+#: Requests kept per sink; older ones are pruned as new ones arrive (and, with ``--journal-max-age``,
+#: those older than that, like the journals).
 MAX_REQUESTS_PER_SINK = 10_000
 MASK = "*****"
 
@@ -51,6 +52,39 @@ class SinkService:
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- life cycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.emu.settings.journal_max_age is not None:
+            task = asyncio.create_task(self._prune_loop(), name="sink-pruner")
+            self._tasks.add(task)
+
+    async def prune(self) -> int:
+        """Drop requests older than the journals' age limit (``--journal-max-age``), in small jobs."""
+        max_age = self.emu.settings.journal_max_age
+        if max_age is None:
+            return 0
+        cutoff = int((self.emu.clock.now() - max_age) * 1000)
+        total = 0
+        while True:
+            n = await self.emu.store.write(
+                lambda c: (
+                    c.execute(
+                        "DELETE FROM sink_requests WHERE id IN (SELECT id FROM sink_requests WHERE ts < ? ORDER BY id LIMIT ?)",
+                        (cutoff, 5_000),
+                    ).rowcount
+                )
+            )
+            total += n
+            if n < 5_000:
+                return total
+
+    async def _prune_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.emu.settings.prune_every)
+            try:
+                await self.prune()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("sink request pruning failed: %s", exc)
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
