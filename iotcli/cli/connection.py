@@ -503,12 +503,24 @@ def update(
 
 
 @connection_app.command("delete")
-def delete(connection_id: Annotated[str, typer.Argument(metavar="ID", help="Connection id.")]) -> None:
-    """Delete a connection. Uplinks stop going to it; its downlinkUrl answers 404.
+def delete(
+    connection_id: Annotated[str, typer.Argument(metavar="ID", help="Connection id.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Delete a connection. Uplinks stop going to it; its queued messages and downlinks are dropped;
+    its downlinkUrl answers 404.
 
-    Example:  iotcli connection delete 3f2a9c1e
+    Example:  iotcli connection delete 3f2a9c1e --yes
     """
+    from iotcli.cli.prompt import confirm_delete
+
     state = get_state()
+    confirm_delete(
+        state.out,
+        f"Delete connection '{connection_id}' with its queued messages and downlinks?",
+        yes,
+        what=f"connection '{connection_id}'",
+    )
     state.client().delete_connection(connection_id)
     state.out.success(f"connection {connection_id} deleted")
     if state.out.json_mode:

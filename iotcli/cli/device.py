@@ -360,7 +360,9 @@ def delete(
     """
     state = get_state()
     check_id(device, "device")
-    confirm(state, f"Delete device '{device}' with its tokens and properties?", yes)
+    confirm(
+        state, f"Delete device '{device}' with its tokens and properties?", yes, what=f"device '{device}'"
+    )
     state.client().delete_device(device)
     done(state, f"device '{device}' deleted", {"device": device, "deleted": True})
 
@@ -424,13 +426,15 @@ def token_list(device: DeviceArg) -> None:
 def token_revoke(
     device: DeviceArg,
     token_id: Annotated[str, typer.Argument(help="Token id (see `device token list`).", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Revoke a device token: requests with it are refused at once.
 
-    Example:  iotcli device token revoke sensor-1 3f2a9c0d1e2b4a5c
+    Example:  iotcli device token revoke sensor-1 3f2a9c0d1e2b4a5c --yes
     """
     state = get_state()
     check_id(device, "device")
+    confirm(state, f"Revoke token '{token_id}' of device '{device}'?", yes, what=f"token '{token_id}'")
     state.client().revoke_device_token(device, token_id)
     done(
         state,

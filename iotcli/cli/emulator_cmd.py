@@ -34,9 +34,12 @@ def reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] 
 
     Example:  iotcli emulator reset --yes
     """
+    from iotcli.cli.prompt import confirm_delete
+
     state = get_state()
-    if not yes and not state.out.json_mode:
-        typer.confirm(f"Wipe all state of the emulator at {state.server}?", abort=True)
+    confirm_delete(
+        state.out, f"Wipe all state of the emulator at {state.server}?", yes, what="the emulator's state"
+    )
     state.client().reset()
     state.out.success("emulator state wiped")
     if state.out.json_mode:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -141,11 +140,11 @@ def show_rows(
         state.out.data([humanize(r, ts_keys) for r in rows], columns=columns)
 
 
-def confirm(state: CliState, question: str, yes: bool) -> None:
-    """Ask on a terminal unless --yes or --json; scripts (no terminal) are not asked."""
-    if yes or state.out.json_mode or not sys.stdin.isatty():
-        return
-    typer.confirm(question, abort=True)
+def confirm(state: CliState, question: str, yes: bool, *, what: str = "it") -> None:
+    """Ask on a terminal unless --yes; without a terminal and without --yes, refuse (prompt.py)."""
+    from iotcli.cli.prompt import confirm_delete
+
+    confirm_delete(state.out, question, yes, what=what)
 
 
 def done(state: CliState, message: str, data: Any) -> None:
@@ -294,11 +293,13 @@ def bucket_delete(
     check_id(bucket, "bucket")
     api = state.client()
     if records_only:
-        confirm(state, f"Delete every record of bucket '{bucket}'?", yes)
+        confirm(
+            state, f"Delete every record of bucket '{bucket}'?", yes, what=f"the records of bucket '{bucket}'"
+        )
         api.clear_bucket(bucket)
         done(state, f"records of bucket '{bucket}' deleted", {"bucket": bucket, "records_deleted": True})
         return
-    confirm(state, f"Delete bucket '{bucket}' and all its records?", yes)
+    confirm(state, f"Delete bucket '{bucket}' and all its records?", yes, what=f"bucket '{bucket}'")
     api.delete_bucket(bucket)
     done(state, f"bucket '{bucket}' deleted", {"bucket": bucket, "deleted": True})
 
@@ -651,7 +652,7 @@ def endpoint_delete(endpoint: EndpointArg, yes: YesOpt = False) -> None:
     """
     state = get_state()
     check_id(endpoint, "endpoint")
-    confirm(state, f"Delete endpoint '{endpoint}'?", yes)
+    confirm(state, f"Delete endpoint '{endpoint}'?", yes, what=f"endpoint '{endpoint}'")
     state.client().delete_endpoint(endpoint)
     done(state, f"endpoint '{endpoint}' deleted", {"endpoint": endpoint, "deleted": True})
 
@@ -754,7 +755,7 @@ def property_delete(device: DeviceArg, prop: PropertyArg, yes: YesOpt = False) -
     state = get_state()
     check_id(device, "device")
     check_id(prop, "property")
-    confirm(state, f"Delete property '{prop}' of device '{device}'?", yes)
+    confirm(state, f"Delete property '{prop}' of device '{device}'?", yes, what=f"property '{prop}'")
     state.client().delete_property(device, prop)
     done(
         state,

@@ -119,7 +119,7 @@ def test_delete(cli: Cli) -> None:
     r = cli("bucket", "delete", "b", "--records-only", "--yes")
     assert r.exit_code == 0 and "records of bucket 'b' deleted" in r.stderr
     assert cli("--json", "bucket", "read", "b").json()["data"] == []
-    r = cli("--json", "bucket", "delete", "b")
+    r = cli("--json", "bucket", "delete", "b", "--yes")
     assert r.json() == {"data": {"bucket": "b", "deleted": True}}
     assert cli("bucket", "show", "b").exit_code == 4
     assert cli("bucket", "delete", "b", "--yes").exit_code == 4

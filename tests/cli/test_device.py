@@ -189,7 +189,9 @@ def test_delete(cli: Cli) -> None:
     assert cli("device", "show", "x1").exit_code == 4
     assert cli("bucket", "show", "keep").exit_code == 0  # buckets stay
     cli("device", "create", "x2")
-    r = cli("--json", "device", "delete", "x2")  # no prompt without a terminal
+    r = cli("--json", "device", "delete", "x2")  # no terminal, no --yes: refused
+    assert r.exit_code == 2 and "no terminal" in r.json()["error"]["message"]
+    r = cli("--json", "device", "delete", "x2", "--yes")
     assert r.exit_code == 0 and r.json() == {"data": {"device": "x2", "deleted": True}}
     assert cli("device", "delete", "x2", "--yes").exit_code == 4
 

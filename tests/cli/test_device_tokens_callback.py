@@ -30,13 +30,13 @@ def test_token_create_list_revoke(cli: Cli, emulator: InProcessEmulator) -> None
 
     headers = {"Authorization": f"Bearer {fields['token']}"}
     assert emulator.anon("POST", CB.format("t1"), headers=headers, json={"a": 1}).status_code == 200
-    r = cli("device", "token", "revoke", "t1", fields["id"])
+    r = cli("device", "token", "revoke", "t1", fields["id"], "--yes")
     assert r.exit_code == 0 and "revoked" in r.stderr
     assert emulator.anon("POST", CB.format("t1"), headers=headers, json={"a": 1}).status_code in (401, 403)
-    r = cli("--json", "device", "token", "revoke", "t1", second["id"])
+    r = cli("--json", "device", "token", "revoke", "t1", second["id"], "-y")
     assert r.json() == {"data": {"device": "t1", "id": second["id"], "revoked": True}}
     assert cli("--json", "device", "token", "list", "t1").json()["data"] == []
-    assert cli("device", "token", "revoke", "t1", "nope").exit_code == 4
+    assert cli("device", "token", "revoke", "t1", "nope", "--yes").exit_code == 4
     assert cli("device", "token", "create", "ghost").exit_code == 4
 
 

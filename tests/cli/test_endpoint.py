@@ -40,7 +40,9 @@ def test_create_show_list_delete(cli: Cli) -> None:
 
     r = cli("endpoint", "delete", "hook", "--yes")
     assert r.exit_code == 0 and "endpoint 'hook' deleted" in r.stderr
-    assert cli("--json", "endpoint", "delete", "tpl").json() == {"data": {"endpoint": "tpl", "deleted": True}}
+    assert cli("--json", "endpoint", "delete", "tpl", "--yes").json() == {
+        "data": {"endpoint": "tpl", "deleted": True}
+    }
     assert cli("--json", "endpoint", "list").json()["data"] == []
     assert cli("endpoint", "delete", "tpl", "--yes").exit_code == 4
 

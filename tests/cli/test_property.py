@@ -41,7 +41,7 @@ def test_set_get_list_delete(cli: Cli) -> None:
 
     r = cli("property", "delete", "d1", "label", "--yes")
     assert r.exit_code == 0 and "deleted" in r.stderr
-    r = cli("--json", "property", "delete", "d1", "n")
+    r = cli("--json", "property", "delete", "d1", "n", "--yes")
     assert r.json() == {"data": {"device": "d1", "property": "n", "deleted": True}}
     assert sorted(p["property"] for p in cli("--json", "property", "list", "d1").json()["data"]) == [
         "command",
