@@ -1,7 +1,8 @@
 """Header pattern expressions, rendered per message.
 
-A header value may hold expressions in braces: ``{DevEUI}``, ``{FPort}``, any field name or dotted path
-of the message object (``{CustomerData.name}``), a JsonPath on the whole body
+A header value may hold expressions in braces: ``{DevEUI}``, ``{FPort}``, any field name or path of the
+message object (``{CustomerData.name}``, with list indexes ``{CustomerData.tags[0]}`` as
+About_connections.md, "Pattern expression", writes them [source]), a JsonPath on the whole body
 (``{$.DevEUI_uplink.CustomerData.name}``, via jsonpath-ng), and fallbacks separated by ``|``
 (``{CustomerData.name|DevEUI|'None'}``): the first token that yields a value wins; a quoted token is a
 literal. An expression where nothing matches renders as an empty string [chosen].
@@ -50,13 +51,44 @@ def _split_tokens(expression: str) -> list[str]:
     return tokens
 
 
+#: One step of a field path: ``name``, ``[0]`` or ``['name']`` / ``["name"]``.
+PATH_STEP = re.compile(r"""\.?([^.\[\]]+)|\[\s*(-?\d+)\s*\]|\[\s*(['"])(.*?)\3\s*\]""")
+
+
+@lru_cache(maxsize=512)
+def _steps(path: str) -> tuple[str | int, ...] | None:
+    """``CustomerData.tags[0]`` -> ``("CustomerData", "tags", 0)``; None if it is not a field path."""
+    steps: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        match = PATH_STEP.match(path, pos)
+        if match is None or match.end() == pos:
+            return None
+        name, index, _quote, quoted = match.groups()
+        if index is not None:
+            steps.append(int(index))
+        else:
+            steps.append(quoted if quoted is not None else name)
+        pos = match.end()
+    return tuple(steps) if steps else None
+
+
 def _dotted(obj: Any, path: str) -> Any:
+    """A field path (dots, ``[index]``, ``['key']``) in ``obj``; a digit step also indexes a list."""
+    steps = _steps(path)
+    if steps is None:
+        return _MISSING
     node = obj
-    for part in path.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+    for step in steps:
+        if isinstance(step, int):
+            if isinstance(node, list) and -len(node) <= step < len(node):
+                node = node[step]
+                continue
+            step = str(step)
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
+            node = node[int(step)]
         else:
             return _MISSING
     return node

@@ -6,7 +6,6 @@ committed; it never waits for a destination. Frame counters live in SQLite (``io
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import sqlite3
@@ -18,6 +17,8 @@ from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connections import CLOSED, Connection, iso_time, normalize_connection_id
 from iotcli.emulator.iotflow.jsonbody import compact_json
 from iotcli.emulator.iotflow.reconnect import next_attempt
+from iotcli.iotflow_messages import build_uplink as build_message
+from iotcli.iotflow_messages import devaddr_for
 
 if TYPE_CHECKING:
     from iotcli.emulator.iotflow.service import IotFlow
@@ -33,11 +34,6 @@ RETENTION = 86400.0
 UPLINK_KEYS = {"DevEUI", "FPort", "payload_hex", "payload", "connections", "DevEUI_uplink"}
 #: LoRaWAN RECEIVE_DELAY1: the class-A downlink window opens this long after the uplink.
 RX1_DELAY = 1.0
-#: The account's customer id in generated messages [chosen].
-CUSTOMER_ID = "100000507"
-
-# EU868 channels LC1..LC8 and their frequencies (MHz).
-CHANNELS = [868.1, 868.3, 868.5, 867.1, 867.3, 867.5, 867.7, 867.9]
 
 
 def normalize_deveui(value: Any, field_name: str = "DevEUI") -> str:
@@ -119,65 +115,20 @@ def parse_request(body: dict[str, Any]) -> UplinkRequest:
     return UplinkRequest(deveui, fport, payload_hex, payload, connections, overrides)
 
 
-def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-
-
-def devaddr_for(deveui: str) -> str:
-    return _digest("devaddr", deveui)[:4].hex().upper()
-
-
 def build_uplink(
     req: UplinkRequest, *, now: float, fcnt_up: int, fcnt_dn: int, devaddr: str
 ) -> dict[str, Any]:
-    """A ``DevEUI_uplink`` object as ThingPark sends it; radio values vary per frame, deterministically."""
-    dev = _digest("device", req.deveui)
-    frame = _digest("frame", req.deveui, fcnt_up)
-    channel = frame[0] % len(CHANNELS)
-    rssi = -float(40 + frame[1] % 75)
-    snr = round(-10 + (frame[2] % 80) * 0.25, 2)
-    esp = round(rssi - max(0.0, -snr) - 0.4, 6)
-    lrrid = dev[:4].hex().upper()
-    lat = round(48.80 + dev[4] / 2550, 6)
-    lon = round(2.25 + dev[5] / 2550, 6)
-    uplink: dict[str, Any] = {
-        "Time": iso_time(now),
-        "DevEUI": req.deveui,
-        "FPort": req.fport,
-        "FCntUp": fcnt_up,
-        "ADRbit": 1,
-        "MType": 2,
-        "FCntDn": fcnt_dn,
-        "payload_hex": req.payload_hex,
-        "mic_hex": frame[3:7].hex(),
-        "Lrcid": "00000201",
-        "LrrRSSI": rssi,
-        "LrrSNR": snr,
-        "LrrESP": esp,
-        "SpFact": 7 + frame[7] % 6,
-        "SubBand": "G1" if channel < 3 else "G0",
-        "Channel": f"LC{channel + 1}",
-        "DevLrrCnt": 1,
-        "Lrrid": lrrid,
-        "Late": 0,
-        "LrrLAT": lat,
-        "LrrLON": lon,
-        "Lrrs": {"Lrr": [{"Lrrid": lrrid, "Chain": 0, "LrrRSSI": rssi, "LrrSNR": snr, "LrrESP": esp}]},
-        "CustomerID": CUSTOMER_ID,
-        "CustomerData": {"alr": {"pro": "LORA/Generic", "ver": "1"}, "name": f"Device {req.deveui[-4:]}"},
-        "ModelCfg": "0",
-        "InstantPER": 0.0,
-        "MeanPER": 0.0,
-        "DevAddr": devaddr,
-        "AckRequested": 0,
-        "rawMacCommands": "",
-        "TxPower": 14.0,
-        "NbTrans": 1,
-        "Frequency": CHANNELS[channel],
-        "DynamicClass": "A",
-    }
-    if req.payload is not None:
-        uplink["payload"] = req.payload
+    """A ``DevEUI_uplink`` object as ThingPark sends it (number-typed; ``iotflow_messages``), overrides applied."""
+    uplink = build_message(
+        req.deveui,
+        req.fport,
+        time=iso_time(now),
+        fcnt_up=fcnt_up,
+        fcnt_dn=fcnt_dn,
+        payload_hex=req.payload_hex,
+        payload=req.payload,
+        devaddr=devaddr,
+    )
     uplink.update(req.overrides)
     return uplink
 
@@ -294,6 +245,10 @@ async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str,
         for cid, wrapper, inner in dl_events:
             target = service.connections.cache.get(cid)
             if target is None or not target.active:
+                continue
+            if target.configuration.get("sendMetadata"):
+                # "Only uplink messages are received, downlink acknowledge are filtered" [source:
+                # About_connections.md, sendMetadata]: the report stays in the downlink journal only.
                 continue
             # The report follows the uplink: the downlink goes out in RX1, 1 s after it [source: LoRaWAN].
             report_due = due_time(target, now + RX1_DELAY)
