@@ -59,6 +59,8 @@ def server_url_problem(url: str) -> str | None:
         return f"is not a valid URL ({exc})"
     if not parts.hostname:
         return "has no host name"
+    if parts.netloc.endswith(":"):
+        return "has an empty port (write host:PORT, or leave the ':' out)"
     if port == 0:
         return "has port 0"
     return None

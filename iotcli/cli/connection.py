@@ -263,6 +263,11 @@ def check_url(url: str, flag: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{flag} '{url}' is not an http:// or https:// URL")
+    from iotcli.config import server_url_problem
+
+    problem = server_url_problem(url)  # port: empty, not a number, out of range, 0
+    if problem:
+        raise UsageError(f"{flag} '{url}' {problem}")
     return url
 
 

@@ -385,11 +385,13 @@ def _send_single(
         out.stderr.write("> " + describe(request).replace("\n", "\n> ") + "\n")
     result = send_one(request, transport, 1)
     if result.failure is not None:
-        cls = RequestTimeout if result.failure.timeout else NetworkError
-        hint = None
-        if plan.target in ("device", "lorawan"):
-            hint = "is the server running? Start a local one with `iotcli emulate`"
-        raise cls(f"{request.method} {mask_url(request.url)}: {result.failure}", hint=hint)
+        if result.failure.timeout:
+            raise RequestTimeout(f"{request.method} {mask_url(request.url)}: {result.failure}")
+        from iotcli.netfail import classify
+
+        what, hint = classify(request.url, str(result.failure))
+        shown = what if ("DNS" in what or what.startswith("TLS")) else str(result.failure)
+        raise NetworkError(f"{request.method} {mask_url(request.url)}: {shown}", hint=hint)
     answer = result.answer
     assert answer is not None
     latency_ms = round(answer.latency * 1000, 2)

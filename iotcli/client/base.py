@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 
 from iotcli.errors import ApiError, NetworkError, RequestTimeout
+from iotcli.netfail import EMULATOR_HINT, REMOTE_HINT, classify
 
-EMULATOR_HINT = "is the server running? Start a local one with `iotcli emulate`"
+__all__ = ["EMULATOR_HINT", "BaseClient", "error_from_response", "network_error"]
 
 
 def error_from_response(response: httpx.Response) -> ApiError:
@@ -56,6 +57,8 @@ def error_from_response(response: httpx.Response) -> ApiError:
         hint = "the token is valid but not allowed here (other user, device token, or disabled device)"
     elif status == 404:
         hint = "check the id; list what exists with the matching `list` command"
+    elif status in (400, 409) and "already exists" in message:
+        hint = _update_hint(response.request.url.path)
     return ApiError(
         status,
         f"{response.request.method} {response.request.url.path}: {status} {message}",
@@ -123,9 +126,7 @@ class BaseClient:
                     hint="the server is slow or stuck; raise the timeout with `iotcli config set timeout 30`",
                 ) from None
             except httpx.TransportError as exc:
-                raise NetworkError(
-                    f"cannot reach {self.base_url}: {describe_transport_error(exc)}", hint=EMULATOR_HINT
-                ) from None
+                raise network_error(self.base_url, exc) from None
             if response.status_code == 401 and auth and attempt == 0 and self.token_refresher is not None:
                 self.token = self.token_refresher()
                 continue
@@ -147,6 +148,32 @@ class BaseClient:
                 f"{method} {path}: the server answered {response.status_code} but not with JSON",
                 hint="is --server pointing at an iotcli-compatible API?",
             ) from None
+
+
+#: Words in a path -> the command group that manages what lives there, and whether it has `update`.
+_GROUPS = {"devices": ("device", True), "connections": ("connection", True), "buckets": ("bucket", False)}
+_GROUPS["endpoints"] = ("endpoint", False)
+
+
+def _update_hint(path: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    for kind, (group, has_update) in _GROUPS.items():
+        if kind in parts:
+            if has_update:
+                return f"it is there already: change it with `iotcli {group} update ID ...`"
+            return f"it is there already: see it with `iotcli {group} show ID`, or `iotcli {group} delete ID` first"
+    return "it is there already: change it with the matching `update` command"
+
+
+def network_error(base_url: str, exc: httpx.TransportError) -> NetworkError:
+    """The one line (and hint) for a request that got no answer: DNS, TLS, refused, other."""
+    text = str(exc) or type(exc).__name__
+    what, hint = classify(base_url, text)
+    if hint in (REMOTE_HINT, EMULATOR_HINT):
+        what = describe_transport_error(exc)
+    if "does not resolve" in what:
+        hint = "check the host in --server / the profile (`iotcli config show`), and your network or VPN"
+    return NetworkError(f"cannot reach {base_url}: {what}", hint=hint)
 
 
 def describe_transport_error(exc: httpx.TransportError) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from iotcli.client.base import EMULATOR_HINT, BaseClient, describe_transport_error, error_from_response
+from iotcli.client.base import BaseClient, error_from_response, network_error
 from iotcli.errors import ApiError, NetworkError, RequestTimeout, StreamEnded
 
 IOTFLOW = "/iot-flow/v1"
@@ -191,9 +191,7 @@ class IotFlowMethods(BaseClient):
                     hint="the server stopped sending keep-alives; is it still running?",
                 ) from None
             except httpx.TransportError as exc:
-                raise NetworkError(
-                    f"cannot reach {self.base_url}: {describe_transport_error(exc)}", hint=EMULATOR_HINT
-                ) from None
+                raise network_error(self.base_url, exc) from None
 
 
 def parse_sse(lines: Iterator[str], comments: list[str] | None = None) -> Iterator[dict[str, Any]]:
