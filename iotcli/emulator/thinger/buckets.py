@@ -91,10 +91,19 @@ class RecordTimes:
 
     Two readings arriving in the same millisecond would otherwise share a ts, and the second would
     replace the first. Runs inside the store job that writes the record (one writer, so no races).
+    Taken times are read a window at a time (one range query per bucket per job, not one per record).
     """
+
+    WINDOW = 1024
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, str], int] = {}
+        #: (user, bucket) -> (low, high, times taken in [low, high)) as read in the running store job.
+        self._seen: dict[tuple[str, str], tuple[int, int, set[int]]] = {}
+
+    def begin(self) -> None:
+        """A new store job: what was read of the table before may have changed."""
+        self._seen.clear()
 
     def next(
         self, conn: sqlite3.Connection, user: str, bucket: str, now_ms: int, taken: set[int] | None = None
@@ -105,10 +114,20 @@ class RecordTimes:
         """
         key = (user, bucket)
         ts = max(now_ms, self._last.get(key, 0) + 1)
-        while (taken is not None and ts in taken) or conn.execute(
-            "SELECT 1 FROM th_bucket_data WHERE user = ? AND bucket = ? AND ts = ?", (user, bucket, ts)
-        ).fetchone() is not None:
-            ts += 1
+        while True:
+            low, high, in_table = self._seen.get(key, (0, 0, set()))
+            if not low <= ts < high:
+                low, high = ts, ts + self.WINDOW
+                rows = conn.execute(
+                    "SELECT ts FROM th_bucket_data WHERE user = ? AND bucket = ? AND ts >= ? AND ts < ?",
+                    (user, bucket, low, high),
+                )
+                in_table = {r[0] for r in rows}
+                self._seen[key] = (low, high, in_table)
+            if ts in in_table or (taken is not None and ts in taken):
+                ts += 1
+                continue
+            break
         self._last[key] = ts
         return ts
 
@@ -117,6 +136,7 @@ class RecordTimes:
 
     def clear(self) -> None:
         self._last.clear()
+        self._seen.clear()
 
 
 def record_value(val: Any, ts: int) -> Any:
@@ -163,7 +183,9 @@ def write_record(
     if BUCKET_DOCS.fetch(conn, info.user, info.bucket) is None:
         raise not_found("bucket", info.bucket)  # deleted since it was looked up
     if ts is None:
-        ts = svc.ingest_writer.times.next(conn, info.user, info.bucket, now_ms)
+        times = svc.ingest_writer.times
+        times.begin()
+        ts = times.next(conn, info.user, info.bucket, now_ms)
     conn.execute(
         "INSERT OR REPLACE INTO th_bucket_data(user, bucket, ts, val, device) VALUES (?,?,?,?,NULL)",
         (info.user, info.bucket, ts, val_json),

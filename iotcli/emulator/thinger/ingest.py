@@ -136,6 +136,7 @@ class IngestWriter:
     def _write(self, conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome | Exception]:
         results: list[Outcome | Exception | None] = [None] * len(calls)
         self._taken = {}
+        self.times.begin()
         by_device: dict[tuple[str, str], list[int]] = {}
         for i, call in enumerate(calls):
             by_device.setdefault((call.info.user, call.info.device), []).append(i)
