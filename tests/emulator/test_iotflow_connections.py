@@ -93,8 +93,8 @@ def test_put_accepts_a_get_answer_sent_back(emulator: InProcessEmulator) -> None
     r = emulator.http.put(f"{BASE}/connections/{created['id']}", json=created)
     assert r.status_code == 200, r.text
     stored = emulator.emu.services["iotflow"].connections.cache[created["id"]].configuration
-    # Kept as its hash, and '*****' (as a GET shows it) kept that hash.
-    assert stored["downlinkAsKey"] == "sha256:" + hashlib.sha256(b"k3y").hexdigest()
+    # Kept as given (the LRC tunnel needs the key itself), and '*****' (as a GET shows it) kept it.
+    assert stored["downlinkAsKey"] == "k3y"
 
 
 def test_the_downlink_as_key_is_checked_against_its_hash_and_a_new_one_replaces_it(

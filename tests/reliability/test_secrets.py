@@ -173,7 +173,7 @@ def test_no_secret_in_log_events_or_delivery_records(tmp_path: Path) -> None:
     stored = b"".join(p.read_bytes() for p in state.iterdir() if p.is_file())
     for name in ("device", "oauth", "iotflow"):
         assert issued[name].encode() not in stored, f"{name} token stored in clear"
-    assert AS_KEY.encode() not in stored, "downlinkAsKey stored in clear (it is only compared)"
+    assert AS_KEY.encode() not in stored, "downlinkAsKey stored in clear (it is kept sealed)"
 
 
 def test_tokens_are_compared_in_constant_time(

@@ -42,12 +42,12 @@ from iotcli.delivery.outbox import DROPPED, PENDING
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connector_schema import (
     CONNECTOR_ID,
-    MASK,
     STORED_TOP_LEVEL,
     CheckedConnection,
-    hash_as_key,
     keep_secrets,
     mask,
+    open_as_key,
+    seal_as_key,
     validate_connection,
     with_defaults,
 )
@@ -137,7 +137,7 @@ class Connection:
             user=row["user"],
             name=row["name"],
             active=bool(row["active"]),
-            configuration=json.loads(row["configuration"]),
+            configuration=open_as_key(json.loads(row["configuration"])),
             state=row["state"],
             startup_time=row["startup_time"] / 1000,
             created=row["created"] / 1000,
@@ -221,7 +221,7 @@ class ConnectionService:
             user=user,
             name=data["name"],
             active=active,
-            configuration=hash_as_key(with_defaults(data["configuration"])),
+            configuration=with_defaults(data["configuration"]),
             state=CLOSED if active else DEACTIVATED,
             state_reason=STARTING if active else None,
             startup_time=now,
@@ -254,9 +254,7 @@ class ConnectionService:
     async def replace(self, user: str, cid: str, body: Any) -> tuple[Connection, CheckedConnection]:
         """PUT: the whole connection again. ``"*****"`` keeps a stored secret."""
         old = self.get(user, cid)
-        fresh_key = False  # a new downlinkAsKey was sent (not "*****", which keeps the stored hash)
         if isinstance(body, dict) and isinstance(body.get("configuration"), dict):
-            fresh_key = body["configuration"].get("downlinkAsKey") not in (None, "", MASK)
             body = {**body, "configuration": keep_secrets(body["configuration"], old.configuration)}
         checked = validate_connection(body)
         data = checked.body
@@ -276,7 +274,7 @@ class ConnectionService:
             user=user,
             name=data["name"],
             active=active,
-            configuration=(hash_as_key if fresh_key else dict)(with_defaults(data["configuration"])),
+            configuration=with_defaults(data["configuration"]),
             state=CLOSED if active else DEACTIVATED,
             state_reason=STARTING if active else None,
             startup_time=now if active else old.startup_time,
@@ -462,7 +460,7 @@ def _insert(c: sqlite3.Connection, conn: Connection) -> None:
             conn.name,
             int(conn.active),
             None if conn.alarms is None else json.dumps(conn.alarms),
-            json.dumps(conn.configuration),
+            json.dumps(seal_as_key(conn.configuration)),
             conn.state,
             conn.state_reason,
             conn.closed_at,

@@ -106,6 +106,12 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
             "default": False,
             "description": "Send only the decoded payload when the uplink has one",
         },
+        "uplinkValueTypes": {
+            "type": "string",
+            "enum": ["number", "string"],
+            "description": "Emulator only: value types of forwarded uplinks: number (default, like the "
+            'decoded example) or string (like the first uplink example: "FPort":"1")',
+        },
         "uplinkTimeValidity": {
             "type": "string",
             "pattern": r"^[1-9][0-9]{0,6}(s|m|h|d)$",
@@ -154,6 +160,7 @@ CONFIGURATION_FIELDS: dict[str, Any] = {
     "createDevices": "boolean",
     "sendMetadata": "boolean",
     "sendRawDecodedFormat": "boolean",
+    "uplinkValueTypes": "string",
     "uplinkTimeValidity": "string",
     "downlinkEnabled": "boolean",
     "downlinkAsId": "string",
@@ -310,8 +317,12 @@ def keep_secrets(new: dict[str, Any], stored: dict[str, Any] | None) -> dict[str
     return out
 
 
-#: ``downlinkAsKey`` is only ever compared with the AS_KEY of downlinks, so it is kept as a SHA-256,
-#: like the tokens the emulator issues (``tiak`` and the proxy password are used, so they are kept).
+#: ``downlinkAsKey`` is kept itself, not as a hash: the LRC downlink tunnel checks
+#: ``Token = sha256(query + AS_KEY)``, which needs the key [source: actility/thingpark-integrations
+#: 1_tpNS-AS/AS_python_example/send_downlink_with_token.py]. In memory it is the key as given (masked
+#: in every answer and journal); in the database it is sealed (``seal_as_key``) so that a copied or
+#: dumped emulator.db does not show it [chosen]. An earlier emulator kept only ``HASHED`` + its SHA-256:
+#: such a key still checks a body's ``AS_KEY``; the tunnel needs it set again.
 HASHED = "sha256:"
 
 
@@ -319,16 +330,59 @@ def _sha256(value: str) -> str:
     return HASHED + hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def hash_as_key(configuration: dict[str, Any]) -> dict[str, Any]:
-    """The configuration with a newly given ``downlinkAsKey`` replaced by its hash."""
+SEALED = "sealed:"
+#: Obfuscation, not protection from someone who has this source: the point is that the key does not
+#: appear in the database file (grep, dumps, bug reports).
+_SEAL_KEY = hashlib.sha256(b"iotcli emulator: downlinkAsKey at rest").digest()
+
+
+def _keystream(nonce: bytes, size: int) -> bytes:
+    out = b""
+    block = 0
+    while len(out) < size:
+        out += hmac.new(_SEAL_KEY, nonce + block.to_bytes(4, "big"), hashlib.sha256).digest()
+        block += 1
+    return out[:size]
+
+
+def seal_as_key(configuration: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as written to the database: ``downlinkAsKey`` sealed."""
     key = configuration.get("downlinkAsKey")
-    if isinstance(key, str) and key:
-        return {**configuration, "downlinkAsKey": _sha256(key)}
-    return configuration
+    if not isinstance(key, str) or not key or key.startswith(SEALED) or is_hashed_as_key(key):
+        return configuration
+    nonce = secrets.token_bytes(12)
+    data = key.encode("utf-8")
+    sealed = bytes(a ^ b for a, b in zip(data, _keystream(nonce, len(data)), strict=True))
+    return {**configuration, "downlinkAsKey": SEALED + nonce.hex() + sealed.hex()}
+
+
+def open_as_key(configuration: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as read from the database: ``downlinkAsKey`` as given again."""
+    key = configuration.get("downlinkAsKey")
+    if not isinstance(key, str) or not key.startswith(SEALED):
+        return configuration
+    try:
+        raw = bytes.fromhex(key[len(SEALED) :])
+        nonce, sealed = raw[:12], raw[12:]
+        clear = bytes(a ^ b for a, b in zip(sealed, _keystream(nonce, len(sealed)), strict=True)).decode()
+    except ValueError:
+        return configuration
+    return {**configuration, "downlinkAsKey": clear}
+
+
+def as_key_of(stored: Any) -> str | None:
+    """The stored ``downlinkAsKey`` itself, or None (none set, or only the hash an earlier version kept)."""
+    if not isinstance(stored, str) or not stored or is_hashed_as_key(stored):
+        return None
+    return stored
+
+
+def is_hashed_as_key(stored: str) -> bool:
+    return stored.startswith(HASHED) and len(stored) == len(HASHED) + 64
 
 
 def as_key_matches(stored: str, given: str) -> bool:
     """Constant-time check of a downlink's AS_KEY against the stored ``downlinkAsKey``."""
-    if stored.startswith(HASHED) and len(stored) == len(HASHED) + 64:
-        return hmac.compare_digest(_sha256(given), stored)
-    return hmac.compare_digest(given.encode(), stored.encode())  # kept in clear by an earlier version
+    if is_hashed_as_key(stored):
+        return hmac.compare_digest(_sha256(given), stored)  # the hash an earlier version kept
+    return hmac.compare_digest(given.encode(), stored.encode())

@@ -44,6 +44,7 @@ from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
 from iotcli.emulator.iotflow.reconnect import next_attempt
 from iotcli.emulator.iotflow.templates import render_headers
 from iotcli.emulator.iotflow.uplinks import RETENTION
+from iotcli.iotflow_messages import string_typed
 
 if TYPE_CHECKING:
     from iotcli.emulator.iotflow.service import IotFlow
@@ -56,6 +57,10 @@ STRICT_RESEND, STRICT_RECONNECT = "resend", "reconnect"
 #: Deliveries of one OPENED connection in flight at once.
 LANE_CONCURRENCY = 32
 
+
+#: The connection key choosing the forwarded uplink's value types [chosen, emulator only]: "number"
+#: (default) or "string" (the documentation's string-typed example; see iotcli/iotflow_messages.py).
+VALUE_TYPES_KEY = "uplinkValueTypes"
 
 #: AS_ID in the LRC query when the connection has no downlinkAsId [chosen].
 DEFAULT_AS_ID = "iotcli-emulator"
@@ -106,6 +111,9 @@ class ForwardingPolicy:
             return self._final(delivery, DROPPED, "connection deleted")
         if not conn.active:
             return self._final(delivery, DROPPED, "connection deactivated")
+        if delivery.kind != "uplink" and conn.configuration.get("sendMetadata"):
+            # Queued before sendMetadata was set: such connections receive only uplinks [source].
+            return self._final(delivery, DROPPED, "sendMetadata: downlink reports are filtered")
         if conn.starting:
             await self.open_now(conn, "a message is due")
         now = self.emu.clock.now()
@@ -292,15 +300,18 @@ class ForwardingPolicy:
         extra: dict[str, Any] = {}
         if kind == "uplink":
             extra["downlinkUrl"] = f"{self.emu.settings.base_url}/iot-flow/downlinkMessages/{conn.uuid}"
-        inner = {**stored, **extra}
+        string_types = kind == "uplink" and cfg.get(VALUE_TYPES_KEY) == "string"
+        inner = {**(string_typed(stored) if string_types else stored), **extra}
         document = {wrapper: inner}
         payload: Any
         text: str | None = None
-        if cfg.get("sendRawDecodedFormat") and "payload" in inner:
+        metadata = bool(cfg.get("sendMetadata"))
+        # The raw decoded format applies "if sendMetadata is set to false" [source: About_connections.md].
+        if cfg.get("sendRawDecodedFormat") and not metadata and "payload" in inner:
             payload = inner["payload"]
         else:
-            payload = inner if cfg.get("sendMetadata") else document
-            if body_json is not None and stored and not extra.keys() & stored.keys():
+            payload = inner if metadata else document
+            if body_json is not None and stored and not string_types and not extra.keys() & stored.keys():
                 text = splice(body_json, extra)
                 if payload is document:
                     text = f"{{{compact_json(wrapper)}:{text}}}"
