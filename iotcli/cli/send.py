@@ -214,7 +214,7 @@ def send_uplink(
 
     Body placeholders, rendered per uplink: {{i}} (1..N), {{now}} (epoch ms), {{now_iso}}, {{random}} (0..1), {{random:MIN:MAX}}.
 
-    Exit code: 0 for 2xx, 4 for 4xx, 5 for 5xx, 6 for no answer. With --repeat, 0 only when every uplink got a 2xx, else the most severe failure decides (6 > 5 > 4).
+    Exit code: 0 for 2xx, 4 for 4xx, 5 for 5xx, 6 for no answer. With --repeat, 0 only when every uplink got a 2xx, else the most severe failure decides (6 > 5 > 4). A 2xx whose data the emulator did not store (header X-Iotcli-Not-Stored) is still 0, with a warning on stderr and "not_stored" in --json.
 
     Examples:
       iotcli send-uplink --device sensor-1 temp:=21.5 name=kitchen on:=true
@@ -409,6 +409,7 @@ def _send_single(
                     "status": answer.status,
                     "reason": answer.reason,
                     "ok": result.ok,
+                    "not_stored": result.not_stored,
                     "latency_ms": latency_ms,
                     "headers": dict(answer.headers),
                     "body": body,
@@ -421,6 +422,8 @@ def _send_single(
         )
         if verbose:
             out.stderr.write("".join(f"< {k}: {v}\n" for k, v in answer.headers) + "<\n")
+        if result.not_stored is not None:
+            out.warn(f"the platform stored nothing: {result.not_stored}")
         shown = pretty_body(answer.body)
         if shown:
             out.stdout.write(shown + "\n")
@@ -509,8 +512,13 @@ def _show_summary(state: CliState, plan: RequestPlan, summary: Summary) -> None:
         failed = " (" + ", ".join(f"{k}: {n}" for k, n in data["failed_by_status"].items()) + ")"
     lat = data["latency_ms"]
     stopped = "  (interrupted)" if summary.interrupted else ""
+    if summary.not_stored:
+        reasons = "; ".join(f"{n}x {reason}" for reason, n in summary.not_stored.most_common(3))
+        more = f" (+{len(summary.not_stored) - 3} more reasons)" if len(summary.not_stored) > 3 else ""
+        out.warn(f"{data['not_stored']} of {data['ok']} ok uplinks stored nothing: {reasons}{more}")
+    not_stored = f"  not stored {data['not_stored']}" if data["not_stored"] else ""
     out.stdout.write(
-        f"sent {data['sent']}  ok {data['ok']}  failed {data['failed']}{failed}  "
+        f"sent {data['sent']}  ok {data['ok']}  failed {data['failed']}{failed}{not_stored}  "
         f"in {data['elapsed_s']:.2f} s ({data['rate_per_s']:.1f}/s){stopped}\n"
         f"latency p50 {lat['p50']:.1f} ms  p95 {lat['p95']:.1f} ms  p99 {lat['p99']:.1f} ms  max {lat['max']:.1f} ms\n"
     )

@@ -18,6 +18,9 @@ from iotcli.errors import ExitCode
 from iotcli.sending.request import Prepared, RequestPlan
 from iotcli.sending.transport import Answer, SendFailure, Transport
 
+#: The emulator's answer header on a callback that stored nothing, with the reason (real servers never send it).
+NOT_STORED_HEADER = "X-Iotcli-Not-Stored"
+
 
 @dataclass
 class Result:
@@ -34,6 +37,11 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.answer is not None and 200 <= self.answer.status < 300
+
+    @property
+    def not_stored(self) -> str | None:
+        """Why the platform stored nothing, when the emulator said so (``X-Iotcli-Not-Stored``)."""
+        return self.answer.header(NOT_STORED_HEADER) if self.answer is not None else None
 
     @property
     def latency(self) -> float:
@@ -81,6 +89,8 @@ class Summary:
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
     interrupted: bool = False
+    #: Uplinks answered 2xx that stored nothing, by the emulator's reason.
+    not_stored: Counter[str] = field(default_factory=Counter)
 
     @property
     def failed(self) -> int:
@@ -103,6 +113,9 @@ class Summary:
         self.ok += result.ok
         self.outcomes[result.outcome] += 1
         self.latencies.append(result.latency)
+        reason = result.not_stored
+        if reason is not None:
+            self.not_stored[reason] += 1
 
     def to_dict(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -126,6 +139,8 @@ class Summary:
                 "p99": ms(percentile(lat, 99)),
                 "max": ms(lat[-1]) if lat else 0.0,
             },
+            "not_stored": sum(self.not_stored.values()),
+            "not_stored_by_reason": dict(self.not_stored.most_common()),
             "interrupted": self.interrupted,
             "exit_code": int(self.exit_code),
         }
