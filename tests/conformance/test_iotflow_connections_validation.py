@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import InProcessEmulator
+from tests.harness import EmulatorProcess, InProcessEmulator
 from tests.reliability.support import snapshot
 
 BASE = "/iot-flow/v1"
@@ -135,3 +136,18 @@ def test_read_only_fields_are_ignored_without_warning(emulator: InProcessEmulato
     r = emulator.http.put(f"{BASE}/connections/{created['id']}", json=created)
     assert r.status_code == 200 and "warning" not in r.headers
     assert r.json()["downlinkUrl"] == created["downlinkUrl"]
+
+
+def test_a_real_emulator_process_logs_the_unknown_keys(tmp_path: Path) -> None:
+    """``iotcli emulate`` (a real process): the warning reaches its stderr, once per connection write."""
+    proc = EmulatorProcess(tmp_path).start()
+    try:
+        with proc.client() as client:
+            r = client.post(f"{BASE}/connections", json=body(colour="red"))
+            assert r.status_code == 201 and "configuration.colour" in r.headers["warning"]
+    finally:
+        proc.stop()
+    _out, err = proc.output()
+    assert [line for line in err.splitlines() if "configuration.colour" in line] == [
+        "connection 1 (coerced): no document knows 'configuration.colour': stored and echoed as given"
+    ]
