@@ -91,7 +91,7 @@ LrcOpt = Annotated[
     bool | None,
     typer.Option(
         "--lrc-compliance/--no-lrc-compliance",
-        help="lrcCompliance: add the LRC query and SHA-256 Token (needs --tiak).",
+        help="lrcCompliance: add the LRC query and SHA-256 Token (signed with --tiak; without one the server generates it).",
         rich_help_panel=CONFIG,
     ),
 ]
