@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from iotcli.errors import IotcliError, UsageError
+from iotcli.errors import ExitCode, IotcliError, UsageError
 
 if TYPE_CHECKING:
     from typer._click import Context
@@ -95,10 +95,16 @@ def detach(args: list[str], env_user: str | None = None) -> dict[str, Any]:
         if info is not None:
             break
         if code is not None:
-            raise IotcliError(
-                f"the emulator exited with code {code} before it was ready: {_last_line(err_path, out_path)}",
+            error = IotcliError(
+                f"the emulator exited with code {code} before it was ready: {_child_error(out_path, err_path)}",
                 hint=f"its log: {err_path}",
             )
+            out_path.unlink(missing_ok=True)
+            if code in {
+                int(c) for c in ExitCode
+            }:  # the child's reason: 2 usage, 4 the API refused the seed, ...
+                error.exit_code = ExitCode(code)
+            raise error
         time.sleep(0.05)
     if info is None:
         _terminate(proc.pid)
@@ -129,17 +135,16 @@ def _banner(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and "url" in data else None
 
 
-def _last_line(*paths: Path) -> str:
-    for path in paths:
-        with contextlib.suppress(OSError):
-            lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-            for line in reversed(lines):
-                with contextlib.suppress(ValueError):
-                    doc = json.loads(line)
-                    if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
-                        return str(doc["error"].get("message"))
-                if not line.strip().startswith(("{", "}", '"')):
-                    return line.strip()
+def _child_error(out_path: Path, err_path: Path) -> str:
+    """What the child said when it failed: its ``{"error": ...}`` (it runs with --json), else its last log line."""
+    with contextlib.suppress(OSError, ValueError):
+        doc = json.loads(out_path.read_text())
+        if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
+            return str(doc["error"].get("message"))
+    with contextlib.suppress(OSError):
+        lines = [ln.strip() for ln in err_path.read_text(errors="replace").splitlines() if ln.strip()]
+        if lines:
+            return lines[-1]
     return "no output"
 
 

@@ -206,3 +206,12 @@ def test_detach_with_a_bad_seed_file_starts_nothing(tmp_path: Path) -> None:
     r = run_cli(["emulate", "--detach", "--in-memory", "--port", "0", "--seed", str(env)])
     assert r.exit_code == 2 and "env.toml:2: sinks.app.respond" in r.stderr
     assert run_cli(["emulator", "stop"]).exit_code == 2  # nothing was recorded
+
+
+def test_detach_with_a_seed_the_server_refuses_reports_why(tmp_path: Path) -> None:
+    env = tmp_path / "env.toml"
+    env.write_text("[buckets.b]\nname = 'B'\nretention = { period = 1, unit = 'eons' }\n")
+    r = run_cli(["emulate", "--detach", "--in-memory", "--port", "0", "--seed", str(env)])
+    assert r.exit_code == 4, r.stderr
+    assert "exited with code 4 before it was ready: POST /v1/users/local/buckets: 400" in r.stderr
+    assert run_cli(["emulator", "stop"]).exit_code == 2  # it stopped itself: nothing is recorded
