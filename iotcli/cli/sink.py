@@ -106,7 +106,7 @@ def create(
         typer.Option("--respond", help="Answers in order, one per request: statuses, 'timeout', 'reset'."),
     ] = None,
     default: Annotated[
-        str | None, typer.Option("--default", help="The answer once --respond is used up [default: 200].")
+        str | None, typer.Option("--default", help="The answer once --respond is used up \\[default: 200].")
     ] = None,
     delay: Annotated[
         str | None,
@@ -121,7 +121,7 @@ def create(
         typer.Option("--downlink-hex", help="Class A: answer each DevEUI_uplink with this downlink payload."),
     ] = None,
     fport: Annotated[
-        int | None, typer.Option("--fport", help="FPort of that downlink [default: the uplink's].")
+        int | None, typer.Option("--fport", help="FPort of that downlink \\[default: the uplink's].")
     ] = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace the script of an existing sink (keeps its requests).")
