@@ -255,12 +255,15 @@ def follow_requests(state: CliState, name: str, after: int | None, count: int | 
     start = latest[-1]["id"] if latest else 0
     with closing(api.follow_events(kind="sink", after=start)) as stream:
         while True:
-            for req in api.sink_requests(name, after=last, limit=1000, secrets=secrets):
+            page = api.sink_requests(name, after=last, limit=1000, secrets=secrets)
+            for req in page:
                 last = req["id"]
                 state.out.stream_line(req if state.out.json_mode else request_line(req))
                 seen += 1
                 if count is not None and seen >= count:
                     return
+            if len(page) == 1000:
+                continue  # more are recorded already: print them before waiting for new ones
             for event in stream:
                 if event.get("sink") == name and event.get("kind") in {"sink.request", "sink.cleared"}:
                     if event.get("kind") == "sink.cleared":
