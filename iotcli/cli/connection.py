@@ -414,7 +414,11 @@ def list_() -> None:
     Example:  iotcli connection list
     """
     state = get_state()
-    state.out.data(state.client().list_connections(), columns=COLUMNS)
+    state.out.data(
+        state.client().list_connections(),
+        columns=COLUMNS,
+        empty="no connections yet: iotcli connection create NAME --destination URL",
+    )
 
 
 @connection_app.command("show")

@@ -76,7 +76,11 @@ def list_(
     rows = state.client().list_deliveries(
         status=status.value if status else None, connection=connection, device=device, kind=kind, limit=limit
     )
-    state.out.data(rows if state.out.json_mode else [_row(r) for r in rows], columns=COLUMNS)
+    state.out.data(
+        rows if state.out.json_mode else [_row(r) for r in rows],
+        columns=COLUMNS,
+        empty="no deliveries yet: they appear when a connection forwards an uplink or a device calls an endpoint",
+    )
 
 
 @deliveries_app.command("show")

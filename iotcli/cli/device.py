@@ -293,6 +293,7 @@ def list_(
             ("connection.ts", "SINCE"),
         ],
         DEVICE_TS_KEYS,
+        empty="no devices yet: iotcli device create ID --bucket readings --with-token",
     )
 
 
@@ -419,6 +420,7 @@ def token_list(device: DeviceArg) -> None:
             ("last_used", "LAST USED"),
         ],
         ("created", "expires", "last_used"),
+        empty="no tokens yet: iotcli device token create DEVICE",
     )
 
 

@@ -191,4 +191,4 @@ def list_(
     state = get_state()
     dev = normalize_deveui(deveui) if deveui is not None else None
     rows = state.client().list_lorawan_downlinks(dev, status=status.value if status else None, limit=limit)
-    state.out.data(rows, columns=COLUMNS)
+    state.out.data(rows, columns=COLUMNS, empty="no downlinks yet: iotcli downlink send --connection ID ...")

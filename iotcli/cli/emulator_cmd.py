@@ -61,6 +61,15 @@ def clock(
     state = get_state()
     api = state.client()
     data = api.advance_clock(parse_duration(advance)) if advance is not None else api.clock()
+    if not state.out.json_mode and isinstance(data, dict):
+        from iotcli.cli.output import seconds_to_iso
+
+        # Epoch numbers for scripts (--json); local ISO 8601 for people.
+        data = {
+            "now": seconds_to_iso(data.get("now")) or data.get("now"),
+            "utc": data.get("iso"),
+            "time_scale": data.get("time_scale"),
+        }
     state.out.data(data)
 
 

@@ -73,7 +73,9 @@ def events(
             state.out.data(found)
         else:
             rows = [{**e, "time": format_ms(e.get("ts")), "details": details(e)} for e in found]
-            state.out.data(rows, columns=COLUMNS)
+            state.out.data(
+                rows, columns=COLUMNS, empty="no events yet (iotcli events --follow waits for them)"
+            )
         return
     state.out.info(f"following events of {state.server} (Ctrl-C to stop)")
     seen = 0

@@ -48,10 +48,26 @@ class Output:
         self.stdout.write(json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n")
         self.stdout.flush()
 
-    def data(self, obj: Any, *, columns: Sequence[Column] | None = None, title: str | None = None) -> None:
-        """Print a result: a list as a table (``columns``), a dict as key/value lines, else as is."""
+    def data(
+        self,
+        obj: Any,
+        *,
+        columns: Sequence[Column] | None = None,
+        title: str | None = None,
+        empty: str | None = None,
+    ) -> None:
+        """Print a result: a list as a table (``columns``), a dict as key/value lines, else as is.
+
+        ``empty``: what an empty list tells people, with a hint (``no devices yet: iotcli device
+        create ID``), on stderr; with --json an empty list is just ``[]``.
+        """
         if self.json_mode:
             self.json({"data": obj})
+            return
+        if isinstance(obj, list) and not obj and empty:
+            if columns and not self.is_terminal:
+                self.table(obj, columns, title=title)  # scripts reading columns still get the header
+            self.info(empty)
             return
         if isinstance(obj, list) and columns:
             self.table(obj, columns, title=title)
@@ -76,7 +92,7 @@ class Output:
                 table.add_row(*(format_value(get_path(row, key)) for key, _h in columns))
             self._console().print(table)
             if not rows:
-                self.info("(none)")
+                self.info("(none yet)")
             return
         self.stdout.write("\t".join(h for _k, h in columns) + "\n")
         for row in rows:
@@ -87,6 +103,13 @@ class Output:
             self._console().print(f"[bold]{title}[/bold]")
         width = max((len(k) for k in obj), default=0)
         for key, value in obj.items():
+            if isinstance(value, dict) and value:
+                # A nested object (a device's ``connection``) as its own fields, indented below its name.
+                self.stdout.write(f"{key}\n")
+                inner = max(len(str(k)) for k in value)
+                for sub, subvalue in value.items():
+                    self.stdout.write(f"  {str(sub).ljust(inner)}  {format_value(subvalue)}\n")
+                continue
             self.stdout.write(f"{key.ljust(width)}  {format_value(value)}\n")
 
     def stream_line(self, obj: Any) -> None:
@@ -152,7 +175,8 @@ def get_path(row: dict[str, Any], key: str) -> Any:
 
 
 def format_value(value: Any) -> str:
-    if value is None:
+    """A value for people: empty and null look the same (``-``)."""
+    if value is None or value == "" or value == [] or value == {}:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -162,11 +186,25 @@ def format_value(value: Any) -> str:
 
 
 def ms_to_iso(ms: Any) -> str | None:
-    """Epoch milliseconds -> ``2026-01-31T12:00:00.123Z``; None for anything that is not such a time."""
+    """Epoch milliseconds -> local ISO 8601 with its offset (``2026-01-31T13:00:00.123+01:00``; ``Z`` when
+    local time is UTC); None for anything that is not such a time."""
     if isinstance(ms, bool) or not isinstance(ms, int | float):
         return None
     try:
-        stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
+        stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone()
     except (OverflowError, OSError, ValueError):
         return None
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    offset = stamp.utcoffset()
+    if offset is None or not offset:
+        zone = "Z"
+    else:
+        text = stamp.strftime("%z")  # +0100
+        zone = f"{text[:3]}:{text[3:5]}"
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}{zone}"
+
+
+def seconds_to_iso(seconds: Any) -> str | None:
+    """Epoch seconds (a float, as the emulator clock gives them) -> the same local ISO 8601."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    return ms_to_iso(seconds * 1000)

@@ -133,11 +133,14 @@ def show_rows(
     rows: list[dict[str, Any]],
     columns: Sequence[tuple[str, str]],
     ts_keys: Sequence[str] = (),
+    *,
+    empty: str | None = None,
 ) -> None:
+    """A list: as is with --json; for people a table with readable times, or ``empty`` when there is none."""
     if state.out.json_mode:
         state.out.data(rows)
     else:
-        state.out.data([humanize(r, ts_keys) for r in rows], columns=columns)
+        state.out.data([humanize(r, ts_keys) for r in rows], columns=columns, empty=empty)
 
 
 def confirm(state: CliState, question: str, yes: bool, *, what: str = "it") -> None:
@@ -262,6 +265,7 @@ def bucket_list() -> None:
             ("retention", "RETENTION"),
             ("description", "DESCRIPTION"),
         ],
+        empty="no buckets yet: iotcli bucket create ID (or iotcli device create ID --bucket ID)",
     )
 
 
@@ -353,7 +357,14 @@ def bucket_read(
         sort=sort.value if sort else None,
         version=2 if v2 else 1,
     )
-    show_rows(state, records, record_columns(records, v2), ("ts",))
+    show_rows(
+        state,
+        records,
+        record_columns(records, v2),
+        ("ts",),
+        empty=f"no records in bucket '{bucket}' yet: iotcli send-uplink --device ID temp:=21.5 "
+        f"(or iotcli bucket write {bucket} --data JSON)",
+    )
 
 
 @bucket_app.command("write")
@@ -631,6 +642,7 @@ def endpoint_list() -> None:
             ("config.url", "URL"),
             ("enabled", "ENABLED"),
         ],
+        empty="no endpoints yet: iotcli endpoint create ID --url URL",
     )
 
 
@@ -704,6 +716,7 @@ def property_list(device: DeviceArg) -> None:
         state.client().list_properties(check_id(device, "device")),
         [("property", "PROPERTY"), ("value", "VALUE"), ("modified", "MODIFIED")],
         ("created", "modified"),
+        empty="no properties yet: iotcli property set DEVICE PROPERTY VALUE",
     )
 
 

@@ -137,7 +137,7 @@ def test_list(cli: Cli) -> None:
     assert header.split("\t") == ["DEVICE", "NAME", "TYPE", "ENABLED", "CONNECTED", "SINCE"]
     assert [row.split("\t")[:5] for row in rows] == [
         ["a1", "First", "HTTP", "yes", "no"],
-        ["b2", "", "Virtual", "yes", "no"],
+        ["b2", "-", "Virtual", "yes", "no"],  # empty and null look the same
     ]
     data = cli("--json", "device", "list").json()["data"]
     assert [d["device"] for d in data] == ["a1", "b2"]
