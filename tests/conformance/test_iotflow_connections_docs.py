@@ -193,3 +193,15 @@ def test_connectors_have_the_documented_fields(emulator: InProcessEmulator) -> N
     }  # fmt: skip
     assert documented <= set(schema["properties"])
     assert emulator.http.get(f"{BASE}/connectors/actility-http-iot").json() == connector
+
+
+def test_a_put_without_tiak_keeps_the_generated_one(emulator: InProcessEmulator) -> None:
+    """docs/Connector/HTTP/README.md: PUT takes the whole configuration again; a body without ``tiak``
+    (as the page's example) keeps the key the application server already checks, instead of a new one."""
+    body = {"connectorId": "actility-http-iot", "name": "lrc",
+            "configuration": {"destinationURL": "http://127.0.0.1:9/x", "lrcCompliance": True}}  # fmt: skip
+    created = post(emulator, body).json()
+    tiak = created["configuration"]["tiak"]
+    r = emulator.http.put(f"{BASE}/connections/{created['id']}", json=body)
+    assert r.status_code == 200 and r.json()["configuration"]["tiak"] == "*****"
+    assert emulator.emu.services["iotflow"].connections.cache[created["id"]].configuration["tiak"] == tiak

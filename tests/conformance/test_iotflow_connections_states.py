@@ -110,13 +110,9 @@ def test_unreachable_destination_closes_and_reconnects_on_its_strategy(
 
 def test_connections_of_an_earlier_version_keep_their_id_and_downlink_url(tmp_path: Path) -> None:
     """Migration: a stored connection with a 32-hex id and state OPEN (the earlier version's forms)."""
-    settings = EmulatorSettings(data_dir=tmp_path, token=TEST_TOKEN)
-    with InProcessEmulator(settings):
-        pass
     old_id = "8c0d6e5a3f2b4c1d9e8f7a6b5c4d3e2f"
-    db = sqlite3.connect(tmp_path / "emulator.db")
-    _rewind_to_the_first_schema(db, old_id)
-    db.close()
+    _store_of_the_earlier_version(tmp_path / "emulator.db", old_id)
+    settings = EmulatorSettings(data_dir=tmp_path, token=TEST_TOKEN)
     with InProcessEmulator(settings) as emu:
         data = emu.http.get(f"{BASE}/connections/{old_id}").json()
         assert data["id"] == old_id and data["state"] == "OPENED"
@@ -131,17 +127,14 @@ def test_connections_of_an_earlier_version_keep_their_id_and_downlink_url(tmp_pa
         assert r.json()["id"] == "1"
 
 
-def _rewind_to_the_first_schema(db: sqlite3.Connection, old_id: str) -> None:
-    """The store as the earlier version left it: iotflow schema version 1 and one connection in it."""
-    db.executescript(
-        """
-        DROP INDEX iotflow_connections_downlink_uuid;
-        DROP TABLE iotflow_counters;
-        DELETE FROM iotflow_connections;
-        ALTER TABLE iotflow_connections DROP COLUMN downlink_uuid;
-        ALTER TABLE iotflow_connections DROP COLUMN top_level;
-        UPDATE schema_versions SET version = 1 WHERE domain = 'iotflow';
-        """
+def _store_of_the_earlier_version(path: Path, old_id: str) -> None:
+    """The database as the earlier version left it: the first iotflow migration only, one connection."""
+    from iotcli.emulator.app import migrations
+    from iotcli.store.db import apply_migrations
+
+    db = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(
+        db, [(domain, stmts[:1] if domain == "iotflow" else stmts) for domain, stmts in migrations()]
     )
     row: dict[str, Any] = {
         "id": old_id, "user": "local", "connector_id": "actility-http-iot", "name": "old", "active": 1,
@@ -153,4 +146,4 @@ def _rewind_to_the_first_schema(db: sqlite3.Connection, old_id: str) -> None:
         f"INSERT INTO iotflow_connections({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
         tuple(row.values()),
     )
-    db.commit()
+    db.close()

@@ -256,7 +256,8 @@ class ConnectionService:
         old = self.get(user, cid)
         if isinstance(body, dict) and isinstance(body.get("configuration"), dict):
             body = {**body, "configuration": keep_secrets(body["configuration"], old.configuration)}
-        checked = validate_connection(body)
+        stored_tiak = old.configuration.get("tiak")
+        checked = validate_connection(body, stored_tiak if isinstance(stored_tiak, str) else None)
         data = checked.body
         if (
             "id" in body

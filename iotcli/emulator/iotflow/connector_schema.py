@@ -251,14 +251,16 @@ def describe(error: ValidationError) -> str:
     return f"field '{where}': {error.message}"
 
 
-def validate_connection(body: Any) -> CheckedConnection:
+def validate_connection(body: Any, stored_tiak: str | None = None) -> CheckedConnection:
     """Coerce and validate a connection body (POST or PUT): the body to store, or a 400 naming the
     first problem.
 
     ``lrcCompliance: true`` without ``tiak`` is accepted: a tiak is generated, as the real server
     does [source: docs/Connector/HTTP/README.md, "TIAK is a 32-hexadecimal digits key generated with
     a high entropy that is associated with the connection"; the page's own API example sends
-    ``lrcCompliance: true`` and no tiak].
+    ``lrcCompliance: true`` and no tiak]. On a PUT, ``stored_tiak`` (the connection's current one) is
+    kept instead of a new one being made, so that replacing a connection does not change the key its
+    application server checks [chosen].
     """
     if not isinstance(body, dict):
         raise ApiProblem(400, "request body must be a JSON object")
@@ -271,8 +273,11 @@ def validate_connection(body: Any) -> CheckedConnection:
     checked = CheckedConnection(coerced, unknown)
     config = coerced["configuration"]
     if config.get("lrcCompliance") is True and not config.get("tiak"):
-        config["tiak"] = secrets.token_hex(16)
-        checked.generated_tiak = True
+        if stored_tiak:
+            config["tiak"] = stored_tiak
+        else:
+            config["tiak"] = secrets.token_hex(16)
+            checked.generated_tiak = True
     return checked
 
 
