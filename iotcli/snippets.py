@@ -123,9 +123,45 @@ def _c_ident(key: str) -> str:
     return ident if ident and not ident[0].isdigit() else f"v_{ident}"
 
 
+LAN_PLACEHOLDER = "<LAN-IP>"
+
+
+def is_loopback_host(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.")
+
+
+def lan_url(url: str) -> str:
+    """``url`` with its host replaced by the placeholder for this computer's LAN address."""
+    parts = urlsplit(url)
+    netloc = LAN_PLACEHOLDER + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def lan_note(t: DeviceTarget) -> str:
+    """Why a board cannot reach a loopback URL, and how to run the emulator on the LAN (C++ comment lines)."""
+    port = urlsplit(t.url).port or 8100
+    return f"""
+//
+// !! CALLBACK_URL below points at {urlsplit(t.url).hostname}: on the board that is the board itself, so the
+// !! request never reaches this computer. Run the emulator on the LAN instead, with a token of your own
+// !! (it refuses to listen beyond this machine with a generated one):
+// !!   iotcli emulate --host 0.0.0.0 --port {port} --token <a-long-secret>
+// !! and use this computer's LAN address (Linux: hostname -I, macOS: ipconfig getifaddr en0,
+// !! Windows: ipconfig), e.g. 192.168.1.20:
+// !!   CALLBACK_URL = "{lan_url(t.url)}"
+// !! or print this sketch with it filled in:
+// !!   iotcli --server http://<that address>:{port} --token <a-long-secret> device snippet {t.device} --lang arduino
+// !! Keep that port closed to networks you do not trust."""
+
+
 def arduino(t: DeviceTarget) -> str:
-    """An ESP32/ESP8266 sketch: WiFi, HTTPClient, JSON body with readings, bearer header, reads the answer."""
+    """An ESP32/ESP8266 sketch: WiFi, HTTPClient, JSON body with readings, bearer header, reads the answer.
+
+    For a loopback server (127.0.0.1, the local emulator) the sketch says that a board cannot reach it
+    and how to run the emulator on the LAN."""
     https = urlsplit(t.url).scheme == "https"
+    note = lan_note(t) if is_loopback_host(t.url) else ""
     readings: list[str] = []
     terms: list[str] = []  # C++ terms joined with +: string literals and String(variable)
     if isinstance(t.body, dict) and t.body:
@@ -159,7 +195,7 @@ def arduino(t: DeviceTarget) -> str:
 //
 // Run: open in the Arduino IDE (board: ESP32 or ESP8266), set WIFI_SSID and WIFI_PASSWORD, upload,
 // and watch the Serial Monitor at 115200 baud. The answer holds data for the device (its
-// send_property), e.g. a command to act on.
+// send_property), e.g. a command to act on.{note}
 #if defined(ESP8266)
 #include <ESP8266WiFi.h>
 #include <ESP8266HTTPClient.h>

@@ -83,6 +83,12 @@ def snippet(
             f"(create one with: iotcli device token create {device})"
         )
     target = snippets.DeviceTarget(state.server, state.user, device, secret, body)
+    if lang == "arduino" and snippets.is_loopback_host(target.url):
+        out.warn(
+            f"{state.server} is this computer: a board cannot reach it. Run the emulator on the LAN "
+            "(iotcli emulate --host 0.0.0.0 --token <a-long-secret>) and use "
+            f"{snippets.lan_url(target.url)} with this computer's LAN address (see the sketch's comment)"
+        )
     text = snippets.render(lang, target)
     if output is not None:
         _write(output, text)
