@@ -285,12 +285,18 @@ def clear(name: NameArg) -> None:
 
 
 @sink_app.command("delete")
-def delete(name: NameArg) -> None:
-    """Delete a sink and its recorded requests.
+def delete(
+    name: NameArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a sink and its recorded requests (asks first on a terminal; scripts pass --yes).
 
-    Example:  iotcli sink delete app
+    Example:  iotcli sink delete app --yes
     """
+    from iotcli.cli.prompt import confirm_delete
+
     state = get_state()
+    confirm_delete(state.out, f"Delete sink '{name}' and its recorded requests?", yes, what=f"sink '{name}'")
     result = state.client().delete_sink(name)
     state.out.success(f"sink '{name}' deleted")
     if state.out.json_mode:

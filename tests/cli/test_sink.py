@@ -76,12 +76,14 @@ def test_list_show_requests_clear_delete(cli: Cli, emulator: InProcessEmulator) 
     r = cli("sink", "clear", "app")
     assert r.exit_code == 0 and "2 requests cleared" in r.stderr
     assert cli("--json", "sink", "requests", "app").json()["data"] == []
-    assert cli("sink", "delete", "app").exit_code == 0
+    r = cli("sink", "delete", "app")  # no terminal to ask on, no --yes: refused
+    assert r.exit_code == 2 and "--yes" in r.stderr
+    assert cli("sink", "delete", "app", "--yes").exit_code == 0
     assert cli("--json", "sink", "list").json()["data"] == []
 
 
 def test_unknown_sink_exits_4(cli: Cli) -> None:
-    for args in (["show", "nope"], ["requests", "nope"], ["clear", "nope"], ["delete", "nope"]):
+    for args in (["show", "nope"], ["requests", "nope"], ["clear", "nope"], ["delete", "nope", "--yes"]):
         r = cli("sink", *args)
         assert r.exit_code == 4 and "sink 'nope' not found" in r.stderr, args
 
