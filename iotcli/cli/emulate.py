@@ -278,7 +278,12 @@ def emulate(
             f"  token:    {info['token']}\n"
             f"  data dir: {settings.data_dir or '(in memory)'}\n"
             f"  clock:    time scale {settings.time_scale:g}\n"
-            "Commands in another terminal on this machine find this token by themselves. Ctrl-C stops."
+            + (
+                "  strictMode: reconnect (a non-2xx answer closes a strict connection)\n"
+                if settings.strict_mode == "reconnect"
+                else ""
+            )
+            + "Commands in another terminal on this machine find this token by themselves. Ctrl-C stops."
         )
         out.stdout.flush()
 
