@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from iotcli.emulator import admin, iotflow, oauth, openapi, sinks, thinger
+from iotcli.emulator import admin, iotflow, oauth, openapi, sinks, thinger, ui
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.errors import (
     ApiProblem,
@@ -55,6 +55,7 @@ def attach_services(emu: Emulator) -> None:
     thinger.attach(emu)
     iotflow.attach(emu)
     sinks.attach(emu)
+    ui.attach(emu)
 
 
 def create_app(settings: EmulatorSettings | None = None) -> Starlette:
@@ -75,7 +76,8 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
     app = EmulatorApp(
         hot=[spec for table in tables for spec in table.specs if spec.hot],
         max_body=settings.max_body,
-        routes=starlette_routes(tables),
+        # The inspector's pages are not API routes: they stay out of the OpenAPI document.
+        routes=[*starlette_routes(tables), *ui.routes()],
         exception_handlers={
             ApiProblem: handle_problem,
             HTTPException: handle_http_exception,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from iotcli.emulator import jsonpolicy
 from iotcli.emulator.errors import ApiProblem
 
 ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
@@ -33,20 +33,8 @@ def path_id(request: Request, name: str) -> str:
 INT64_MAX = 2**63 - 1
 
 
-class _NotJson(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    # Python's json accepts NaN and Infinity; JSON (RFC 8259) does not, and they cannot be answered back.
-    raise _NotJson(f"{name} is not a JSON number")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def parse_json_bytes(raw: bytes) -> Any:
-    """Decode a JSON body or raise a 400 that says what is wrong with it."""
+    """Decode a JSON body under the edge policy (``jsonpolicy``) or raise a 400 that says what is wrong."""
     if not raw.strip():
         raise ApiProblem(400, "request body is empty: expected JSON")
     try:
@@ -54,15 +42,13 @@ def parse_json_bytes(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ApiProblem(400, f"request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return _DECODER.decode(text)
-    except _NotJson as exc:
-        raise ApiProblem(400, f"request body is not valid JSON: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ApiProblem(
-            400, f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise ApiProblem(400, "request body is nested too deeply") from None
+        return jsonpolicy.decode(text)
+    except jsonpolicy.JsonRejected as exc:
+        if exc.syntax:
+            if exc.message == "nested too deeply":
+                raise ApiProblem(400, "request body is nested too deeply") from None
+            raise ApiProblem(400, f"request body is not valid JSON: {exc.message}") from None
+        raise ApiProblem(400, exc.message) from None
 
 
 async def read_json(request: Request) -> Any:

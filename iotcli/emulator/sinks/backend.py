@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from iotcli.delivery.outbox import MAX_JOURNAL_BODY, is_secret_header
+from iotcli.emulator import jsonpolicy
 from iotcli.emulator.errors import ApiProblem
 from iotcli.sinkspec import RESET, TIMEOUT, ScriptError, SinkScript, parse_script
 
@@ -390,8 +391,9 @@ def request_to_dict(row: sqlite3.Row, secrets: bool = False) -> dict[str, Any]:
             query[key] = shown
     body = row["body"]
     try:
-        decoded = json.loads(body) if body else None
-    except ValueError:
+        # The edge policy's decoder: a body with 1e400 or a lone surrogate is shown as text only.
+        decoded = jsonpolicy.decode(body) if body else None
+    except (ValueError, TypeError):
         decoded = None
     return {
         "id": row["id"],

@@ -9,13 +9,13 @@ the answer goes out after that commit.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from iotcli.emulator import jsonpolicy
 from iotcli.emulator.auth import Principal
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import check_id, ok, path_id, read_json
@@ -187,11 +187,9 @@ def _parse(raw: bytes) -> tuple[Any, str, str | None]:
     except UnicodeDecodeError:
         return None, "", "the body is not valid JSON (not UTF-8 text)"
     try:
-        payload = _DECODER.decode(text)
-    except json.JSONDecodeError as exc:
-        return None, "", f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-    except (ValueError, RecursionError) as exc:
-        return None, "", f"the body is not valid JSON ({exc})" if str(exc) else "the body is not valid JSON"
+        payload = jsonpolicy.decode(text)  # the edge policy: finite numbers, valid Unicode
+    except jsonpolicy.JsonRejected as exc:
+        return None, "", f"the body is not valid JSON ({exc.message})"
     if not isinstance(payload, dict):
         return None, "", f"the body is {_json_kind(payload)}, not a JSON object"
     return payload, text, None
@@ -205,22 +203,6 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return f"JSON {json.dumps(value)}"
     return "a JSON number"
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"number {text[:32]} is out of range")
-    return value
-
-
-#: Built once: ``json.loads`` with options builds a decoder per call. Numbers too large for a double
-#: (1e400) are refused like NaN: they could not be shown as JSON again [chosen].
-_DECODER = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
 
 
 @routes.post(

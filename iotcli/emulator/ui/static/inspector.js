@@ -1,0 +1,125 @@
+// The inspector's little JavaScript: confirmations, the live event stream, the bucket chart.
+// No framework, nothing fetched but this emulator's own pages (the CSP allows nothing else).
+"use strict";
+
+(function () {
+  // Destructive actions ask first; the server asks too when this script does not run.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var question = form.getAttribute("data-confirm");
+    if (!question) return;
+    if (!window.confirm(question)) { ev.preventDefault(); return; }
+    var flag = document.createElement("input");
+    flag.type = "hidden"; flag.name = "confirmed"; flag.value = "1";
+    form.appendChild(flag);
+  });
+
+  function fmt(ms) {
+    var d = new Date(ms);
+    return d.toISOString().replace("T", " ").replace("Z", "");
+  }
+
+  function summary(ev) {
+    var parts = [];
+    Object.keys(ev).forEach(function (k) {
+      if (k === "id" || k === "ts" || k === "kind") return;
+      var v = ev[k];
+      parts.push(k + "=" + (typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)));
+    });
+    return parts.join(", ").slice(0, 300);
+  }
+
+  function prepend(table, ev) {
+    var body = table.tBodies[0];
+    var empty = body.querySelector("tr.empty");
+    if (empty) empty.remove();
+    if (body.querySelector('tr[data-id="' + ev.id + '"]')) return;
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-id", ev.id);
+    tr.className = "new";
+    var code = document.createElement("code");
+    code.textContent = ev.kind;
+    [String(ev.id), fmt(ev.ts), code, summary(ev)].forEach(function (c) {
+      var td = document.createElement("td");
+      if (typeof c === "string") td.textContent = c; else td.appendChild(c);
+      tr.appendChild(td);
+    });
+    body.insertBefore(tr, body.firstChild);
+    while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
+  }
+
+  // Pages with data-live="kind prefixes" refresh their content when a matching event arrives
+  // (at most once a second, and not while you type in one of their forms).
+  var pending = null;
+  function refresh() {
+    if (pending) return;
+    pending = setTimeout(function () {
+      pending = null;
+      var active = document.activeElement;
+      if (active && active.form && active.tagName !== "BUTTON") { refresh(); return; }
+      fetch(window.location.href, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok || r.redirected) return null;
+        return r.text();
+      }).then(function (html) {
+        if (!html) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById("content");
+        var main = document.getElementById("content");
+        if (fresh && main) { main.innerHTML = fresh.innerHTML; drawChart(); }
+      }).catch(function () {});
+    }, 1000);
+  }
+
+  function startStream() {
+    var live = (document.body.getAttribute("data-live") || "").split(/\s+/).filter(Boolean);
+    if (!live.length || !window.EventSource) return;
+    var source = new EventSource(document.body.getAttribute("data-stream"));
+    var status = document.getElementById("live-status");
+    var filter = status ? status.getAttribute("data-kind") : "";
+    source.onopen = function () { document.body.classList.add("streaming"); };
+    source.onerror = function () { document.body.classList.remove("streaming"); };
+    source.onmessage = function (msg) {
+      var batch = JSON.parse(msg.data);
+      var table = document.getElementById("journal");
+      var again = false;
+      batch.events.forEach(function (ev) {
+        if (live.indexOf("events") >= 0 && table) {
+          if (!filter || ev.kind === filter || ev.kind.indexOf(filter + ".") === 0) prepend(table, ev);
+        }
+        live.forEach(function (prefix) {
+          if (prefix !== "events" && (ev.kind === prefix || ev.kind.indexOf(prefix + ".") === 0)) again = true;
+        });
+      });
+      if (batch.skipped && status) status.textContent = batch.skipped + " events went by too fast to show; the journal keeps them all.";
+      if (again) refresh();
+    };
+  }
+
+  var chart = null;
+  function drawChart() {
+    var el = document.getElementById("chart");
+    var data = document.getElementById("chart-data");
+    if (!el || !data || !window.uPlot) return;
+    var parsed = JSON.parse(data.textContent);
+    var names = Object.keys(parsed.series);
+    var colors = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989"];
+    var opts = {
+      width: Math.max(280, el.clientWidth || 600),
+      height: 280,
+      series: [{}].concat(names.map(function (n, i) {
+        return { label: n, stroke: colors[i % colors.length], width: 2, points: { show: parsed.x.length < 200 } };
+      })),
+      axes: [{}, {}],
+    };
+    if (chart) chart.destroy();
+    el.innerHTML = "";
+    chart = new window.uPlot(opts, [parsed.x].concat(names.map(function (n) { return parsed.series[n]; })), el);
+    el.setAttribute("data-drawn", String(parsed.x.length));
+  }
+  window.addEventListener("resize", function () { if (chart) drawChart(); });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawChart();
+    startStream();
+  });
+})();
