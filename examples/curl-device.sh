@@ -5,6 +5,7 @@
 # Run:   SERVER=http://127.0.0.1:8100 USER_ID=local TOKEN=<account token> examples/curl-device.sh [DEVICE]
 #        (with `iotcli emulate` running: its banner shows the account token; `iotcli config show` too)
 # Needs: curl. Exits non-zero when a request fails (curl --fail-with-body shows the error body).
+# Runs again and again: a bucket or device that already exists is kept (its callback is set again).
 #
 # Steps: create bucket <DEVICE>-data -> create HTTP device -> set its callback (store in the bucket,
 # answer with property "command") -> set the property -> create a device token -> POST a reading
@@ -27,11 +28,29 @@ call() {  # call METHOD URL [JSON]: an authenticated JSON request; prints the an
   echo
 }
 
-echo "# create bucket $BUCKET"
-call POST "$API/buckets" --data-raw "{\"bucket\": \"$BUCKET\", \"name\": \"$BUCKET\", \"enabled\": true, \"config\": {\"source\": \"write\"}}"
+exists() {  # exists URL: 0 when GET answers 200, 1 when 404; any other answer stops the script
+  local code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$1")
+  case $code in
+    200) return 0 ;;
+    404) return 1 ;;
+    *) echo "GET $1 answered $code" >&2; exit 1 ;;
+  esac
+}
 
-echo "# create HTTP device $DEVICE"
-call POST "$API/devices" --data-raw "{\"device\": \"$DEVICE\", \"type\": \"HTTP\", \"name\": \"made with curl\"}"
+if exists "$API/buckets/$BUCKET"; then
+  echo "# bucket $BUCKET exists: kept"
+else
+  echo "# create bucket $BUCKET"
+  call POST "$API/buckets" --data-raw "{\"bucket\": \"$BUCKET\", \"name\": \"$BUCKET\", \"enabled\": true, \"config\": {\"source\": \"write\"}}"
+fi
+
+if exists "$API/devices/$DEVICE"; then
+  echo "# HTTP device $DEVICE exists: kept"
+else
+  echo "# create HTTP device $DEVICE"
+  call POST "$API/devices" --data-raw "{\"device\": \"$DEVICE\", \"type\": \"HTTP\", \"name\": \"made with curl\"}"
+fi
 
 echo "# callback: store each payload in $BUCKET, answer with property 'command'"
 call PUT "$V3/devices/$DEVICE/callback" \

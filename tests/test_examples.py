@@ -125,6 +125,17 @@ def test_curl_example_creates_a_device_and_posts_to_it(real: EmulatorProcess, tm
         assert h.get("/v1/users/local/devices/porch").status_code == 200
         records = h.get("/v1/users/local/buckets/porch-data/data").json()
     assert [r["val"] for r in records] == [{"temperature": 21.5, "humidity": 48}]
+    again = subprocess.run(
+        ["bash", str(EXAMPLES / "curl-device.sh"), "porch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr  # runs twice in a row
+    assert "device porch exists: kept" in again.stdout and '{"led":"on"}' in again.stdout
+    with real.client() as h:
+        assert len(h.get("/v1/users/local/buckets/porch-data/data").json()) == 2
 
 
 def test_curl_example_fails_with_a_bad_token(real: EmulatorProcess, tmp_path: Path) -> None:
