@@ -151,3 +151,14 @@ def test_a_real_emulator_process_logs_the_unknown_keys(tmp_path: Path) -> None:
     assert [line for line in err.splitlines() if "configuration.colour" in line] == [
         "connection 1 (coerced): no document knows 'configuration.colour': stored and echoed as given"
     ]
+
+
+def test_many_unknown_keys_are_all_stored_but_the_warning_stays_short(emulator: InProcessEmulator) -> None:
+    junk = {f"k{i:03}" + "x" * 200: i for i in range(300)}
+    r = emulator.http.post(f"{BASE}/connections", json=body(**junk))
+    assert r.status_code == 201, r.text
+    stored = emulator.emu.services["iotflow"].connections.cache[r.json()["id"]].configuration
+    assert all(stored[k] == v for k, v in junk.items())
+    assert len(r.headers["warning"]) < 8000 and "280 more unknown keys" in r.headers["warning"]
+    (event,) = emulator.http.get("/_emulator/events", params={"kind": "connection.unknown_keys"}).json()
+    assert event["count"] == 300 and len(event["keys"]) == 20 and event["keys"][0].endswith("...")

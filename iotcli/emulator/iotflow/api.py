@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from iotcli.emulator.admin import emu_of
 from iotcli.emulator.http import ok, read_json
-from iotcli.emulator.iotflow.connections import Connection
+from iotcli.emulator.iotflow.connections import MAX_REPORTED_KEYS, Connection, reported_keys
 from iotcli.emulator.iotflow.connector_schema import CONNECTION_SCHEMA, CONNECTOR, CheckedConnection
 from iotcli.emulator.routing import RouteTable
 
@@ -69,10 +69,12 @@ def _answer(request: Request, conn: Connection, checked: CheckedConnection, stat
         data["configuration"]["tiak"] = conn.configuration["tiak"]
     headers = {}
     if checked.unknown:
-        headers["Warning"] = ", ".join(
-            f"299 iotcli {json.dumps('unknown key ' + repr(k) + ': stored and echoed as given')}"
-            for k in checked.unknown
-        )
+        texts = [f"unknown key {k!r}: stored and echoed as given" for k in reported_keys(checked.unknown)]
+        if len(checked.unknown) > MAX_REPORTED_KEYS:
+            texts.append(
+                f"{len(checked.unknown) - MAX_REPORTED_KEYS} more unknown keys: stored and echoed as given"
+            )
+        headers["Warning"] = ", ".join(f"299 iotcli {json.dumps(text)}" for text in texts)
     if status == 201:
         headers["Location"] = f"/connections/{conn.id}"
     return ok(data, status=status, headers=headers)

@@ -391,7 +391,8 @@ class ConnectionService:
                     {
                         "connection": conn.id,
                         "name": conn.name,
-                        "keys": checked.unknown,
+                        "keys": reported_keys(checked.unknown),
+                        "count": len(checked.unknown),
                         "message": unknown_keys_message(checked.unknown),
                     },
                 )
@@ -421,9 +422,21 @@ class ConnectionService:
         )
 
 
+#: Unknown keys named in a warning, and the length of each name shown [chosen: a body full of junk
+#: keys must not make the answer's headers or the journal grow without bound].
+MAX_REPORTED_KEYS = 20
+MAX_KEY_LENGTH = 128
+
+
+def reported_keys(keys: list[str]) -> list[str]:
+    """The unknown keys a warning names: the first ``MAX_REPORTED_KEYS``, each cut to ``MAX_KEY_LENGTH``."""
+    return [k if len(k) <= MAX_KEY_LENGTH else k[:MAX_KEY_LENGTH] + "..." for k in keys[:MAX_REPORTED_KEYS]]
+
+
 def unknown_keys_message(keys: list[str]) -> str:
-    names = ", ".join(f"'{k}'" for k in keys)
-    return f"no document knows {names}: stored and echoed as given"
+    names = ", ".join(f"'{k}'" for k in reported_keys(keys))
+    more = f" and {len(keys) - MAX_REPORTED_KEYS} more" if len(keys) > MAX_REPORTED_KEYS else ""
+    return f"no document knows {names}{more}: stored and echoed as given"
 
 
 def _order(conn: Connection) -> tuple[float, int, str]:
