@@ -1,22 +1,33 @@
-"""Who is calling: the account token, OAuth access tokens, and device tokens.
+"""Who is calling: the account token, OAuth access tokens, device tokens and user access tokens.
 
 Tokens come as ``Authorization: Bearer <token>`` or ``?authorization=<token>`` [source].
 Missing or unknown -> 401; valid but not allowed for that user or device -> 403 [source].
 Only SHA-256 hashes of issued tokens are stored; comparisons are constant-time.
+
+Every token the emulator issues is a JWT like the real server's (HS256; claims ``usr``, ``jti``, ``iat``,
+``exp`` when it expires, ``dev`` on device tokens, ``svr``) [source: real clients decode ``usr``, and the
+VS Code extension takes its host from ``svr``]. Requests are still resolved by the hash of the token as
+sent (one dict lookup on the ingest hot path): the signature is what lets clients trust the claims, the
+emulator itself trusts only its store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import jwt
 from starlette.requests import Request
 
 from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.permissions import ActionMap, Grant
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -38,6 +49,61 @@ class TokenRecord:
     user: str
     device: str | None
     expires: int | None
+    #: User access tokens: their permissions (None: disabled or gone).
+    grant: Grant | None = None
+
+
+#: The file in the data dir holding the JWT signing key (mode 0600).
+SIGNING_KEY_FILE = "jwt-secret"
+
+
+def load_signing_key(data_dir: Path | None) -> bytes:
+    """The HS256 key: kept in the data dir (made on first start, owner-only), random per run in memory."""
+    if data_dir is None:
+        return secrets.token_bytes(32)
+    path = data_dir / SIGNING_KEY_FILE
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    tmp = data_dir / f".{SIGNING_KEY_FILE}-{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    os.replace(tmp, path)
+    return key
+
+
+class TokenSigner:
+    """Makes the emulator's JWTs. ``server`` is the ``svr`` claim: the emulator's host name, without port."""
+
+    def __init__(self, key: bytes, server: str) -> None:
+        self._key = key
+        self.server = server
+
+    def sign(
+        self, *, user: str, jti: str, iat: int, exp: int | None = None, device: str | None = None
+    ) -> str:
+        claims: dict[str, Any] = {"usr": user, "jti": jti, "iat": iat, "svr": self.server}
+        if exp is not None:
+            claims["exp"] = exp
+        if device is not None:
+            claims["dev"] = device
+        return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token this emulator signed (expiry not checked: the store decides); else None."""
+        try:
+            decoded: dict[str, Any] = jwt.decode(
+                token, self._key, algorithms=["HS256"], options={"verify_exp": False}
+            )
+        except jwt.InvalidTokenError:
+            return None
+        return decoded
 
 
 def hash_token(token: str) -> str:
@@ -80,7 +146,14 @@ class Authenticator:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self._account_hash = hash_token(emu.account_token)
+        #: Hashes of account tokens an older version generated (opaque): still accepted (see core.py).
+        self._legacy_hashes: frozenset[str] = frozenset(getattr(emu, "legacy_account_hashes", ()))
         self._cache: dict[str, TokenRecord] = {}
+        #: kind -> loader of the permissions of a token of that kind (the Thinger surface registers
+        #: 'access', its user access tokens); called inside a store read with (conn, user, token id).
+        self.grant_loaders: dict[str, Callable[[sqlite3.Connection, str, str], Grant | None]] = {}
+        #: What each request is, for the permission check of user access tokens (set by the Thinger surface).
+        self.actions: ActionMap | None = None
 
     # -- issuing ------------------------------------------------------------------------------
     def issue(
@@ -93,12 +166,28 @@ class Authenticator:
         name: str | None = None,
         ttl_seconds: float | None = None,
         token_id: str | None = None,
+        expires_ms: int | None = None,
     ) -> tuple[str, str]:
-        """Create a token inside a store transaction; returns ``(id, secret)``. The secret is not kept."""
-        secret = new_secret()
+        """Create a token inside a store transaction; returns ``(id, jwt)``. The token is not kept.
+
+        It expires ``ttl_seconds`` from now, or at ``expires_ms`` (epoch ms), or never. ``jti`` is its id.
+        """
         now = self.emu.clock.now_ms()
         tid = token_id or secrets.token_hex(8)
-        expires = None if ttl_seconds is None else now + int(ttl_seconds * 1000)
+        expires = (
+            expires_ms
+            if expires_ms is not None
+            else None
+            if ttl_seconds is None
+            else now + int(ttl_seconds * 1000)
+        )
+        secret = self.emu.signer.sign(
+            user=user,
+            jti=tid,
+            iat=now // 1000,
+            exp=None if expires is None else expires // 1000,
+            device=device,
+        )
         conn.execute(
             "INSERT INTO tokens(hash, id, kind, user, device, name, created, expires) VALUES (?,?,?,?,?,?,?,?)",
             (hash_token(secret), tid, kind, user, device, name, now, expires),
@@ -122,11 +211,11 @@ class Authenticator:
                 401, "missing token: send 'Authorization: Bearer <token>' or ?authorization=<token>"
             )
         digest = hash_token(token)
-        if hmac.compare_digest(digest, self._account_hash):
+        if hmac.compare_digest(digest, self._account_hash) or digest in self._legacy_hashes:
             return Principal("account", self.emu.settings.user)
         rec = self._cache.get(digest)
         if rec is None:
-            rec = await self.emu.store.read(lambda conn: _load(conn, digest))
+            rec = await self.emu.store.read(lambda conn: self._load(conn, digest))
             if rec is None:
                 raise ApiProblem(401, "invalid token")
             self._cache[digest] = rec
@@ -136,7 +225,29 @@ class Authenticator:
             return Principal("device", rec.user, rec.device, rec.id)
         if rec.kind in ("oauth", "iotflow"):
             return Principal("account", rec.user, None, rec.id)
+        if rec.kind == "access":
+            self._check_grant(rec, request)
+            return Principal("account", rec.user, None, rec.id)
         raise ApiProblem(401, "this token cannot be used to call the API")
+
+    def _check_grant(self, rec: TokenRecord, request: Request) -> None:
+        """A user access token: enabled, and its permissions allow what this request does (else 401/403)."""
+        if rec.grant is None:
+            raise ApiProblem(401, f"access token '{rec.id}' is disabled")
+        act = None if self.actions is None else self.actions.resolve(request.method, request.scope["path"])
+        if not rec.grant.permits(act, rec.user):
+            what = (
+                act.describe()
+                if act is not None
+                else f"{request.method} {request.scope['path']} (admin tokens only)"
+            )
+            raise ApiProblem(403, f"access token '{rec.id}' is not allowed: {what}")
+
+    def _load(self, conn: sqlite3.Connection, digest: str) -> TokenRecord | None:
+        rec = _load(conn, digest)
+        if rec is not None and rec.kind in self.grant_loaders:
+            rec.grant = self.grant_loaders[rec.kind](conn, rec.user, rec.id)
+        return rec
 
     async def account(self, request: Request, user: str | None = None) -> Principal:
         """Require the account (or an OAuth token of it) acting on ``user``."""
@@ -155,8 +266,9 @@ class Authenticator:
 
     def check_password(self, username: str, password: str) -> bool:
         """The account's password is its account token [chosen]."""
-        return hmac.compare_digest(username.encode(), self.emu.settings.user.encode()) & hmac.compare_digest(
-            hash_token(password), self._account_hash
+        digest = hash_token(password)
+        return hmac.compare_digest(username.encode(), self.emu.settings.user.encode()) & (
+            hmac.compare_digest(digest, self._account_hash) | (digest in self._legacy_hashes)
         )
 
 

@@ -21,7 +21,7 @@ import httpx
 
 from iotcli import __version__
 from iotcli.delivery.worker import DeliveryWorker
-from iotcli.emulator.auth import Authenticator, new_secret
+from iotcli.emulator.auth import Authenticator, TokenSigner, hash_token, load_signing_key, new_secret
 from iotcli.emulator.clock import EmulatorClock
 from iotcli.emulator.events import EventJournal
 from iotcli.emulator.settings import EmulatorSettings
@@ -39,7 +39,10 @@ class Emulator:
     def __init__(self, settings: EmulatorSettings, migrations: list[tuple[str, list[str]]]) -> None:
         self.settings = settings
         self.migrations = migrations
-        self.account_token = resolve_account_token(settings)
+        self.signer = TokenSigner(load_signing_key(settings.data_dir), server_host(settings))
+        #: SHA-256 of an opaque account token an older version generated: still accepted (see below).
+        self.legacy_account_hashes: frozenset[str] = frozenset()
+        self.account_token, self.legacy_account_hashes = resolve_account_token(settings, self.signer)
         db_path = None if settings.data_dir is None else settings.data_dir / "emulator.db"
         self.store = Store(db_path)
         self.clock = EmulatorClock(settings.time_scale)
@@ -231,28 +234,57 @@ def _meta_set(conn: sqlite3.Connection, key: str, value: str) -> None:
     )
 
 
-def resolve_account_token(settings: EmulatorSettings) -> str:
-    """``--token``/env, else the token kept in the data dir, else a new random one (kept there)."""
+def server_host(settings: EmulatorSettings) -> str:
+    """The emulator's host name as clients reach it, without port: the ``svr`` claim of its tokens."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings.base_url).hostname or settings.host
+
+
+def resolve_account_token(settings: EmulatorSettings, signer: TokenSigner) -> tuple[str, frozenset[str]]:
+    """``(account token, hashes of older account tokens still accepted)``.
+
+    ``--token``/env is used as given. Else the JWT kept in the data dir, else a new JWT (kept there; in
+    memory: per run). An opaque token kept by an older version is upgraded: a JWT becomes the account
+    token (clients that decode it need one) and the old token keeps working, only its SHA-256 kept
+    (``legacy_token_sha256`` in account.json), so scripts holding it do not break [chosen].
+    """
     if settings.token:
-        return settings.token
+        return settings.token, frozenset()
     if settings.data_dir is None:
-        return new_secret(24)
+        return _new_account_token(settings, signer), frozenset()
     path = settings.data_dir / "account.json"
+    info: dict[str, Any] = {}
     try:
-        info = json.loads(path.read_text())
-        if info.get("user") == settings.user and isinstance(info.get("token"), str):
-            return str(info["token"])
+        loaded = json.loads(path.read_text())
+        if isinstance(loaded, dict) and loaded.get("user") == settings.user:
+            info = loaded
     except (OSError, ValueError):
         pass
-    token = new_secret(24)
-    write_account_file(settings.data_dir, settings.user, token)
-    return token
+    legacy = {h for h in info.get("legacy_token_sha256", []) if isinstance(h, str)}
+    kept = info.get("token")
+    if isinstance(kept, str) and signer.claims(kept) is not None:
+        return kept, frozenset(legacy)
+    if isinstance(kept, str) and kept:
+        legacy.add(hash_token(kept))
+    token = _new_account_token(settings, signer)
+    write_account_file(settings.data_dir, settings.user, token, sorted(legacy))
+    return token, frozenset(legacy)
 
 
-def write_account_file(data_dir: Path, user: str, token: str) -> None:
+def _new_account_token(settings: EmulatorSettings, signer: TokenSigner) -> str:
+    import time
+
+    return signer.sign(user=settings.user, jti=new_secret(12), iat=int(time.time()))
+
+
+def write_account_file(data_dir: Path, user: str, token: str, legacy_hashes: list[str] | None = None) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".account-", dir=data_dir)
     os.fchmod(fd, 0o600)
+    info: dict[str, Any] = {"user": user, "token": token}
+    if legacy_hashes:
+        info["legacy_token_sha256"] = legacy_hashes
     with os.fdopen(fd, "w") as fh:
-        json.dump({"user": user, "token": token}, fh)
+        json.dump(info, fh)
     os.replace(tmp, data_dir / "account.json")

@@ -1,7 +1,7 @@
 """OAuth token routes of both surfaces.
 
-Thinger-style password grant at ``/oauth/token`` (username = account user, password = account
-token [chosen]) and IoT Flow-style client-credentials grant at ``/iot-flow/v1/oauth/token``
+Thinger-style password and refresh_token grants at ``/oauth/token`` (username = account user,
+password = account token [chosen]) and IoT Flow-style client-credentials grant at ``/iot-flow/v1/oauth/token``
 (client_id = account user, or ``<instance>/<user>``; client_secret = account token [chosen]), with the
 credentials in the form or in an HTTP Basic Authorization header. Issued tokens expire on the
 emulator clock.
@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sqlite3
+from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from iotcli.emulator.admin import emu_of
+from iotcli.emulator.auth import hash_token
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.http import ok
+from iotcli.emulator.http import ok, parse_json_bytes
 from iotcli.emulator.routing import RouteTable
 
 routes = RouteTable("auth", tag="auth")
 
 ACCESS_TTL = 3600  # seconds of emulator time
+#: Thinger access tokens last 7200 s [source: the real server's expires_in]; refresh tokens 30 days [chosen].
+THINGER_ACCESS_TTL = 7200
+REFRESH_TTL = 30 * 86400
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -41,46 +47,83 @@ async def _form(request: Request) -> dict[str, str]:
 
 @routes.post(
     "/oauth/token",
-    summary="Password grant: username = account user, password = account token",
+    summary="Thinger login: password grant (username = account user, password = account token) or "
+    "refresh_token grant (the refresh token rotates); form or JSON body",
     auth=False,
     body_type=FORM,
     body={
         "type": "object",
-        "required": ["grant_type", "username", "password"],
+        "required": ["grant_type"],
         "properties": {
-            "grant_type": {"const": "password"},
+            "grant_type": {"enum": ["password", "refresh_token"]},
             "username": {"type": "string"},
             "password": {"type": "string"},
+            "refresh_token": {"type": "string"},
         },
     },
 )
-async def password_token(request: Request) -> Response:
-    emu = emu_of(request)
-    form = await _form(request)
-    if form.get("grant_type") != "password":
-        raise ApiProblem(400, "grant_type must be 'password'")
-    for key in ("username", "password"):
-        if not form.get(key):
-            raise ApiProblem(400, f"missing form field '{key}'")
-    if not emu.auth.check_password(form["username"], form["password"]):
-        raise ApiProblem(401, "bad username or password")
-    user = emu.settings.user
+async def thinger_token(request: Request) -> Response:
+    """``{"access_token","expires_in":7200,"refresh_token","scope":null,"token_type":"bearer"}`` [source].
 
-    def issue(conn):  # type: ignore[no-untyped-def]
-        access = emu.auth.issue(conn, kind="oauth", user=user, name="access", ttl_seconds=ACCESS_TTL)
-        refresh = emu.auth.issue(conn, kind="refresh", user=user, name="refresh", ttl_seconds=30 * 86400)
+    A refresh token works once: the answer carries a new one and the old one stops working [source].
+    Access and refresh tokens are JWTs of the account user.
+    """
+    emu = emu_of(request)
+    body = await _thinger_body(request)
+    grant = body.get("grant_type")
+    user = emu.settings.user
+    if grant == "password":
+        for key in ("username", "password"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                raise ApiProblem(400, f"missing field '{key}'")
+        if not emu.auth.check_password(body["username"], body["password"]):
+            raise ApiProblem(401, "bad username or password")
+        old_refresh = None
+    elif grant == "refresh_token":
+        old_refresh = body.get("refresh_token")
+        if not isinstance(old_refresh, str) or not old_refresh:
+            raise ApiProblem(400, "missing field 'refresh_token'")
+    else:
+        raise ApiProblem(400, "field 'grant_type' must be 'password' or 'refresh_token'")
+    now = emu.clock.now_ms()
+
+    def issue(conn: sqlite3.Connection) -> tuple[str, str]:
+        if old_refresh is not None:
+            # Used once: deleted in the same transaction that issues its successor (rotation).
+            gone = conn.execute(
+                "DELETE FROM tokens WHERE hash = ? AND kind = 'refresh' AND user = ? "
+                "AND (expires IS NULL OR expires > ?)",
+                (hash_token(old_refresh), user, now),
+            ).rowcount
+            if not gone:
+                raise ApiProblem(401, "invalid or expired refresh token")
+        access = emu.auth.issue(conn, kind="oauth", user=user, name="access", ttl_seconds=THINGER_ACCESS_TTL)
+        refresh = emu.auth.issue(conn, kind="refresh", user=user, name="refresh", ttl_seconds=REFRESH_TTL)
         return access[1], refresh[1]
 
     access, refresh = await emu.store.write(issue)
     return ok(
         {
             "access_token": access,
-            "expires_in": ACCESS_TTL,
+            "expires_in": THINGER_ACCESS_TTL,
             "refresh_token": refresh,
-            "scope": "",
+            "scope": None,
             "token_type": "bearer",
         }
     )
+
+
+async def _thinger_body(request: Request) -> dict[str, Any]:
+    """The Thinger token request: a form (the console's) or a JSON object (the OpenAPI's) [source]."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/json"):
+        body = parse_json_bytes(await request.body())
+        if not isinstance(body, dict):
+            raise ApiProblem(400, "body must be a JSON object")
+        return body
+    if not ctype.startswith(FORM):
+        raise ApiProblem(400, f"expected a form ({FORM}) or JSON body, got '{ctype or 'none'}'")
+    return dict(await _form(request))
 
 
 @routes.post(

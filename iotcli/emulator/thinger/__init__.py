@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from iotcli.emulator.core import Emulator
+from iotcli.emulator.permissions import ActionMap
 from iotcli.emulator.routing import RouteTable
-from iotcli.emulator.thinger import buckets, callback, devices, endpoints, exports, properties, tokens
+from iotcli.emulator.thinger import (
+    access_tokens,
+    buckets,
+    callback,
+    devices,
+    endpoints,
+    exports,
+    properties,
+    server_info,
+    tokens,
+)
 from iotcli.emulator.thinger.calls import EndpointPolicy
 from iotcli.emulator.thinger.service import ThingerService
 
@@ -16,13 +27,28 @@ ROUTE_TABLES: list[RouteTable] = [
     exports.routes,
     endpoints.routes,
     properties.routes,
+    access_tokens.routes,
+    server_info.routes,
 ]
+
+
+def actions() -> ActionMap:
+    """What each request is, for the permissions of user access tokens: the real OpenAPI's operations,
+    plus the emulator's own route on the same resources."""
+    from iotcli.emulator.thinger.validation import document
+
+    table = ActionMap.from_openapi(document())
+    # Clearing a bucket's records: the ClearBucket action [source: thinger-io/Docs features/access-tokens.md].
+    table.add("DELETE", "/v1/users/{user}/buckets/{bucket}/data", "Bucket", "ClearBucket")
+    return table
 
 
 def attach(emu: Emulator) -> None:
     """Create this surface's service on emu and register its delivery policies."""
     svc = ThingerService(emu)
     emu.services["thinger"] = svc
+    emu.auth.grant_loaders["access"] = access_tokens.load_grant
+    emu.auth.actions = actions()
 
     async def start() -> None:
         # The delivery worker exists once the emulator started (before its start hooks run).

@@ -76,4 +76,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (user, bucket, file)
     )
     """,
+    """
+    -- User access tokens (/v1/users/{user}/tokens): their configuration. The token itself (a JWT) is
+    -- in the core ``tokens`` table as kind 'access' (its SHA-256 only), with the same id.
+    CREATE TABLE th_access_tokens (
+        user TEXT NOT NULL,
+        token TEXT NOT NULL,
+        doc TEXT NOT NULL,                  -- JSON: name, description, enabled, allow, deny, expire
+        created INTEGER NOT NULL,
+        modified INTEGER NOT NULL,
+        PRIMARY KEY (user, token)
+    )
+    """,
 ]

@@ -22,19 +22,31 @@ TOKEN = "/v1/users/{user}/devices/{device}/tokens/{token}"
 #: Token ids in paths [source: the server's pattern for the token path parameter].
 TOKEN_ID = re.compile(r"^[a-zA-Z0-9_-]{1,50}$")
 MAX_NAME = 255
+#: Epoch values below this are Unix seconds (up to the year 5138), from it on milliseconds (since
+#: March 1973): clients send either [source: issue 10, clients sending seconds], told apart by magnitude.
+SECONDS_BELOW = 100_000_000_000
+
+
+def epoch_ms(value: Any, field: str, now_ms: int) -> int | None:
+    """An expiry time given in Unix seconds or milliseconds (see SECONDS_BELOW), as epoch ms.
+
+    Absent, null or 0 = never [chosen]; a time not in the future, or not a number -> 400 naming ``field``.
+    """
+    if value is None or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ApiProblem(400, f"field '{field}' must be a number (Unix seconds or milliseconds) or null")
+    ms = int(value * 1000) if abs(value) < SECONDS_BELOW else int(value)
+    if ms <= now_ms:
+        raise ApiProblem(400, f"field '{field}' must be in the future (Unix seconds or milliseconds)")
+    if ms > MAX_EPOCH_MS:
+        raise ApiProblem(400, f"field '{field}' is too far in the future (after the year 9999)")
+    return ms
 
 
 def _expiration(value: Any, now_ms: int) -> int | None:
-    """``token_expiration``: epoch ms at which the token stops working; absent, null or 0 = never [chosen]."""
-    if value is None or value == 0:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiProblem(400, "field 'token_expiration' must be a number (epoch milliseconds) or null")
-    if value <= now_ms:
-        raise ApiProblem(400, "field 'token_expiration' must be in the future (epoch milliseconds)")
-    if value > MAX_EPOCH_MS:
-        raise ApiProblem(400, f"field 'token_expiration' must be epoch milliseconds up to {MAX_EPOCH_MS}")
-    return int(value)
+    """``token_expiration``: when the token stops working, in Unix seconds or milliseconds."""
+    return epoch_ms(value, "token_expiration", now_ms)
 
 
 @routes.post(TOKENS, summary="Create a device token", body=request_schema("post", TOKENS))
@@ -51,17 +63,13 @@ async def create_token(request: Request) -> Response:
         raise ApiProblem(400, f"field 'token_name' must be a text of 1-{MAX_NAME} characters")
     now = emu.clock.now_ms()
     expires = _expiration(body.get("token_expiration"), now)
-    ttl = None if expires is None else (expires - now) / 1000
 
     def write(conn: sqlite3.Connection) -> tuple[str, str, dict[str, Any]]:
         if not exists(conn, "th_devices", "device", user, device):
             raise not_found("device", device)
         tid, secret = emu.auth.issue(
-            conn, kind="device", user=user, device=device, name=name, ttl_seconds=ttl
+            conn, kind="device", user=user, device=device, name=name, expires_ms=expires
         )
-        if expires is not None:
-            # Exactly the asked time (issue() counts from its own reading of the clock).
-            conn.execute("UPDATE tokens SET expires = ? WHERE kind = 'device' AND id = ?", (expires, tid))
         event = emu.events.stage(
             conn, "device.token_created", {"user": user, "device": device, "token_id": tid, "name": name}
         )
