@@ -24,19 +24,19 @@ def register(app: typer.Typer) -> None:
     app.command("emulate")(emulate)
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, option: str = "--max-body") -> int:
     """'256KiB', '1m', '65536' -> bytes."""
     raw = text.strip().lower()
     num = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = raw[len(num) :]
     if unit not in SIZE_UNITS or not num:
-        raise UsageError(f"--max-body '{text}' is not a size (examples: 65536, 256KiB, 1MiB)")
+        raise UsageError(f"{option} '{text}' is not a size (examples: 65536, 256KiB, 1MiB)")
     try:
         value = int(float(num) * SIZE_UNITS[unit])
-    except ValueError:
-        raise UsageError(f"--max-body '{text}' is not a size (examples: 65536, 256KiB, 1MiB)") from None
+    except (ValueError, OverflowError):
+        raise UsageError(f"{option} '{text}' is not a size (examples: 65536, 256KiB, 1MiB)") from None
     if value <= 0:
-        raise UsageError("--max-body must be positive")
+        raise UsageError(f"{option} must be positive")
     return value
 
 
@@ -78,6 +78,10 @@ def check_data_dir(data_dir: Path) -> None:
             hint="pick another --data-dir (or --in-memory)",
         ) from None
     store.close()
+
+
+#: A token shorter than this is refused when the emulator listens beyond loopback (guessable).
+MIN_EXPOSED_TOKEN = 16
 
 
 def _is_loopback(host: str) -> bool:
@@ -159,6 +163,25 @@ def emulate(
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn log level: warning, info, debug.")
     ] = "warning",
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            "--request-timeout",
+            min=0.1,
+            help="Seconds a client has to send a whole request (headers and body) once it starts; "
+            "slower ones are cut off.",
+        ),
+    ] = 30.0,
+    timeout_keep_alive: Annotated[
+        int,
+        typer.Option("--timeout-keep-alive", min=1, help="Seconds an idle keep-alive connection stays open."),
+    ] = 5,
+    max_header_size: Annotated[
+        str,
+        typer.Option(
+            "--max-header-size", help="Largest request header block, e.g. 32KiB; larger ones get 400."
+        ),
+    ] = "32KiB",
     strict_mode: Annotated[
         str,
         typer.Option(
@@ -214,6 +237,11 @@ def emulate(
             f"--host {host} exposes the emulator beyond this machine: refusing to run with a generated token",
             hint="pass --token (or IOTCLI_EMULATOR_TOKEN) with a secret of your own",
         )
+    if not _is_loopback(host) and len(token or "") < MIN_EXPOSED_TOKEN:
+        raise UsageError(
+            f"--host {host} exposes the emulator beyond this machine: the token must have at least "
+            f"{MIN_EXPOSED_TOKEN} characters"
+        )
     if strict_mode not in ("resend", "reconnect"):
         raise UsageError(f"--strict-mode '{strict_mode}' must be resend or reconnect")
     settings = EmulatorSettings(
@@ -228,6 +256,9 @@ def emulate(
         max_events=journal_max_events,
         max_deliveries=journal_max_deliveries,
         journal_max_age=None if journal_max_age is None else _parse_age(journal_max_age),
+        request_timeout=request_timeout,
+        timeout_keep_alive=timeout_keep_alive,
+        max_header_size=parse_size(max_header_size, "--max-header-size"),
     )
     if settings.data_dir is not None:
         check_data_dir(settings.data_dir)

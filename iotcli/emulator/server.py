@@ -7,6 +7,7 @@ lifespan drains in-flight deliveries and closes the store).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -63,6 +64,11 @@ def serve(
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,
+        # Slow or endless clients (issue 11): idle keep-alive connections, header blocks and whole requests
+        # are bounded, so a trickling client cannot hold a connection (or memory) for long.
+        http=guarded_protocol(settings.request_timeout),
+        timeout_keep_alive=settings.timeout_keep_alive,
+        h11_max_incomplete_event_size=settings.max_header_size,
     )
     logging.getLogger("uvicorn.access").addFilter(MaskTokens())
     emu_ = app.state.emu
@@ -82,6 +88,67 @@ def serve(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def guarded_protocol(request_timeout: float) -> type[Any]:
+    """uvicorn's h11 protocol with a slow-request limit: a request (headers and body) must arrive whole
+    within ``request_timeout`` seconds of its first byte, and a new connection must start one within it;
+    else the connection is closed (logged, no answer: a client this slow is not reading one either).
+
+    uvicorn itself only times out idle keep-alive connections, so a client sending one byte a second
+    (or nothing at all after connecting) held its connection forever.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        _slow: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            if self._slow is None and (cycle is None or cycle.response_complete):
+                self._arm()  # the first byte of the next request on a kept-alive connection
+            super().data_received(data)
+            cycle = self.cycle
+            if (
+                self._slow is not None
+                and cycle is not None
+                and not cycle.response_complete
+                and not cycle.more_body
+            ):
+                self._disarm()  # the whole request is in
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def on_response_complete(self) -> None:
+            self._disarm()
+            super().on_response_complete()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._slow = self.loop.call_later(request_timeout, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._slow is not None:
+                self._slow.cancel()
+                self._slow = None
+
+        def _too_slow(self) -> None:
+            self._slow = None
+            if not self.transport.is_closing():
+                logging.getLogger("iotcli.emulator").warning(
+                    "closed a connection from %s: no whole request within %s s (--request-timeout)",
+                    (self.client or ("?",))[0],
+                    request_timeout,
+                )
+                self.transport.close()
+
+    return GuardedH11Protocol
 
 
 async def _tune_gc() -> None:

@@ -32,6 +32,12 @@ class EmulatorSettings:
     #: What strictMode does with a non-2xx answer: "resend" (3 resends 2 s apart, the seed's page) or
     #: "reconnect" (close the connection and apply reconnectStrategy, the current upstream page).
     strict_mode: str = "resend"
+    #: Slow clients: a request (headers + body) must arrive within this many seconds of its first byte.
+    request_timeout: float = 30.0
+    #: Seconds an idle keep-alive connection stays open (uvicorn's --timeout-keep-alive).
+    timeout_keep_alive: int = 5
+    #: The largest request header block (bytes); a larger or never-finished one is cut off.
+    max_header_size: int = 32 * 1024
     #: Tests: an ``httpx.AsyncBaseTransport`` every outbound request goes to instead of the network.
     outbound_transport: Any = None
 
