@@ -1,8 +1,14 @@
-"""CLI start-up time: `iotcli --version`, `iotcli --help` and a command (`config show`, which needs no
-server) beside `python -c pass`. A command builds only its own group of the tree (``app_for``).
+"""CLI start-up time against its floors, medians side by side in one run.
 
-Target: `--version` within 100 ms of `python -c pass`. The CLI must import uvicorn, starlette and
-the emulator only inside `iotcli emulate`.
+Targets (issue 17):
+- every management command (``device list``, ``bucket read``, ``connection list``, ...) at most 1.3x
+  ``python -c "import typer, httpx, rich.console"`` (the chosen stack's own import time);
+- ``iotcli --help`` at most 1.3x ``python -c "import typer"``;
+- one ``send-uplink`` at most 100 ms, with no httpx import on its path.
+
+The commands talk to a small local HTTP server started here (it answers ``[]`` / ``{}``), so each run
+does its whole job: parse, request, print. Commands and floors are timed in turn, round after round,
+so that a machine whose speed drifts affects them alike.
 
     python benchmarks/cli_startup.py [--runs 15]
 """
@@ -10,19 +16,54 @@ the emulator only inside `iotcli emulate`.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def median_ms(cmd: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = b"[]" if self.command == "GET" else b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def time_once(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    return (time.perf_counter() - t0) * 1000
+
+
+def imports_of(py: str, argv: list[str], env: dict[str, str]) -> set[str]:
+    """Which of httpx, pydantic, rich a command imports (run in a child with the same argv)."""
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = {['iotcli', *argv]!r}\n"
+        "try:\n    runpy.run_module('iotcli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "sys.stderr.write('\\nIMPORTS ' + ' '.join(m for m in ('httpx', 'pydantic', 'rich') if m in sys.modules))\n"
+    )
+    r = subprocess.run([py, "-c", probe], capture_output=True, text=True, env=env, check=False)
+    line = r.stderr.rsplit("IMPORTS", 1)[-1]
+    return set(line.split())
 
 
 def main() -> None:
@@ -30,17 +71,63 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     py = sys.executable
-    base = median_ms([py, "-c", "pass"], args.runs)
-    version = median_ms([py, "-m", "iotcli", "--version"], args.runs)
-    helptext = median_ms([py, "-m", "iotcli", "--help"], args.runs)
-    command = median_ms([py, "-m", "iotcli", "config", "show"], args.runs)
-    print(f"python -c pass     {base:8.1f} ms")
-    print(
-        f"iotcli --version   {version:8.1f} ms  (+{version - base:.1f} ms; target <= +100 ms: "
-        f"{'ok' if version - base <= 100 else 'MISSED'})"
-    )
-    print(f"iotcli --help      {helptext:8.1f} ms  (+{helptext - base:.1f} ms)")
-    print(f"iotcli config show {command:8.1f} ms  (+{command - base:.1f} ms)")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOTCLI_")}
+    env.update(IOTCLI_SERVER=url, IOTCLI_TOKEN="bench-token", IOTCLI_CONFIG_DIR="/nonexistent-iotcli-bench")
+
+    floors = {
+        "pass": [py, "-c", "pass"],
+        "typer": [py, "-c", "import typer"],
+        "stack": [py, "-c", "import typer, httpx, rich.console"],
+    }
+    iotcli = [py, "-m", "iotcli"]
+    commands: dict[str, tuple[list[str], str]] = {
+        "iotcli --version": (["--version"], "pass"),
+        "iotcli --help": (["--help"], "typer"),
+        "iotcli device list": (["device", "list"], "stack"),
+        "iotcli device show d1 --json": (["device", "show", "d1", "--json"], "stack"),
+        "iotcli bucket read readings": (["bucket", "read", "readings"], "stack"),
+        "iotcli connection list": (["connection", "list"], "stack"),
+        "iotcli deliveries list": (["deliveries", "list"], "stack"),
+        "iotcli config show": (["config", "show"], "stack"),
+        "iotcli send-uplink (one)": (["send-uplink", "--url", url + "/up", "temp:=21.5"], "send"),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in [*floors, *commands]}
+    everything = {**floors, **{name: iotcli + argv for name, (argv, _f) in commands.items()}}
+    for cmd in everything.values():  # warm the file cache and the .pyc files
+        time_once(cmd, env)
+    for _ in range(args.runs):
+        for name, cmd in everything.items():
+            samples[name].append(time_once(cmd, env))
+    server.shutdown()
+
+    med = {name: statistics.median(values) for name, values in samples.items()}
+    print(f"medians of {args.runs} runs each, interleaved (ms)")
+    for name in floors:
+        print(f"  floor {name:<28} {med[name]:8.1f}   ({' '.join(floors[name][1:])})")
+    print()
+    print(f"  {'command':<34} {'median':>8}  {'floor':>8}  {'ratio':>6}  target")
+    results = {}
+    for name, (_argv, floor) in commands.items():
+        if floor == "send":
+            ok = med[name] <= 100
+            line = f"  {name:<34} {med[name]:8.1f}  {'100 ms':>8}  {'':>6}  <= 100 ms: {'ok' if ok else 'MISSED'}"
+        else:
+            ratio = med[name] / med[floor]
+            limit = 1.3 if floor != "pass" else None
+            verdict = "" if limit is None else f"<= {limit}x {floor}: {'ok' if ratio <= limit else 'MISSED'}"
+            line = f"  {name:<34} {med[name]:8.1f}  {med[floor]:8.1f}  {ratio:5.2f}x  {verdict}"
+        print(line)
+        results[name] = med[name]
+    send_argv = commands["iotcli send-uplink (one)"][0]
+    loaded = imports_of(py, send_argv, env)
+    print(f"\n  send-uplink imports: {', '.join(sorted(loaded)) or 'none of httpx, pydantic, rich'}")
+    print(f"  device list imports: {', '.join(sorted(imports_of(py, ['device', 'list'], env))) or '-'}")
+    if os.environ.get("CLI_STARTUP_JSON"):
+        print(json.dumps({"medians_ms": med}))
 
 
 if __name__ == "__main__":

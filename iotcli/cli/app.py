@@ -40,6 +40,29 @@ COMMANDS: dict[str, str] = {
     "apply": "apply",
     "export": "apply",
 }
+#: What ``iotcli --help`` lists for each command, without importing the modules (a command's help is its
+#: module's; ``tests/cli/test_app.py`` checks that these are the same first paragraphs).
+SUMMARIES: dict[str, str] = {
+    "config": "Show and edit profiles (config.toml).",
+    "login": "Log in and store the token in the profile.",
+    "emulate": "Run the local emulator: Thinger-style HTTP devices and IoT Flow-style HTTP connections on one port.",
+    "emulator": "Inspect and steer a running emulator (status, reset, clock, stop).",
+    "device": "HTTP devices: create one with a callback URL and token, list, update, stats.",
+    "bucket": "Buckets: time series of JSON records written by devices (callbacks) or by you.",
+    "endpoint": "Endpoints: HTTP requests the platform makes with device data ({{field}} placeholders).",
+    "property": "Device properties: named JSON values kept by the platform for a device.",
+    "connection": "HTTP connections (IoT Flow style): forward LoRaWAN uplinks to your application's URL.",
+    "send-uplink": "Send a test uplink to an HTTP device, any URL, or as a LoRaWAN uplink; show the answer.",
+    "downlink": "LoRaWAN downlinks (IoT Flow style): queue one for a device, list the emulator's queue.",
+    "deliveries": "The emulator's delivery journal: every uplink forward and endpoint call, with each attempt.",
+    "events": "Show the emulator's event journal: ingress, connection and device state changes, rejected requests.",
+    "sink": "Sinks: local destinations in the emulator that record requests and answer from a script.",
+    "wait": "Wait until something has happened (exit 0), or exit 7 after --timeout with what was last seen.",
+    "apply": "Make the server match an environment file: sinks, buckets, endpoints, devices (callback, properties, tokens) and connections.",
+    "export": "Write what the server holds as an environment file (the format of `iotcli apply`).",
+}
+#: ``build_app(ROOT_ONLY)``: the root with a placeholder per command (its summary): ``iotcli --help``.
+ROOT_ONLY = "(root)"
 #: Root options that take a value (the command's name comes after them).
 ROOT_VALUE_OPTIONS = frozenset({"--profile", "-p", "--server", "--user", "-u", "--token"})
 
@@ -62,10 +85,14 @@ def build_app(only: str | None = None) -> typer.Typer:
         ),
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        rich_markup_mode="rich",
+        rich_markup_mode=None,  # plain click help: no rich import for --help (see tree.py)
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(root)
+    if only == ROOT_ONLY:
+        for name in COMMANDS:
+            app.command(name, help=SUMMARIES.get(name, ""), add_help_option=False)(_placeholder)
+        return app
     modules = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
     for name in modules:
         importlib.import_module(f"iotcli.cli.{name}").register(app)
@@ -90,10 +117,17 @@ def command_name(argv: Sequence[str]) -> str | None:
 
 
 def app_for(argv: Sequence[str]) -> typer.Typer:
-    """The tree that runs ``iotcli ARGV``: only its command's group when that is known, else all."""
+    """The tree that runs ``iotcli ARGV``: only its command's group when that is known; for the root's
+    own answers (``--help``, no command) the root with each command's summary; else all."""
     if any(key.startswith("_IOTCLI_COMPLETE") for key in os.environ):
         return build_app()  # shell completion walks the whole tree
-    return build_app(command_name(argv))
+    name = command_name(argv)
+    return build_app(ROOT_ONLY if name is None else name)
+
+
+def _placeholder() -> None:
+    """Stands for a command in ``iotcli --help``; never runs (a command name builds the real tree)."""
+    raise AssertionError("placeholder command invoked")  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:

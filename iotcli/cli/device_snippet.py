@@ -25,15 +25,13 @@ def snippet(
         str | None,
         typer.Option(
             "--token",
-            help="Token to put in the code (best: a device token) \\[default: the profile's; else <DEVICE_TOKEN>].",
+            help="Token to put in the code (best: a device token) [default: the profile's; else <DEVICE_TOKEN>].",
             show_default=False,
         ),
     ] = None,
     data: Annotated[
         str | None,
-        typer.Option(
-            "--data", help='Example body (JSON) \\[default: {"temperature": 21.5, "humidity": 48}].'
-        ),
+        typer.Option("--data", help='Example body (JSON) [default: {"temperature": 21.5, "humidity": 48}].'),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the snippet to this file instead of stdout.")

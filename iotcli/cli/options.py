@@ -15,14 +15,14 @@ ServerOpt = Annotated[
     typer.Option(
         "--server",
         envvar="IOTCLI_SERVER",
-        help="API base URL \\[default: http://127.0.0.1:8100].",
+        help="API base URL [default: a local emulator, else http://127.0.0.1:8100].",
         show_envvar=True,
     ),
 ]
 UserOpt = Annotated[
     str | None,
     typer.Option(
-        "--user", "-u", envvar="IOTCLI_USER", help="Account user \\[default: local].", show_envvar=True
+        "--user", "-u", envvar="IOTCLI_USER", help="Account user [default: local].", show_envvar=True
     ),
 ]
 TokenOpt = Annotated[

@@ -34,7 +34,7 @@ def send_uplink(
     items: Annotated[
         list[str] | None,
         typer.Argument(
-            help="HTTPie-style items: name=text, name:=json, a\\[b]=x, Header:value, param==value; '-' reads the body from stdin.",
+            help="HTTPie-style items: name=text, name:=json, a[b]=x, Header:value, param==value; '-' reads the body from stdin.",
             show_default=False,
         ),
     ] = None,
@@ -137,7 +137,7 @@ def send_uplink(
         str | None,
         typer.Option(
             "--token",
-            help="Bearer token \\[default: the profile's].",
+            help="Bearer token [default: the profile's].",
             show_default=False,
             rich_help_panel=HELP_PANEL_BODY,
         ),
@@ -174,7 +174,7 @@ def send_uplink(
         float | None,
         typer.Option(
             "--timeout",
-            help="Seconds to wait for each answer \\[default: profile timeout, 10].",
+            help="Seconds to wait for each answer [default: profile timeout, 10].",
             min=0.001,
             rich_help_panel=HELP_PANEL_LOAD,
         ),

@@ -30,7 +30,9 @@ from typer._param_types import coerce_cli_choice, coerce_cli_path
 from typer.core import TyperArgument, TyperGroup, TyperOption
 from typer.models import OptionInfo
 
-GLOBAL_PANEL = "Global options"
+GLOBAL_EPILOG = (
+    "The global options (--profile --server --user --token --json -v) go here too; see: iotcli --help"
+)
 HELP_NAMES = ("-h", "--help")  # the root's context_settings, inherited by every command
 _PREFIX = "global_"
 
@@ -51,6 +53,10 @@ _FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
 def prepare_tree(root: TyperGroup) -> None:
     """Adjust every parameter of the tree under ``root`` (idempotent) and add the global options."""
     for command in [root, *_walk(root)]:
+        # Plain help and usage errors everywhere: typer's rich help imports ~90 ms of rich and
+        # markdown-it, more than a command's whole budget (and its panels wrap one-line errors in boxes).
+        command.rich_markup_mode = None
+        command.help = keep_line_breaks(command.help)
         if command is not root:
             _add_globals(command)
         _add_help_option(command)
@@ -69,6 +75,7 @@ def _walk(group: TyperGroup) -> list[Any]:
 def _add_globals(command: Any) -> None:
     taken = {s for p in command.params for s in (*p.opts, *p.secondary_opts)}
     names = {p.name for p in command.params}
+    added = False
     for name, (decls, kind, help_text) in GLOBALS.items():
         free = [d for d in decls if d not in taken]
         if not free or _PREFIX + name in names:
@@ -86,10 +93,23 @@ def _add_globals(command: Any) -> None:
             callback=_apply_global,
             help=help_text,
             show_default=False,
-            rich_help_panel=GLOBAL_PANEL,
+            hidden=True,  # listed once, in `iotcli --help`; the epilog says they apply
         )
         _lighten_param(option)
         command.params.append(option)
+        added = True
+    if added and not command.epilog:
+        command.epilog = GLOBAL_EPILOG
+
+
+def keep_line_breaks(text: str | None) -> str | None:
+    """Mark each paragraph of several lines (an example block) so that click's help formatter keeps
+    its lines as written instead of re-wrapping them into one."""
+    if not text:
+        return text
+    paragraphs = text.split("\n\n")
+    marked = [p if "\n" not in p.strip("\n") or p.startswith("\b") else "\b\n" + p for p in paragraphs]
+    return "\n\n".join(marked)
 
 
 def _add_help_option(command: Any) -> None:

@@ -52,7 +52,7 @@ def test_command_name_skips_the_root_options(argv: list[str], name: str | None) 
 
 def test_root_help_unknown_names_and_completion_get_the_whole_tree(monkeypatch: pytest.MonkeyPatch) -> None:
     everything = top_level(build_app())
-    assert top_level(app_for(["--help"])) == everything
+    assert sorted(top_level(app_for(["--help"]))) == sorted(everything)  # placeholders with summaries
     assert top_level(app_for(["devices", "list"])) == everything  # click then suggests 'device'
     assert top_level(app_for(["device", "list"])) == ["device"]
     monkeypatch.setenv("_IOTCLI_COMPLETE", "complete_bash")
@@ -64,3 +64,30 @@ def test_an_unknown_command_is_a_usage_error_naming_it() -> None:
 
     r = run_cli(["devices", "list"])
     assert r.exit_code == 2 and "devices" in r.stderr
+
+
+def test_root_help_summaries_are_the_commands_own() -> None:
+    """`iotcli --help` lists each command from SUMMARIES without importing it: the same first paragraph."""
+    from iotcli.cli.app import SUMMARIES
+
+    full = typer.main.get_command(build_app())
+    assert set(SUMMARIES) == set(COMMANDS)
+    for name, summary in SUMMARIES.items():
+        first = (full.commands[name].help or "").split("\n\n")[0].lstrip("\b").strip()  # type: ignore[attr-defined]
+        assert " ".join(first.split()).startswith(summary), f"update SUMMARIES['{name}'] in iotcli/cli/app.py"
+
+
+def test_root_help_imports_no_command_module() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nsys.argv = ['iotcli', '--help']\nfrom iotcli.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('iotcli.cli.') and m != 'iotcli.cli.app'"
+        " and m not in ('iotcli.cli.errors', 'iotcli.cli.options', 'iotcli.cli.output', 'iotcli.cli.state',"
+        " 'iotcli.cli.tree')), 'rich' in sys.modules, 'httpx' in sys.modules, file=sys.stderr)"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "Commands:" in r.stdout and "send-uplink" in r.stdout
+    assert r.stderr.strip().endswith("[] False False"), r.stderr

@@ -110,4 +110,6 @@ def test_help_shows_no_bool_or_int_for_flags_and_counts() -> None:
         r = run_cli(args)
         assert r.exit_code == 0
         assert "<bool>" not in r.stdout and "<int>" not in r.stdout, args
-    assert "Global options" in run_cli(["device", "list", "--help"]).stdout
+    assert "global options (--profile --server --user --token --json -v) go here too" in " ".join(
+        run_cli(["device", "list", "--help"]).stdout.split()
+    )
