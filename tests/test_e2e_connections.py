@@ -94,7 +94,7 @@ def test_uplink_downlink_round_trip_through_a_real_emulator() -> None:
             app.wait(lambda: any("DevEUI_downlink_Sent" in m for m in app.received))
             sent = next(m["DevEUI_downlink_Sent"] for m in app.received if "DevEUI_downlink_Sent" in m)
             assert sent["DevEUI"] == DEVEUI and sent["FPort"] == 2 and sent["DeliveryStatus"] == 1
-            assert sent["FCntUp"] == 1 and sent["FCntDn"] == 0
+            assert sent["FCntUp"] == 1 and sent["FCntDn"] == 1  # the counter for the next downlink
             kinds = [m and next(iter(m)) for m in app.received]
             assert kinds == ["DevEUI_uplink", "DevEUI_uplink", "DevEUI_downlink_Sent"]
     finally:

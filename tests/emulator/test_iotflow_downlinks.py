@@ -44,10 +44,11 @@ def test_downlink_is_queued_then_sent_with_the_next_uplink(
     assert up["downlinks"] == [{"id": answer["id"], "status": "sent"}]
     reqs = sink.wait_for(3)
     (sent,) = [r.json()["DevEUI_downlink_Sent"] for r in reqs if "DevEUI_downlink_Sent" in r.json()]
-    assert sent["DevEUI"] == DEVEUI and sent["FPort"] == 1 and sent["FCntDn"] == 0
+    # FCntDn: "the downlink counter to be used for the next downlink frame" (this one used 0).
+    assert sent["DevEUI"] == DEVEUI and sent["FPort"] == 1 and sent["FCntDn"] == 1
     assert sent["FCntUp"] == up["FCntUp"] and sent["DeliveryStatus"] == 1
     assert sent["DeliveryFailedCause1"] == "00" and sent["TransmissionSlot"] == 1
-    assert sent["CorrelationID"] == "0123456789ABCDEF" and "Time" in sent
+    assert sent["CorrelationID"] == "0123456789abcdef" and "Time" in sent  # sent back as given
     assert "downlinkUrl" not in sent
     (row,) = listed(fast_emulator, DevEUI=DEVEUI)
     assert row["status"] == "sent" and row["FCntDn"] == 0 and row["FCntUp"] == up["FCntUp"]
@@ -104,7 +105,7 @@ def test_reused_fcntdn_is_rejected(fast_emulator: InProcessEmulator, sink: Sink)
     rejected = by_kind["DevEUI_downlink_Rejected"]["DevEUI_downlink_Rejected"]
     assert rejected["DownlinkRejectionCause"] == "Downlink counter value already used. Expected=6"
     assert rejected["DevEUI"] == DEVEUI and rejected["DeliveryStatus"] == 350
-    assert by_kind["DevEUI_downlink_Sent"]["DevEUI_downlink_Sent"]["FCntDn"] == 5
+    assert by_kind["DevEUI_downlink_Sent"]["DevEUI_downlink_Sent"]["FCntDn"] == 6  # the next one
     assert listed(fast_emulator, status="rejected")[0]["cause"].endswith("Expected=6")
 
 
@@ -138,7 +139,7 @@ def test_default_fport_is_the_connection_downlink_port(emulator: InProcessEmulat
         ({"payload_hex": "xyz"}, "payload_hex"),
         ({"payload_hex": "abc"}, "payload_hex"),
         ({"payload": {"a": 1}}, "payload"),  # both payload and payload_hex
-        ({"CorrelationID": "1234"}, "CorrelationID"),
+        ({"CorrelationID": "12345678901234567"}, "CorrelationID"),  # more than 64 bits
         ({"FCntDn": -1}, "FCntDn"),
         ({"FCntDn": 2**70}, "FCntDn"),
         ({"ValidityTime": "tomorrow"}, "ValidityTime"),

@@ -18,14 +18,13 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import secrets
 import sqlite3
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.iotflow.connections import iso_time
+from iotcli.emulator.iotflow.connections import Connection, iso_time
 from iotcli.emulator.iotflow.connector_schema import as_key_matches
 from iotcli.emulator.iotflow.uplinks import MAX_FCNT, normalize_deveui, parse_fport, parse_payload_hex
 
@@ -34,41 +33,111 @@ if TYPE_CHECKING:
 
 QUEUED, SENT, REJECTED, EXPIRED = "queued", "sent", "rejected", "expired"
 STATUSES = (QUEUED, SENT, REJECTED, EXPIRED)
+#: The fields of ``DevEUI_downlink`` [source: actility/tpx-iot-flow-doc docs/Message/Downlink_Message/README.md].
 DOWNLINK_KEYS = {
     "Time", "DevEUI", "FPort", "payload_hex", "payload", "Confirmed", "FlushDownlinkQueue", "ValidityTime",
-    "FCntDn", "CorrelationID", "AS_ID", "AS_KEY", "DriverCfg",
+    "FCntDn", "AFCntDn", "CorrelationID", "AS_ID", "AS_KEY", "Token", "RetryIneligibleGateways", "DriverCfg",
 }  # fmt: skip
-CORRELATION = re.compile(r"^[0-9a-fA-F]{16}$")
+#: "64 bits ID", "STRING (64 bits hexadecimal)": 1 to 16 hex digits; the docs show "4434704901C7450B"
+#: (Downlink_Message, thingpark-integrations downlink_frame_sent_report.json) and "1234" (the LRC
+#: application-server examples, send_downlink_with_token.py).
+CORRELATION = re.compile(r"^[0-9a-fA-F]{1,16}$")
+TOKEN = re.compile(r"^[0-9a-fA-F]{64}$")
+#: A ValidityTime in seconds: the largest accepted (about 10 years) [chosen].
+MAX_VALIDITY_SECONDS = 10 * 365 * 86400
+#: Fields kept as given in the downlink's ``extra`` (listed; not acted on by the emulator).
+EXTRA_KEYS = ("Time", "AFCntDn", "RetryIneligibleGateways", "Token", "DriverCfg")
 
 
 def _same(stored: str, given: str) -> bool:
     return hmac.compare_digest(given.encode(), stored.encode())
 
 
-def _flag(body: dict[str, Any], key: str) -> bool:
-    value = body.get(key, False)
+class Fields:
+    """How a downlink's fields are named in errors: ``DevEUI_downlink.FPort`` in a JSON body, ``FPort``
+    in the LRC tunnel's query (where the hex payload is ``Payload``)."""
+
+    def __init__(self, prefix: str = "DevEUI_downlink.", rename: dict[str, str] | None = None) -> None:
+        self.prefix = prefix
+        self.rename = rename or {}
+
+    def __call__(self, key: str) -> str:
+        return self.prefix + self.rename.get(key, key)
+
+
+BODY_FIELDS = Fields()
+
+
+def _flag(body: dict[str, Any], key: str, name: Fields, default: bool = False) -> bool:
+    value = body.get(key, default)
     if value in (True, 1, "1", "true", "True"):
         return True
     if value in (False, 0, "0", "false", "False", None):
         return False
-    raise ApiProblem(400, f"field 'DevEUI_downlink.{key}' must be 0 or 1 (or true/false)")
+    raise ApiProblem(400, f"field '{name(key)}' must be 0 or 1 (or true/false)")
 
 
-def _iso(value: Any, key: str) -> float:
+def _iso(value: Any, key: str, name: Fields) -> float:
     if not isinstance(value, str):
-        raise ApiProblem(400, f"field 'DevEUI_downlink.{key}' must be an ISO 8601 time")
+        raise ApiProblem(400, f"field '{name(key)}' must be an ISO 8601 time")
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ApiProblem(
-            400, f"field 'DevEUI_downlink.{key}' must be an ISO 8601 time, got '{value[:40]}'"
-        ) from None
+        raise ApiProblem(400, f"field '{name(key)}' must be an ISO 8601 time, got '{value[:40]}'") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
-def validate(body: Any, downlink_port: int | None) -> dict[str, Any]:
+def _counter(value: Any, key: str, name: Fields) -> int | None:
+    """A 32-bit unsigned frame counter (a number, or digits as Jackson coerces them)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FCNT:
+        raise ApiProblem(400, f"field '{name(key)}' must be an integer between 0 and {MAX_FCNT}")
+    return value
+
+
+def validity_time(value: Any, now: float, name: Fields = BODY_FIELDS) -> float:
+    """``ValidityTime``: "ISO 8601 timestamp or Duration in seconds" [source] -> emulator epoch seconds.
+
+    A duration counts from the downlink's arrival (emulator clock): a number, or a string of digits.
+    """
+    seconds: Any = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+        seconds = float(value)
+    if seconds is not None:
+        if not 0 <= seconds <= MAX_VALIDITY_SECONDS:
+            raise ApiProblem(
+                400,
+                f"field '{name('ValidityTime')}' in seconds must be between 0 and {MAX_VALIDITY_SECONDS}",
+            )
+        return now + float(seconds)
+    if not isinstance(value, str):
+        raise ApiProblem(
+            400, f"field '{name('ValidityTime')}' must be an ISO 8601 time or a duration in seconds"
+        )
+    return _iso(value, "ValidityTime", name)
+
+
+def correlation_id(value: Any, name: Fields = BODY_FIELDS) -> str:
+    """The CorrelationID as given ('' when none): 1 to 16 hex digits (a JSON number of digits too)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not isinstance(value, str) or not CORRELATION.match(value):
+        raise ApiProblem(400, f"field '{name('CorrelationID')}' must be 1 to 16 hex digits (64 bits)")
+    return value
+
+
+def validate(
+    body: Any, downlink_port: int | None, now: float = 0.0, name: Fields = BODY_FIELDS
+) -> dict[str, Any]:
     """The checked downlink (normalised) or a 400 naming the field."""
     if not isinstance(body, dict) or not isinstance(body.get("DevEUI_downlink"), dict):
         raise ApiProblem(400, 'request body must be {"DevEUI_downlink": {...}}')
@@ -78,53 +147,54 @@ def validate(body: Any, downlink_port: int | None) -> dict[str, Any]:
     dl = body["DevEUI_downlink"]
     unknown = sorted(set(dl) - DOWNLINK_KEYS)
     if unknown:
-        raise ApiProblem(400, f"unknown field 'DevEUI_downlink.{unknown[0]}'")
-    deveui = normalize_deveui(dl.get("DevEUI"), "DevEUI_downlink.DevEUI")
+        raise ApiProblem(400, f"unknown field '{name(unknown[0])}'")
+    deveui = normalize_deveui(dl.get("DevEUI"), name("DevEUI"))
     if "FPort" in dl:
-        fport = parse_fport(dl["FPort"], "DevEUI_downlink.FPort")
+        fport = parse_fport(dl["FPort"], name("FPort"))
     elif downlink_port is not None:
         fport = downlink_port
     else:
-        raise ApiProblem(
-            400, "field 'DevEUI_downlink.FPort' is required (the connection has no downlinkPort)"
-        )
+        raise ApiProblem(400, f"field '{name('FPort')}' is required (the connection has no downlinkPort)")
     has_hex, has_payload = "payload_hex" in dl, "payload" in dl
     if has_hex == has_payload:
-        raise ApiProblem(
-            400, "give exactly one of 'DevEUI_downlink.payload_hex' or 'DevEUI_downlink.payload'"
-        )
-    payload_hex = parse_payload_hex(dl["payload_hex"], "DevEUI_downlink.payload_hex") if has_hex else None
+        raise ApiProblem(400, f"give exactly one of '{name('payload_hex')}' or '{name('payload')}'")
+    payload_hex = parse_payload_hex(dl["payload_hex"], name("payload_hex")) if has_hex else None
     payload = dl.get("payload")
     if has_payload and not isinstance(payload, dict | str):
-        raise ApiProblem(400, "field 'DevEUI_downlink.payload' must be an object")
-    fcnt_dn = dl.get("FCntDn")
-    if isinstance(fcnt_dn, str) and fcnt_dn.isdigit():
-        fcnt_dn = int(fcnt_dn)
-    if fcnt_dn is not None and (
-        isinstance(fcnt_dn, bool) or not isinstance(fcnt_dn, int) or not 0 <= fcnt_dn <= MAX_FCNT
-    ):
-        raise ApiProblem(400, f"field 'DevEUI_downlink.FCntDn' must be an integer between 0 and {MAX_FCNT}")
-    correlation = dl.get("CorrelationID")
-    if correlation is not None and (not isinstance(correlation, str) or not CORRELATION.match(correlation)):
-        raise ApiProblem(400, "field 'DevEUI_downlink.CorrelationID' must be 16 hex digits")
-    validity = _iso(dl["ValidityTime"], "ValidityTime") if dl.get("ValidityTime") is not None else None
-    if "Time" in dl and dl["Time"] is not None:
-        _iso(dl["Time"], "Time")
+        raise ApiProblem(400, f"field '{name('payload')}' must be an object")
+    fcnt_dn = _counter(dl.get("FCntDn"), "FCntDn", name)
+    afcnt_dn = _counter(dl.get("AFCntDn"), "AFCntDn", name)
+    validity = validity_time(dl["ValidityTime"], now, name) if dl.get("ValidityTime") is not None else None
+    if dl.get("Time") is not None:
+        _iso(dl["Time"], "Time", name)
     for key in ("AS_ID", "AS_KEY"):
         if key in dl and not isinstance(dl[key], str):
-            raise ApiProblem(400, f"field 'DevEUI_downlink.{key}' must be a string")
+            raise ApiProblem(400, f"field '{name(key)}' must be a string")
+    token = dl.get("Token")
+    if token is not None and (not isinstance(token, str) or not TOKEN.match(token)):
+        raise ApiProblem(400, f"field '{name('Token')}' must be 64 hex digits (a SHA-256)")
+    if "DriverCfg" in dl and not isinstance(dl["DriverCfg"], dict):
+        raise ApiProblem(400, f"field '{name('DriverCfg')}' must be an object")
+    kept = {key: dl[key] for key in EXTRA_KEYS if dl.get(key) is not None}
+    if "RetryIneligibleGateways" in kept:
+        # Multicast only [source]: stored as 0/1, no effect on a unicast class-A downlink.
+        kept["RetryIneligibleGateways"] = int(_flag(dl, "RetryIneligibleGateways", name, True))
+    if afcnt_dn is not None:
+        kept["AFCntDn"] = afcnt_dn
     return {
         "deveui": deveui,
         "fport": fport,
         "payload_hex": payload_hex,
         "payload": payload,
-        "confirmed": _flag(dl, "Confirmed"),
-        "flush": _flag(dl, "FlushDownlinkQueue"),
-        "fcnt_dn": fcnt_dn,
-        "correlation_id": (correlation or secrets.token_hex(8)).upper(),
+        "confirmed": _flag(dl, "Confirmed", name),
+        "flush": _flag(dl, "FlushDownlinkQueue", name),
+        # The counter the AS encrypted with: FCntDn (LoRaWAN 1.0) or else AFCntDn (1.1) [source].
+        "fcnt_dn": fcnt_dn if fcnt_dn is not None else afcnt_dn,
+        "correlation_id": correlation_id(dl.get("CorrelationID"), name),
         "validity": validity,
         "as_id": dl.get("AS_ID"),
         "as_key": dl.get("AS_KEY"),
+        "extra": kept,
     }
 
 
@@ -152,12 +222,52 @@ def _row_to_api(row: sqlite3.Row) -> dict[str, Any]:
         "Confirmed": bool(row["confirmed"]),
         "FCntDn": row["fcnt_dn"],
         "FCntUp": row["fcnt_up"],
-        "CorrelationID": row["correlation_id"],
+        "CorrelationID": row["correlation_id"] or None,
         "ValidityTime": None if row["validity"] is None else iso_time(row["validity"]),
         "cause": row["cause"],
         "created": int(row["created"] * 1000),
         "updated": int(row["updated"] * 1000),
+        **_extra(row),
     }
+
+
+def _extra(row: sqlite3.Row) -> dict[str, Any]:
+    raw = row["extra"]
+    return json.loads(raw) if raw else {}
+
+
+def sent_report(
+    base: dict[str, Any],
+    next_fcnt_dn: int,
+    uplink: dict[str, Any],
+    radio: dict[str, Any],
+    common: dict[str, Any],
+    status: int,
+    cause1: str,
+    correlation: str,
+) -> dict[str, Any]:
+    """A ``DevEUI_downlink_Sent`` in the documented field order [source: Downlink_Message/README.md].
+
+    ``FCntDn`` is "the downlink counter to be used for the next downlink frame" (the last one used + 1);
+    ``DeliveryFailedCause1..3`` are the RX1, RX2 and ping-slot causes ("00": no error; class A uses
+    RX1 only [chosen]); ``CorrelationID`` is sent back only "when this parameter is provided".
+    """
+    report: dict[str, Any] = {
+        **base,
+        "FCntDn": next_fcnt_dn,
+        "FCntUp": uplink.get("FCntUp"),
+        **radio,
+        "DeliveryStatus": status,
+        "DeliveryFailedCause1": cause1,
+        "DeliveryFailedCause2": "00",
+        "DeliveryFailedCause3": "00",
+        **common,
+        "TransmissionSlot": 1,
+        "Frequency": uplink.get("Frequency"),
+    }
+    if correlation:
+        report["CorrelationID"] = correlation
+    return report
 
 
 class DownlinkService:
@@ -177,12 +287,12 @@ class DownlinkService:
         self.queued_devices = {r[0] for r in rows}
 
     async def post(self, raw_uuid: str, body: Any) -> dict[str, Any]:
+        """``POST /iot-flow/downlinkMessages/{uuid}``: check AS_ID/AS_KEY and the body; queue it."""
         conn = self.service.connections.by_downlink_uuid(raw_uuid)
         if conn is None:
             raise ApiProblem(404, f"no connection with uuid '{raw_uuid[:64]}'")
+        self.check_enabled(conn)
         cfg = conn.configuration
-        if not cfg.get("downlinkEnabled", True):
-            raise ApiProblem(403, "downlinks are disabled on this connection (downlinkEnabled: false)")
         inner = body.get("DevEUI_downlink") if isinstance(body, dict) else None
         inner = inner if isinstance(inner, dict) else {}
         for key, setting, matches in (
@@ -192,9 +302,19 @@ class DownlinkService:
             stored = cfg.get(setting)
             if stored and not matches(str(stored), str(inner.get(key, ""))):
                 raise ApiProblem(401, f"'DevEUI_downlink.{key}' does not match the connection's {setting}")
-        dl = validate(body, cfg.get("downlinkPort"))
+        dl = validate(body, cfg.get("downlinkPort"), self.emu.clock.now())
+        return await self.queue(conn, dl, source="downlinkMessages")
+
+    @staticmethod
+    def check_enabled(conn: Connection) -> None:
+        if not conn.configuration.get("downlinkEnabled", True):
+            raise ApiProblem(403, "downlinks are disabled on this connection (downlinkEnabled: false)")
+
+    async def queue(self, conn: Connection, dl: dict[str, Any], *, source: str) -> dict[str, Any]:
+        """Put a checked downlink (``validate``) in its device's class-A queue; the 202 body."""
         now = self.emu.clock.now()
         did = uuid.uuid4().hex
+        extra = {**dl.get("extra", {}), "source": source}
 
         def write(c: sqlite3.Connection) -> list[dict[str, Any]]:
             events = []
@@ -210,7 +330,7 @@ class DownlinkService:
                     )
             c.execute(
                 "INSERT INTO iotflow_downlinks(id, connection, deveui, status, fport, payload_hex, payload, confirmed, "
-                "fcnt_dn, correlation_id, validity, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "fcnt_dn, correlation_id, validity, created, updated, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     did,
                     conn.id,
@@ -225,6 +345,7 @@ class DownlinkService:
                     dl["validity"],
                     now,
                     now,
+                    json.dumps(extra),
                 ),
             )
             self.queued_devices.add(dl["deveui"])
@@ -232,7 +353,13 @@ class DownlinkService:
                 self.emu.events.stage(
                     c,
                     "downlink.queued",
-                    {"id": did, "DevEUI": dl["deveui"], "FPort": dl["fport"], "connection": conn.id},
+                    {
+                        "id": did,
+                        "DevEUI": dl["deveui"],
+                        "FPort": dl["fport"],
+                        "connection": conn.id,
+                        "source": source,
+                    },
                 )
             )
             return events
@@ -270,20 +397,7 @@ class DownlinkService:
             base: dict[str, Any] = {"Time": iso_time(now), "DevEUI": deveui, "FPort": row["fport"]}
             if row["validity"] is not None and row["validity"] < now:
                 status, cause, used = EXPIRED, "B0", None
-                report = {
-                    **base,
-                    "FCntDn": fcnt_dn,
-                    "FCntUp": uplink.get("FCntUp"),
-                    **radio,
-                    "DeliveryStatus": 0,
-                    "DeliveryFailedCause1": "B0",
-                    "DeliveryFailedCause2": "00",
-                    "DeliveryFailedCause3": "00",
-                    **common,
-                    "TransmissionSlot": 1,
-                    "Frequency": uplink.get("Frequency"),
-                    "CorrelationID": row["correlation_id"],
-                }
+                report = sent_report(base, fcnt_dn, uplink, radio, common, 0, "B0", row["correlation_id"])
                 wrapper = "DevEUI_downlink_Sent"
             elif row["fcnt_dn"] is not None and row["fcnt_dn"] < fcnt_dn:
                 status, used = REJECTED, None
@@ -293,26 +407,16 @@ class DownlinkService:
                     "DeliveryStatus": 350,
                     "DownlinkRejectionCause": cause,
                     "CustomerID": uplink.get("CustomerID"),
-                    "CorrelationID": row["correlation_id"],
                 }
+                if row["correlation_id"]:
+                    report["CorrelationID"] = row["correlation_id"]  # [chosen]: as in Sent reports
                 wrapper = "DevEUI_downlink_Rejected"
             else:
                 used = row["fcnt_dn"] if row["fcnt_dn"] is not None else fcnt_dn
                 status, cause = SENT, "00"
-                report = {
-                    **base,
-                    "FCntDn": used,
-                    "FCntUp": uplink.get("FCntUp"),
-                    **radio,
-                    "DeliveryStatus": 1,
-                    "DeliveryFailedCause1": "00",
-                    **common,
-                    "TransmissionSlot": 1,
-                    "Frequency": uplink.get("Frequency"),
-                    "CorrelationID": row["correlation_id"],
-                }
-                wrapper = "DevEUI_downlink_Sent"
                 fcnt_dn = (used + 1) % (MAX_FCNT + 1)
+                report = sent_report(base, fcnt_dn, uplink, radio, common, 1, "00", row["correlation_id"])
+                wrapper = "DevEUI_downlink_Sent"
             c.execute(
                 "UPDATE iotflow_downlinks SET status = ?, cause = ?, fcnt_dn = COALESCE(?, fcnt_dn), fcnt_up = ?, "
                 "updated = ? WHERE id = ?",

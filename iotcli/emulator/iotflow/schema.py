@@ -64,4 +64,10 @@ MIGRATIONS: list[str] = [
     -- Counters that never go back (the last connection id given).
     CREATE TABLE iotflow_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
     """,
+    """
+    -- Issue 16 (downlinks): the documented fields kept as given (AFCntDn, RetryIneligibleGateways,
+    -- Token, Time, DriverCfg) and where the downlink came from (downlinkMessages or the LRC tunnel), as
+    -- JSON. correlation_id '' = none given (the Sent report then carries none).
+    ALTER TABLE iotflow_downlinks ADD COLUMN extra TEXT
+    """,
 ]
