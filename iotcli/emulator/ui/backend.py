@@ -50,8 +50,21 @@ def mask_headers(headers: Any) -> Any:
     return headers
 
 
+#: Query parameters that carry a credential (the LRC ``Token`` is a signature anyone may check: shown).
+SECRET_QUERY = {
+    "authorization",
+    "access_token",
+    "api_key",
+    "apikey",
+    "key",
+    "password",
+    "secret",
+    "client_secret",
+}
+
+
 def mask_url(url: Any) -> Any:
-    """A URL with its password and secret-looking query values (``authorization``, ``token``...) masked."""
+    """A URL with its password and credential query values (``?authorization=``...) masked."""
     if not isinstance(url, str) or "://" not in url:
         return url
     try:
@@ -62,8 +75,10 @@ def mask_url(url: Any) -> Any:
         query = parts.query
         if query:
             pairs = parse_qsl(query, keep_blank_values=True)
-            if any(is_secret_header(k) for k, _v in pairs):
-                query = urlencode([(k, MASK if is_secret_header(k) else v) for k, v in pairs], safe="*{}$")
+            if any(k.lower() in SECRET_QUERY for k, _v in pairs):
+                query = urlencode(
+                    [(k, MASK if k.lower() in SECRET_QUERY else v) for k, v in pairs], safe="*{}$:"
+                )
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return url
