@@ -161,6 +161,12 @@ async def update_token(request: Request) -> Response:
     emu, _svc, user = await account_user(request)
     token = _token_id(request)
     body = await read_json(request)
+    if isinstance(body, dict) and "token" in body:
+        # The OpenAPI's own "Full Update" example repeats the id, which its schema does not list: the
+        # same id is accepted, another one cannot be set [chosen].
+        if body["token"] != token:
+            raise ApiProblem(400, "field 'token' cannot be changed (it is the token's id)")
+        body = {k: v for k, v in body.items() if k != "token"}
     validate("put", TOKEN, body)
     now = emu.clock.now_ms()
     changes = {k: body[k] for k in FIELDS if k in body}
