@@ -1,7 +1,7 @@
 """Errors that carry their HTTP status, and how each surface writes them.
 
 Thinger-style routes (and /_emulator) answer ``{"error": {"message": ...}}``; IoT Flow routes
-(``/iot-flow``) answer ``{"code": ..., "message": ...}``. A server error never shows a traceback.
+(``/iot-flow``, ``/thingpark``) answer ``{"code": ..., "message": ...}``. A server error never shows a traceback.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ _CODES = {
 }
 
 
+#: Paths answered in the IoT Flow error shape: the IoT Flow API, and the ThingPark paths real clients call
+#: (the legacy DX connections API, the LRC downlink tunnel).
+IOTFLOW_PATHS = ("/iot-flow", "/thingpark")
+
+
 class ApiProblem(Exception):
     """Raise anywhere in a request to answer ``status`` with ``message`` in the surface's error shape."""
 
@@ -42,7 +47,7 @@ class ApiProblem(Exception):
 
 
 def error_body(path: str, status: int, message: str, code: str | None = None) -> dict[str, Any]:
-    if path.startswith("/iot-flow"):
+    if path.startswith(IOTFLOW_PATHS):
         return {"code": code or _CODES.get(status, "ERROR"), "message": message}
     return {"error": {"message": message}}
 

@@ -70,7 +70,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 
 
 def error_schema_name(path: str) -> str:
-    return "IotFlowError" if path.startswith("/iot-flow") else "ThingerError"
+    return "IotFlowError" if path.startswith(("/iot-flow", "/thingpark")) else "ThingerError"
 
 
 def path_params(path: str) -> list[str]:

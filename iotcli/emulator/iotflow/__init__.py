@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from iotcli.emulator.core import Emulator
-from iotcli.emulator.iotflow import api, lorawan
+from iotcli.emulator.iotflow import api, lorawan, tunnel
 from iotcli.emulator.iotflow.service import IotFlow
 from iotcli.emulator.routing import RouteTable
 
-ROUTE_TABLES: list[RouteTable] = [api.routes, lorawan.routes]
+ROUTE_TABLES: list[RouteTable] = [api.routes, lorawan.routes, tunnel.routes]
 
 
 def attach(emu: Emulator) -> None:
