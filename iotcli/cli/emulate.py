@@ -309,6 +309,7 @@ def emulate(
             f"  token:    {info['token']}\n"
             f"  data dir: {settings.data_dir or '(in memory)'}\n"
             f"  clock:    time scale {settings.time_scale:g}\n"
+            f"  inspector: {settings.base_url}/_emulator/ui/  (iotcli emulator open)\n"
             + (
                 "  strictMode: reconnect (a non-2xx answer closes a strict connection)\n"
                 if settings.strict_mode == "reconnect"

@@ -10,7 +10,7 @@ from iotcli.cli.state import get_state
 from iotcli.errors import UsageError
 
 emulator_app = typer.Typer(
-    help="Inspect and steer a running emulator (status, reset, clock, stop).", no_args_is_help=True
+    help="Inspect and steer a running emulator (status, reset, clock, open, stop).", no_args_is_help=True
 )
 
 
@@ -107,3 +107,29 @@ def stop() -> None:
         state.out.success(f"emulator at {result['url']} (pid {result['pid']}) {result['status']}")
     if state.out.json_mode:
         state.out.json({"data": result})
+
+
+@emulator_app.command("open")
+def open_inspector(
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Only print the inspector's URL (e.g. on a remote shell).")
+    ] = False,
+) -> None:
+    """Open the web inspector of the emulator in the default browser (log in with the account token).
+
+    Example:  iotcli emulator open
+    """
+    state = get_state()
+    state.client().health()  # not running -> the usual network error (exit 6) instead of a dead tab
+    url = f"{state.server}/_emulator/ui/"
+    opened = False
+    if not no_browser:
+        import webbrowser
+
+        opened = webbrowser.open(url)
+    if state.out.json_mode:
+        state.out.json({"data": {"url": url, "opened": opened}})
+        return
+    state.out.text(url)
+    if not no_browser and not opened:
+        state.out.warn("no browser could be started here: open the URL above yourself")
