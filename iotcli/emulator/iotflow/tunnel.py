@@ -125,7 +125,7 @@ async def tunnel_downlink(request: Request) -> Response:
         raise ApiProblem(400, "query parameter 'AS_ID' is required")
     candidates = _connections_for(request, as_id)
     if not candidates:
-        raise ApiProblem(409, f"no connection has downlinkAsId '{as_id[:128]}'")
+        raise ApiProblem(409, f"AS_ID '{as_id[:128]}' is not the downlinkAsId of any connection")
     conn = _authenticate(candidates, pairs, given.get("Token"))
     service = iotflow_of(request).downlinks
     service.check_enabled(conn)
