@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import tomli_w
 
 from iotcli.errors import ConfigError
 
@@ -116,6 +112,8 @@ class ConfigFile:
                 f"cannot read config file {path}: {exc.strerror or exc}",
                 hint="check the file's permissions, or point IOTCLI_CONFIG_DIR elsewhere",
             ) from None
+        import tomllib  # here, not at the top: `iotcli --help` and commands without a config file skip it
+
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -160,6 +158,10 @@ class ConfigFile:
 
     def save(self) -> None:
         """Write atomically with mode 0600: a crash leaves the old file or the new one, never half."""
+        import tempfile
+
+        import tomli_w
+
         data: dict[str, Any] = {}
         if self.active:
             data["active"] = self.active
@@ -252,6 +254,8 @@ def _alive(pid: Any) -> bool:
 
 
 def write_discovery(port: int, info: dict[str, Any]) -> Path:
+    import tempfile
+
     d = discovery_dir()
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{port}.json"

@@ -1,7 +1,5 @@
 """``iotcli config show|set|use|list``: profiles in config.toml."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

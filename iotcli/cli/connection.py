@@ -6,8 +6,6 @@ or TOML, and flags override it. The CLI checks what is obviously wrong (a URL th
 tiak that is not 32 hex digits, a header without ``=``); the server validates the rest.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import sys

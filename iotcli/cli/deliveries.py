@@ -1,7 +1,5 @@
 """``iotcli deliveries list|show|replay``: the emulator's delivery journal (every forward and call)."""
 
-from __future__ import annotations
-
 import json
 from enum import StrEnum
 from typing import Annotated, Any

@@ -5,8 +5,6 @@ to a working device: bucket (when missing), device, callback settings and a devi
 callback URL and a curl command that sends a first reading.
 """
 
-from __future__ import annotations
-
 import shlex
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -131,7 +129,7 @@ def merge_callback(current: dict[str, Any], actions: dict[str, str], props: dict
     return settings
 
 
-def ensure_bucket(api: ApiClient, bucket: str) -> bool:
+def ensure_bucket(api: "ApiClient", bucket: str) -> bool:
     """Create the bucket (source "write") when it does not exist; True when it was created."""
     try:
         api.get_bucket(bucket)
@@ -143,7 +141,7 @@ def ensure_bucket(api: ApiClient, bucket: str) -> bool:
     return True
 
 
-def require_endpoint(api: ApiClient, endpoint: str) -> None:
+def require_endpoint(api: "ApiClient", endpoint: str) -> None:
     try:
         api.get_endpoint(endpoint)
     except ApiError as exc:
@@ -254,7 +252,7 @@ def create(
         state.out.text(curl)
 
 
-def rollback(state: CliState, api: ApiClient, device: str | None, bucket: str | None) -> None:
+def rollback(state: CliState, api: "ApiClient", device: str | None, bucket: str | None) -> None:
     """Best effort: remove what a failed ``device create`` made, so that it can simply be rerun."""
     for what, remove, ident in (("device", api.delete_device, device), ("bucket", api.delete_bucket, bucket)):
         if ident is None:
@@ -448,7 +446,7 @@ def token_revoke(
 # --- device callback ------------------------------------------------------------------------
 
 
-def callback_view(api: ApiClient, device: str, settings: dict[str, Any]) -> dict[str, Any]:
+def callback_view(api: "ApiClient", device: str, settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "callback_url": api.callback_url(device)}
 
 

@@ -4,8 +4,6 @@ Registered as ``device snippet`` by iotcli/cli/device.py. Works offline: the URL
 profile's server and user, the token from --token or the profile (a placeholder when there is none).
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated

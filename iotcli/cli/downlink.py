@@ -1,7 +1,5 @@
 """``iotcli downlink send|list``: queue LoRaWAN downlinks through a connection's downlinkUrl."""
 
-from __future__ import annotations
-
 import json
 import re
 from enum import StrEnum
@@ -14,6 +12,8 @@ from iotcli.errors import UsageError
 
 HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
+#: CorrelationID: "64 bits hexadecimal", 1 to 16 digits (the docs show 4434704901C7450B and 1234).
+CORRELATION = re.compile(r"^[0-9a-fA-F]{1,16}$")
 
 COLUMNS = [
     ("id", "ID"),
@@ -63,6 +63,7 @@ def build_downlink(
     correlation_id: str | None,
     as_id: str | None,
     as_key: str | None,
+    afcntdn: int | None = None,
 ) -> dict[str, Any]:
     """The inner ``DevEUI_downlink`` object, checked for what is obviously wrong."""
     if (payload_hex is None) == (payload is None):
@@ -84,13 +85,16 @@ def build_downlink(
     if flush:
         body["FlushDownlinkQueue"] = "1"
     if validity_time is not None:
-        body["ValidityTime"] = validity_time
+        # "ISO 8601 timestamp or Duration in seconds" (Downlink_Message/README.md): seconds go as a number.
+        body["ValidityTime"] = int(validity_time) if validity_time.isdigit() else validity_time
     if fcntdn is not None:
         body["FCntDn"] = fcntdn
+    if afcntdn is not None:
+        body["AFCntDn"] = afcntdn
     if correlation_id is not None:
-        if not HEX16.match(correlation_id):
-            raise UsageError(f"--correlation-id '{correlation_id}' is not 16 hex digits")
-        body["CorrelationID"] = correlation_id.upper()
+        if not CORRELATION.match(correlation_id):
+            raise UsageError(f"--correlation-id '{correlation_id}' is not 1 to 16 hex digits (64 bits)")
+        body["CorrelationID"] = correlation_id  # sent back as given in the Sent report
     if as_id is not None:
         body["AS_ID"] = as_id
     if as_key is not None:
@@ -123,13 +127,22 @@ def send(
     ] = False,
     validity_time: Annotated[
         str | None,
-        typer.Option("--validity-time", help="ValidityTime (ISO 8601): not sent after this time."),
+        typer.Option(
+            "--validity-time",
+            help="ValidityTime: an ISO 8601 time, or seconds from now (e.g. 3600); not sent after it.",
+        ),
     ] = None,
     fcntdn: Annotated[
         int | None, typer.Option("--fcntdn", min=0, help="FCntDn to use (a used one is rejected).")
     ] = None,
+    afcntdn: Annotated[
+        int | None, typer.Option("--afcntdn", min=0, help="AFCntDn (LoRaWAN 1.1 applicative counter).")
+    ] = None,
     correlation_id: Annotated[
-        str | None, typer.Option("--correlation-id", help="CorrelationID, 16 hex digits.")
+        str | None,
+        typer.Option(
+            "--correlation-id", help="CorrelationID, 1 to 16 hex digits; echoed in the Sent report."
+        ),
     ] = None,
     as_id: Annotated[
         str | None, typer.Option("--as-id", help="AS_ID, when the connection requires it.")
@@ -164,6 +177,7 @@ def send(
         correlation_id=correlation_id,
         as_id=as_id,
         as_key=as_key,
+        afcntdn=afcntdn,
     )
     state = get_state()
     api = state.client()

@@ -1,7 +1,5 @@
 """``iotcli emulator status|reset|clock``: talk to a running emulator (``iotcli emulate`` starts one)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``iotcli events [--follow]``: the emulator's event journal, listed or streamed live."""
 
-from __future__ import annotations
-
 from contextlib import closing
 from typing import Annotated, Any
 

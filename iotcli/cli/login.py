@@ -1,7 +1,5 @@
 """``iotcli login``: get a token and keep it in the profile."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -61,12 +59,19 @@ def login(
             answer = api.client_credentials_login(client_id, client_secret)
             prof["client_id"] = client_id
             prof["client_secret"] = client_secret
+            prof.pop("refresh_token", None)
             user = state.opts.user or prof.get("user") or client_id
         else:
             user = username or state.user
             if password is None:
                 password = typer.prompt(f"Password for {user} at {server}", hide_input=True)
             answer = api.password_login(user, password)
+            # Kept so that an expired access token (7200 s) is renewed without asking again.
+            refresh = answer.get("refresh_token") if isinstance(answer, dict) else None
+            if isinstance(refresh, str) and refresh:
+                prof["refresh_token"] = refresh
+            else:
+                prof.pop("refresh_token", None)
     token = answer.get("access_token") if isinstance(answer, dict) else None
     if not isinstance(token, str) or not token:
         raise UsageError("the server's answer holds no access_token")

@@ -4,8 +4,6 @@ Every command is parse -> one client call (or a few) -> ``state.out``. The small
 (JSON values, timestamps, ``K=V`` items, ids) are shared with ``iotcli.cli.device``.
 """
 
-from __future__ import annotations
-
 import csv
 import json
 import re

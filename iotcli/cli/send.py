@@ -4,8 +4,6 @@ Parse -> build a RequestPlan (iotcli.sending) -> print it, or send it through on
 -> show the answer or a summary. httpx is not imported on this path (start-up stays light).
 """
 
-from __future__ import annotations
-
 import json
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
@@ -330,7 +328,7 @@ def run_send(state: CliState, o: SendOptions) -> None:
 # --- sending and showing -------------------------------------------------------------------------
 
 
-def _transport(state: CliState, plan: RequestPlan, timeout: float | None) -> Transport:
+def _transport(state: CliState, plan: "RequestPlan", timeout: float | None) -> "Transport":
     seconds = timeout or state.timeout
     # An injected transport (tests: the in-process emulator) serves the profile's server only;
     # --url and --to targets are other servers, reached over the network.
@@ -343,7 +341,7 @@ def _transport(state: CliState, plan: RequestPlan, timeout: float | None) -> Tra
     return PooledTransport(timeout=seconds)
 
 
-def _request_record(request: Prepared) -> dict[str, Any]:
+def _request_record(request: "Prepared") -> dict[str, Any]:
     from iotcli.sending.printers import body_text, mask_headers, mask_url
 
     text = body_text(request.body)
@@ -359,7 +357,7 @@ def _request_record(request: Prepared) -> dict[str, Any]:
     }
 
 
-def _dry_run(state: CliState, plan: RequestPlan, first: Prepared, repeat: int) -> None:
+def _dry_run(state: CliState, plan: "RequestPlan", first: "Prepared", repeat: int) -> None:
     from iotcli.sending.printers import describe
 
     if state.out.json_mode:
@@ -374,7 +372,7 @@ def _dry_run(state: CliState, plan: RequestPlan, first: Prepared, repeat: int) -
 
 
 def _send_single(
-    state: CliState, plan: RequestPlan, request: Prepared, transport: Transport, verbose: int
+    state: CliState, plan: "RequestPlan", request: "Prepared", transport: "Transport", verbose: int
 ) -> None:
     """Send ``request`` (``plan`` rendered once) as it is: what -v and --json show is what went out."""
     from iotcli.sending.printers import describe, mask_url, pretty_body
@@ -439,8 +437,8 @@ def _send_single(
 
 def _send_many(
     state: CliState,
-    plan: RequestPlan,
-    transport: Transport,
+    plan: "RequestPlan",
+    transport: "Transport",
     *,
     repeat: int,
     concurrency: int,
@@ -454,7 +452,7 @@ def _send_many(
     task = None
     shown_failures = 0
 
-    def on_result(result: Result) -> None:
+    def on_result(result: "Result") -> None:
         nonlocal shown_failures
         if progress is not None and task is not None:
             progress.advance(task)
@@ -499,7 +497,7 @@ def _send_many(
         raise typer.Exit(int(summary.exit_code))
 
 
-def _show_summary(state: CliState, plan: RequestPlan, summary: Summary) -> None:
+def _show_summary(state: CliState, plan: "RequestPlan", summary: "Summary") -> None:
     from iotcli.sending.printers import mask_url
 
     out = state.out
