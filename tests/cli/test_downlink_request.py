@@ -62,7 +62,7 @@ def test_every_flag_reaches_the_body() -> None:
             "FlushDownlinkQueue": "1",
             "ValidityTime": "2030-01-01T00:00:00Z",
             "FCntDn": 4,
-            "CorrelationID": "0123456789ABCDEF",
+            "CorrelationID": "0123456789abcdef",  # as given: the Sent report echoes it
             "AS_ID": "as-1",
             "AS_KEY": "k3y",
         }
@@ -138,9 +138,9 @@ def test_the_token_does_not_go_to_another_server() -> None:
                 "--payload-hex",
                 "01",
                 "--correlation-id",
-                "12",
+                "12345678901234567",
             ],
-            "--correlation-id '12' is not 16 hex digits",
+            "--correlation-id '12345678901234567' is not 1 to 16 hex digits",
         ),
         ([CID, "--deveui", "0018B20000000B20", "--payload-hex", "01"], f"use --connection {CID}"),
         (
@@ -252,3 +252,31 @@ def test_unreachable_foreign_downlink_url_names_that_host() -> None:
     )
     assert r.exit_code == 6
     assert "https://elsewhere.test" in r.stderr and "connection refused" in r.stderr and API not in r.stderr
+
+
+@respx.mock
+def test_validity_in_seconds_afcntdn_and_a_short_correlation_id() -> None:
+    """Downlink_Message/README.md: ValidityTime "ISO 8601 timestamp or Duration in seconds", AFCntDn,
+    a CorrelationID of fewer than 16 hex digits (thingpark-integrations send_downlink_with_token.py: "1234")."""
+    route = respx.post(f"{API}/iot-flow/downlinkMessages/{DASHED}").mock(return_value=QUEUED)
+    r = run_cli(
+        remote(
+            "downlink",
+            "send",
+            "--connection",
+            CID,
+            "--deveui",
+            "0018B20000000B20",
+            "--payload-hex",
+            "01",
+            "--validity-time",
+            "3600",
+            "--afcntdn",
+            "9",
+            "--correlation-id",
+            "1234",
+        )  # fmt: skip
+    )
+    assert r.exit_code == 0, r.stderr
+    sent = json.loads(route.calls.last.request.content)["DevEUI_downlink"]
+    assert sent["ValidityTime"] == 3600 and sent["AFCntDn"] == 9 and sent["CorrelationID"] == "1234"
