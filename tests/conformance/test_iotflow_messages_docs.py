@@ -355,3 +355,21 @@ def test_pattern_expressions_render(
             assert rendered == up["CustomerData"]["loc"]["lat"]
         else:
             assert rendered == expected, (value_types, rendered)
+
+
+def test_send_uplink_to_an_application_server_builds_the_emulators_uplink(
+    emulator: InProcessEmulator, sink: Sink, cli: Any
+) -> None:
+    """``send-uplink --to URL`` and an emulator connection give one device the same message shape
+    (both number-typed like Uplink_Message/README.md's decoded example) and the same DevAddr, gateway,
+    CustomerData and DriverCfg."""
+    cid = connect(emulator, sink.url)
+    uplink(emulator, connections=[cid])
+    via_emulator = sink.wait_for(1)[0].json()["DevEUI_uplink"]
+    r = cli("send-uplink", "--deveui", DEVEUI, "--payload-hex", "0102", "--to", sink.url, "--no-downlink-url")
+    assert r.exit_code == 0, r.stderr
+    via_cli = sink.wait_for(2)[1].json()["DevEUI_uplink"]
+    assert set(via_cli) == set(via_emulator) - ADDED
+    same_shape({k: v for k, v in via_emulator.items() if k not in ADDED}, via_cli)
+    for key in ("DevAddr", "Lrrid", "Lrcid", "CustomerID", "CustomerData", "DriverCfg", "LrrLAT", "LrrLON"):
+        assert via_cli[key] == via_emulator[key], key
