@@ -38,6 +38,7 @@ PROFILE_KEYS: dict[str, str] = {
     "token": "API token (Bearer)",
     "client_id": "IoT Flow client id (client-credentials login)",
     "client_secret": "IoT Flow client secret (client-credentials login)",
+    "refresh_token": "Thinger refresh token (password login): renews an expired token",
     "timeout": "request timeout in seconds",
 }
 

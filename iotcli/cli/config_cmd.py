@@ -17,7 +17,7 @@ from iotcli.errors import UsageError
 
 config_app = typer.Typer(help="Show and edit profiles (config.toml).", no_args_is_help=True)
 
-SECRET_KEYS = {"token", "client_secret"}
+SECRET_KEYS = {"token", "client_secret", "refresh_token"}
 LOCAL_SERVER_TEXT = "(a local emulator, any port)"
 LOCAL_TOKEN_TEXT = "(found automatically)"
 

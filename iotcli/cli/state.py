@@ -123,6 +123,8 @@ class CliState:
             refresher = None
             if self.profile.get("client_id") and self.profile.get("client_secret") and not self.opts.token:
                 refresher = self._refresh_iotflow_token
+            elif self.profile.get("refresh_token") and not self.opts.token:
+                refresher = self._refresh_thinger_token
             self._client = ApiClient(
                 make_http_client(self.server, timeout=self.timeout, transport=Environment.transport),
                 user=self.user,
@@ -138,6 +140,19 @@ class CliState:
                 f"no token for {self.server} (profile '{self.profile_name}')",
                 hint="run `iotcli login`, pass --token, or set IOTCLI_TOKEN",
             )
+        return token
+
+    def _refresh_thinger_token(self) -> str:
+        """Renew an expired Thinger access token with the profile's refresh token (it rotates: both kept)."""
+        from iotcli.client.api import ApiClient, make_http_client
+
+        with make_http_client(self.server, timeout=self.timeout, transport=Environment.transport) as http:
+            answer = ApiClient(http, user=self.user).refresh_login(str(self.profile["refresh_token"]))
+        prof = self.config.profiles.setdefault(self.profile_name, {})
+        prof["token"] = token = str(answer["access_token"])
+        if isinstance(answer.get("refresh_token"), str):
+            prof["refresh_token"] = answer["refresh_token"]
+        self.config.save()
         return token
 
     def _refresh_iotflow_token(self) -> str:

@@ -30,6 +30,17 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class ThingerMethods(BaseClient):
+    # -- login ----------------------------------------------------------------------------------
+    def refresh_login(self, refresh_token: str) -> dict[str, Any]:
+        """The refresh_token grant at /oauth/token: a new access token and a new refresh token (the one
+        given stops working)."""
+        return self.call(  # type: ignore[no-any-return]
+            "POST",
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            auth=False,
+        )
+
     # -- paths ----------------------------------------------------------------------------------
     def _v1(self, *parts: str) -> str:
         return "/v1/users/" + "/".join(_seg(p) for p in (self.user, *parts))

@@ -155,3 +155,24 @@ def test_unexpected_exception_with_json_is_exit_1_and_json(cli: Cli, monkeypatch
     err = r.json()["error"]
     assert "unexpected RuntimeError" in err["message"]
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+
+
+def test_password_login_keeps_the_refresh_token_and_renews_an_expired_access_token(
+    cli: Cli, emulator: InProcessEmulator
+) -> None:
+    """Thinger access tokens last 7200 s: the CLI renews one with the refresh_token grant, keeping the new
+    (rotated) refresh token, without asking for the password again."""
+    r = cli("--profile", "p", "login", "--password", emulator.token)
+    assert r.exit_code == 0, r.stderr + r.stdout
+    first = profile("p")
+    assert isinstance(first["refresh_token"], str) and first["refresh_token"] != first["token"]
+    emulator.advance(7201)
+    assert not works(emulator, first["token"])
+    r = cli("--profile", "p", "device", "list", "--json", env={"IOTCLI_TOKEN": ""})
+    assert r.exit_code == 0, r.stderr + r.stdout
+    renewed = profile("p")
+    assert renewed["token"] != first["token"] and works(emulator, renewed["token"])
+    assert renewed["refresh_token"] != first["refresh_token"]
+    # The first refresh token was used up (rotation).
+    body = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    assert emulator.anon("POST", "/oauth/token", data=body).status_code == 401
