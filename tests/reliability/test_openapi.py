@@ -68,7 +68,14 @@ def test_operations_carry_params_security_and_error_shapes(emulator: InProcessEm
                     ref = resp["content"]["application/json"]["schema"]["$ref"]
                     assert ref == f"#/components/schemas/{expected}", (method, path, status)
             sink_url = path.startswith("/_emulator/sinks/{name}/in")  # a destination: no token [CONTRACT 6]
-            if path in {"/_emulator/health", "/_emulator/openapi.json"} or "oauth/token" in path or sink_url:
+            # The real OpenAPI lists no security for the server's healthcheck and assets [CONTRACT 2].
+            open_thinger = path in {"/v1/server/healthcheck", "/v1/server/assets"}
+            if (
+                path in {"/_emulator/health", "/_emulator/openapi.json"}
+                or "oauth/token" in path
+                or sink_url
+                or open_thinger
+            ):
                 assert op["security"] == []
             elif path.startswith(("/v1/", "/v2/", "/v3/", "/iot-flow/v1/", "/_emulator/")):
                 # Everything else of the contract needs a token (the downlink URL authenticates with AS_ID/AS_KEY).
