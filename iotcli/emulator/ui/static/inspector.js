@@ -29,14 +29,13 @@
     return parts.join(", ").slice(0, 300);
   }
 
-  function prepend(table, ev) {
-    var body = table.tBodies[0];
-    var empty = body.querySelector("tr.empty");
-    if (empty) empty.remove();
-    if (body.querySelector('tr[data-id="' + ev.id + '"]')) return;
+  // Rows kept in a live table: a page left open under load stays cheap for the browser too.
+  var MAX_ROWS = 200;
+
+  function row(ev, highlight) {
     var tr = document.createElement("tr");
     tr.setAttribute("data-id", ev.id);
-    tr.className = "new";
+    if (highlight) tr.className = "new";
     var code = document.createElement("code");
     code.textContent = ev.kind;
     [String(ev.id), fmt(ev.ts), code, summary(ev)].forEach(function (c) {
@@ -44,8 +43,22 @@
       if (typeof c === "string") td.textContent = c; else td.appendChild(c);
       tr.appendChild(td);
     });
-    body.insertBefore(tr, body.firstChild);
-    while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
+    return tr;
+  }
+
+  function prepend(table, events) {
+    // One DOM change per batch, newest first; only a trickle of events is highlighted (an animation per
+    // row would keep the browser repainting under load).
+    var body = table.tBodies[0];
+    var empty = body.querySelector("tr.empty");
+    if (empty) empty.remove();
+    var newest = body.rows.length ? Number(body.rows[0].getAttribute("data-id")) : 0;
+    var fresh = events.filter(function (ev) { return ev.id > newest; }).slice(-MAX_ROWS);
+    if (!fresh.length) return;
+    var frag = document.createDocumentFragment();
+    for (var i = fresh.length - 1; i >= 0; i--) frag.appendChild(row(fresh[i], fresh.length <= 3));
+    body.insertBefore(frag, body.firstChild);
+    while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
   }
 
   // Pages with data-live="kind prefixes" refresh their content when a matching event arrives
@@ -82,10 +95,12 @@
       var batch = JSON.parse(msg.data);
       var table = document.getElementById("journal");
       var again = false;
+      if (live.indexOf("events") >= 0 && table) {
+        prepend(table, batch.events.filter(function (ev) {
+          return !filter || ev.kind === filter || ev.kind.indexOf(filter + ".") === 0;
+        }));
+      }
       batch.events.forEach(function (ev) {
-        if (live.indexOf("events") >= 0 && table) {
-          if (!filter || ev.kind === filter || ev.kind.indexOf(filter + ".") === 0) prepend(table, ev);
-        }
         live.forEach(function (prefix) {
           if (prefix !== "events" && (ev.kind === prefix || ev.kind.indexOf(prefix + ".") === 0)) again = true;
         });
