@@ -174,13 +174,9 @@ class Authenticator:
         """
         now = self.emu.clock.now_ms()
         tid = token_id or secrets.token_hex(8)
-        expires = (
-            expires_ms
-            if expires_ms is not None
-            else None
-            if ttl_seconds is None
-            else now + int(ttl_seconds * 1000)
-        )
+        expires = expires_ms
+        if expires is None and ttl_seconds is not None:
+            expires = now + int(ttl_seconds * 1000)
         secret = self.emu.signer.sign(
             user=user,
             jti=tid,
