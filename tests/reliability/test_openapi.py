@@ -62,7 +62,7 @@ def test_operations_carry_params_security_and_error_shapes(emulator: InProcessEm
             ids.add(op["operationId"])
             names = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert names == {seg[1:-1] for seg in path.split("/") if seg.startswith("{")}, path
-            expected = "IotFlowError" if path.startswith("/iot-flow") else "ThingerError"
+            expected = "IotFlowError" if path.startswith(("/iot-flow", "/thingpark")) else "ThingerError"
             for status, resp in op["responses"].items():
                 if int(status) >= 400:
                     ref = resp["content"]["application/json"]["schema"]["$ref"]
