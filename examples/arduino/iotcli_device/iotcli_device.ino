@@ -3,6 +3,17 @@
 // Run: open in the Arduino IDE (board: ESP32 or ESP8266), set WIFI_SSID and WIFI_PASSWORD, upload,
 // and watch the Serial Monitor at 115200 baud. The answer holds data for the device (its
 // send_property), e.g. a command to act on.
+//
+// !! CALLBACK_URL below points at 127.0.0.1: on the board that is the board itself, so the
+// !! request never reaches this computer. Run the emulator on the LAN instead, with a token of your own
+// !! (it refuses to listen beyond this machine with a generated one):
+// !!   iotcli emulate --host 0.0.0.0 --port 8100 --token <a-long-secret>
+// !! and use this computer's LAN address (Linux: hostname -I, macOS: ipconfig getifaddr en0,
+// !! Windows: ipconfig), e.g. 192.168.1.20:
+// !!   CALLBACK_URL = "http://<LAN-IP>:8100/v3/users/local/devices/sensor-1/callback/data"
+// !! or print this sketch with it filled in:
+// !!   iotcli --server http://<that address>:8100 --token <a-long-secret> device snippet sensor-1 --lang arduino
+// !! Keep that port closed to networks you do not trust.
 #if defined(ESP8266)
 #include <ESP8266WiFi.h>
 #include <ESP8266HTTPClient.h>
