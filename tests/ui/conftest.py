@@ -2,7 +2,8 @@
 
 The browser is Debian's ``/usr/bin/chromium`` (``apt-get install chromium``), driven by Playwright
 through ``executable_path``: no browser is ever downloaded. Without it (or without Playwright) the
-browser tests skip and say why. A failing browser test saves a screenshot under tests/ui/artifacts/.
+browser tests skip and say why (under CI=true they fail instead). A failing browser test saves a
+screenshot under tests/ui/artifacts/.
 ``IOTCLI_DOCS_SCREENSHOTS=1`` makes the tests write the documentation's screenshots (docs/img/).
 """
 
@@ -50,6 +51,8 @@ def _why_no_browser() -> str | None:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     reason = _why_no_browser()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {reason}")  # .ci/run installs chromium
     if reason:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright

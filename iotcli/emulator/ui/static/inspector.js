@@ -83,6 +83,9 @@
     }, 1000);
   }
 
+  var buffered = [];
+  var flushing = null;
+
   function startStream() {
     var live = (document.body.getAttribute("data-live") || "").split(/\s+/).filter(Boolean);
     if (!live.length || !window.EventSource) return;
@@ -96,9 +99,19 @@
       var table = document.getElementById("journal");
       var again = false;
       if (live.indexOf("events") >= 0 && table) {
-        prepend(table, batch.events.filter(function (ev) {
+        // Shown at most twice a second, however fast they come: the browser has little to redraw.
+        buffered = buffered.concat(batch.events.filter(function (ev) {
           return !filter || ev.kind === filter || ev.kind.indexOf(filter + ".") === 0;
-        }));
+        })).slice(-MAX_ROWS);
+        if (!flushing) {
+          flushing = setTimeout(function () {
+            flushing = null;
+            var shown = buffered;
+            buffered = [];
+            var current = document.getElementById("journal");
+            if (current) prepend(current, shown);
+          }, 500);
+        }
       }
       batch.events.forEach(function (ev) {
         live.forEach(function (prefix) {
