@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -230,3 +231,18 @@ def test_logout_ends_the_session(seeded: InProcessEmulator) -> None:
     assert r.status_code == 303
     assert seeded.http.get(f"{UI}/devices", follow_redirects=False).status_code == 303
     assert "Account token" in seeded.http.get(f"{UI}/login").text
+
+
+def test_record_fields_cannot_break_out_of_the_chart_data(seeded: InProcessEmulator) -> None:
+    evil = "</script><script>alert(1)</script>"
+    r = seeded.http.post(
+        "/v1/users/local/buckets/climate/data",
+        json={evil: 1, "t": 2},
+        headers={"Authorization": f"Bearer {seeded.token}"},
+    )
+    assert r.status_code == 200, r.text
+    login(seeded.http, seeded.token)
+    page = seeded.http.get(f"{UI}/buckets/climate").text
+    assert evil not in page
+    data = page.split('<script type="application/json" id="chart-data">')[1].split("</script>")[0]
+    assert json.loads(data)["series"][evil] == [1]

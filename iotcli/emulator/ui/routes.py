@@ -229,7 +229,11 @@ async def bucket(request: Request, session: Session) -> Response:
         chosen=chosen,
         min_ts=min_ts,
         max_ts=max_ts,
-        chart_json=json.dumps(data["chart"]),
+        # Inside <script type="application/json">: no "<" may end it early (field names are user data).
+        chart_json=json.dumps(data["chart"])
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026"),
     )
 
 
