@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from iotcli.delivery.masking import mask_url
+
 #: Statuses a delivery can be in. ``pending`` is the only one the worker acts on.
 PENDING, DELIVERED, DROPPED, FAILED, EXPIRED = "pending", "delivered", "dropped", "failed", "expired"
 FINAL = {DELIVERED, DROPPED, FAILED, EXPIRED}
@@ -171,6 +173,7 @@ def record_attempt(conn: sqlite3.Connection, delivery: Delivery, result: Attempt
         from urllib.parse import urlencode
 
         url = url + ("&" if "?" in url else "?") + urlencode(req.params)
+    url = mask_url(url)  # no user:password@ or ?api_key= in the journal
     conn.execute(
         "INSERT INTO delivery_attempts(delivery_id, n, ts, method, url, headers, body, status, response_body, "
         "latency_ms, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

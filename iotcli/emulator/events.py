@@ -11,7 +11,10 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 from typing import TYPE_CHECKING, Any
+
+from iotcli.delivery.masking import mask_url
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -25,6 +28,53 @@ JOURNAL_KEYS = frozenset({"id", "ts", "kind"})
 #: with options would build an encoder per event).
 encode_data = json.JSONEncoder(default=str).encode
 
+#: Rows the insert-time cap deletes at most per insert (a large excess goes in the pruner's chunks).
+CAP_STEP = 256
+#: Rejected requests: one event per (source, reason) per this many seconds; the rest are counted.
+SAMPLE_INTERVAL = 10.0
+
+
+class RejectionSampler:
+    """Counts rejected requests and lets one event per key (source and reason) through per interval,
+    so a flood of bad requests cannot push the real history out of the capped journal."""
+
+    def __init__(self, interval: float = SAMPLE_INTERVAL, max_keys: int = 10_000) -> None:
+        self.interval = interval
+        self.max_keys = max_keys
+        self.total = 0
+        #: key -> (time of the last recorded event, rejections since then not recorded)
+        self._seen: dict[tuple[Any, ...], tuple[float, int]] = {}
+
+    def admit(self, key: tuple[Any, ...]) -> int | None:
+        """None: count it, record nothing. Else record it, noting this many suppressed since the last one."""
+        self.total += 1
+        now = time.monotonic()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self.interval:
+            self._seen[key] = (last[0], last[1] + 1)
+            return None
+        if len(self._seen) >= self.max_keys:
+            self._seen.clear()  # bounded memory: many sources at once only lose their counts
+        self._seen[key] = (now, 0)
+        return last[1] if last is not None else 0
+
+
+def mask_urls(data: dict[str, Any]) -> dict[str, Any]:
+    """URLs in event data (keys named ``...url``, one level of nesting too) without credentials."""
+    out = data
+    for key, value in data.items():
+        masked = value
+        if isinstance(value, str) and "url" in key.lower():
+            masked = mask_url(value)
+        elif isinstance(value, dict) and any("url" in k.lower() for k in value):
+            masked = mask_urls(value)
+        if masked is not value:
+            if out is data:
+                out = dict(data)
+            out[key] = masked
+    return out
+
+
 #: Put in each follower's queue when the journal closes (the emulator is stopping): its stream ends.
 CLOSED: dict[str, Any] = {"id": -1, "kind": "journal.closed"}
 
@@ -33,14 +83,35 @@ class EventJournal:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self._followers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.rejections = RejectionSampler()
+        #: Every event id up to this one is deleted (the insert-time cap's progress).
+        self._floor = 0
 
     def stage(self, conn: sqlite3.Connection, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """Insert an event inside a store transaction; ``publish`` it once the transaction committed."""
         ts = self.emu.clock.now_ms()
+        data = mask_urls(data)
         cur = conn.execute(
             "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)", (ts, kind, encode_data(data))
         )
+        self.cap(conn, cur.lastrowid)
         return _event(cur.lastrowid, ts, kind, data)
+
+    def cap(self, conn: sqlite3.Connection, last_id: int | None = None) -> None:
+        """Keep the journal within ``--journal-max-events`` at insert time, not only when the pruner runs."""
+        if last_id is None:
+            last_id = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        keep = self.emu.settings.max_events
+        if last_id is None or last_id - self._floor <= keep:
+            return
+        if self._floor == 0:  # the first time: from the oldest event there is
+            oldest = conn.execute("SELECT MIN(id) FROM events").fetchone()[0]
+            self._floor = max((oldest or 1) - 1, 0)
+            if last_id - self._floor <= keep:
+                return
+        upto = min(last_id - keep, self._floor + CAP_STEP)
+        conn.execute("DELETE FROM events WHERE id <= ?", (upto,))
+        self._floor = upto
 
     @property
     def followed(self) -> bool:

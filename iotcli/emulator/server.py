@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import re
 import signal
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from iotcli.delivery.masking import mask_url
 from iotcli.emulator.settings import EmulatorSettings
 
 if TYPE_CHECKING:
@@ -168,13 +168,13 @@ def _ignore(signum: int, frame: object) -> None:
 
 
 class MaskTokens(logging.Filter):
-    """Masks ``?authorization=<token>`` in access log lines (uvicorn logs the path with its query)."""
-
-    QUERY_TOKEN = re.compile(r"(?i)(authorization=)[^&\s]*")
+    """Masks secret query values in access log lines (uvicorn logs the path with its query): the token of
+    ``?authorization=`` however it is spelled (``?authoriz%61tion=`` is the same key), ``api_key``, ..."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                self.QUERY_TOKEN.sub(r"\1*****", arg) if isinstance(arg, str) else arg for arg in record.args
+                mask_url(arg) if isinstance(arg, str) and ("?" in arg or "@" in arg) else arg
+                for arg in record.args
             )
         return True

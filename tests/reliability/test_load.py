@@ -179,8 +179,12 @@ def test_a_large_excess_is_pruned_in_small_store_jobs(
 
     def fill(conn):  # type: ignore[no-untyped-def]
         now = emu.clock.now()
-        for i in range(1000):
-            emu.events.stage(conn, "test.filler", {"n": i})
+        # Raw rows: stage() caps at insert time; an excess like this is what a lowered
+        # --journal-max-events (or an older version) leaves for the pruner.
+        conn.executemany(
+            "INSERT INTO events(ts, kind, data) VALUES (?, 'test.filler', ?)",
+            [(emu.clock.now_ms(), f'{{"n": {i}}}') for i in range(1000)],
+        )
         for i in range(400):
             did = enqueue(conn, kind="unknown-kind", message={"n": i}, now=now, due=now + 86400)
             if i % 4:  # every fourth stays pending

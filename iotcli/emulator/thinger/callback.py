@@ -145,9 +145,16 @@ async def put_settings(request: Request) -> Response:
 # -- ingest --------------------------------------------------------------------------------------
 
 
-async def _reject(svc: ThingerService, user: str, device: str, status: int, reason: str) -> None:
+async def _reject(svc: ThingerService, source: str, user: str, device: str, status: int, reason: str) -> None:
     # The reason never carries the token: ApiProblem messages from auth do not include it.
-    await svc.emu.events.record("callback.rejected", user=user, device=device, status=status, reason=reason)
+    # Sampled: one event per source and reason per interval, the others counted in the next one.
+    suppressed = svc.emu.events.rejections.admit((source, user, device, status, reason))
+    if suppressed is None:
+        return
+    extra = {"source": source, "suppressed": suppressed} if suppressed else {"source": source}
+    await svc.emu.events.record(
+        "callback.rejected", user=user, device=device, status=status, reason=reason, **extra
+    )
 
 
 async def _authorize(request: Request) -> tuple[ThingerService, DeviceInfo, Principal]:
@@ -169,7 +176,8 @@ async def _authorize(request: Request) -> tuple[ThingerService, DeviceInfo, Prin
                 400, f"device '{device}' is a {info.type} device: only HTTP devices take callback data"
             )
     except ApiProblem as problem:
-        await _reject(svc, user, device, problem.status, problem.message)
+        source = request.client.host if request.client else "?"
+        await _reject(svc, source, user, device, problem.status, problem.message)
         raise
     return svc, info, principal
 

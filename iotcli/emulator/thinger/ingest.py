@@ -193,6 +193,7 @@ class IngestWriter:
             "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)",
             [(ts, RECEIVED, encode_data(data)) for _i, ts, data in received],
         )
+        self.svc.emu.events.cap(conn)  # the journal cap holds at insert time
         if not self.svc.emu.events.followed:
             return  # nobody streams the journal: the events need not be built for publishing
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]

@@ -1,0 +1,78 @@
+"""Secrets out of URLs before they are journaled or logged: ``user:password@`` and secret query parameters.
+
+A query parameter's name is compared after percent-decoding (``?authoriz%61tion=`` is ``authorization``,
+as every parser reads it), case-insensitively.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+MASK = "*****"
+
+#: Query parameter names that carry a secret ...
+SECRET_PARAMS = {
+    "authorization",
+    "auth",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "key",
+    "secret",
+    "client_secret",
+    "password",
+    "passwd",
+    "pwd",
+    "signature",
+    "sig",
+    "session",
+    "sessionid",
+    "as_key",
+}
+#: ... and any name with one of these in it (x_api_key, auth_token, ...).
+SECRET_PARTS = ("token", "secret", "password", "passwd", "api_key", "apikey", "signature", "session", "auth")
+
+_PAIR = re.compile(r"([^&=;]*)=([^&;]*)")
+
+
+def is_secret_param(raw_name: str) -> bool:
+    name = unquote_plus(raw_name).strip().lower()
+    return name in SECRET_PARAMS or any(part in name for part in SECRET_PARTS)
+
+
+def mask_query(query: str) -> str:
+    """``a=1&api_key=xyz`` -> ``a=1&api_key=*****`` (names as sent, values of secret names masked)."""
+    if "=" not in query:
+        return query
+
+    def one(m: re.Match[str]) -> str:
+        return f"{m.group(1)}={MASK}" if is_secret_param(m.group(1)) and m.group(2) else m.group(0)
+
+    return _PAIR.sub(one, query)
+
+
+def mask_url(url: str) -> str:
+    """The URL with a password in its userinfo and the values of secret query parameters masked."""
+    if "?" not in url and "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return mask_query(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon else f"{userinfo}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, mask_query(parts.query), parts.fragment))
+
+
+def mask_path(path_and_query: str) -> str:
+    """A request target (``/path?query``) as logged by an access log, secret query values masked."""
+    path, sep, query = path_and_query.partition("?")
+    return f"{path}{sep}{mask_query(query)}" if sep else path_and_query
