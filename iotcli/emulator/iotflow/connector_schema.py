@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +27,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from iotcli.delivery.outbox import is_secret_header
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.coercion import coerce_object
+from iotcli.emulator.iotflow.templates import header_value_problem
 
 CONNECTOR_ID = "actility-http-iot"
 MASK = "*****"
@@ -272,6 +275,7 @@ def validate_connection(body: Any, stored_tiak: str | None = None) -> CheckedCon
         raise ApiProblem(400, describe(error))
     checked = CheckedConnection(coerced, unknown)
     config = coerced["configuration"]
+    check_headers(config.get("headers"))
     if config.get("lrcCompliance") is True and not config.get("tiak"):
         if stored_tiak:
             config["tiak"] = stored_tiak
@@ -291,9 +295,31 @@ def with_defaults(configuration: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Header names: an RFC 9110 token, matched whole (``$`` in a pattern matches before a final newline).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
+
+
+def check_headers(headers: Any) -> None:
+    """Every header name a token and every value sendable (no CR, LF, NUL or other control byte; Latin-1
+    only), checked with a full match: a 400 naming the header at configuration time."""
+    if not isinstance(headers, dict):
+        return
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ApiProblem(400, f"invalid header name {name[:64]!r} in 'configuration.headers'")
+        problem = header_value_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise ApiProblem(400, f"header '{name}' in 'configuration.headers' {problem}")
+
+
 def mask(configuration: dict[str, Any]) -> dict[str, Any]:
-    """A copy with every secret replaced by ``"*****"``."""
+    """A copy with every secret replaced by ``"*****"`` (secret-named header values too)."""
     out = copy.deepcopy(configuration)
+    headers = out.get("headers")
+    if isinstance(headers, dict):
+        for name, value in headers.items():
+            if value not in (None, "") and is_secret_header(name):
+                headers[name] = MASK
     for path in SECRET_PATHS:
         node: Any = out
         for key in path[:-1]:
@@ -306,6 +332,15 @@ def mask(configuration: dict[str, Any]) -> dict[str, Any]:
 def keep_secrets(new: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
     """Replace ``"*****"`` in ``new`` by the stored secret; a mask without a stored value is a 400."""
     out = copy.deepcopy(new)
+    headers, stored_headers = out.get("headers"), (stored or {}).get("headers") or {}
+    if isinstance(headers, dict):
+        for name, value in headers.items():
+            if value == MASK and is_secret_header(name):
+                if not stored_headers.get(name):
+                    raise ApiProblem(
+                        400, f"header '{name}' is '{MASK}' but no value is stored to keep: send it"
+                    )
+                headers[name] = stored_headers[name]
     for path in SECRET_PATHS:
         node: Any = out
         old: Any = stored or {}

@@ -42,7 +42,7 @@ from iotcli.emulator.iotflow.connections import (
 from iotcli.emulator.iotflow.jsonbody import compact_json, splice
 from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
 from iotcli.emulator.iotflow.reconnect import next_attempt
-from iotcli.emulator.iotflow.templates import render_headers
+from iotcli.emulator.iotflow.templates import HeaderRenderError, render_headers
 from iotcli.emulator.iotflow.uplinks import RETENTION
 from iotcli.iotflow_messages import string_typed
 
@@ -138,7 +138,11 @@ class ForwardingPolicy:
             nxt = next_attempt(self._strategy(conn), conn.closed_at or now, now)
             conn.extra["next_probe"] = nxt if nxt is not None else delivery.created_at + RETENTION
         self._sent_with[delivery.id] = conn
-        return self.build_request(conn, delivery.message, delivery.kind, delivery.body_json)
+        try:
+            return self.build_request(conn, delivery.message, delivery.kind, delivery.body_json)
+        except HeaderRenderError as exc:  # a recorded delivery error, not a silent '?' on the wire
+            self._sent_with.pop(delivery.id, None)
+            return self._final(delivery, FAILED, str(exc))
 
     def decide(self, delivery: Delivery, result: AttemptResult) -> Decision:
         conn = self._sent_with.pop(delivery.id, None)

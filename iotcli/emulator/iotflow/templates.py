@@ -136,7 +136,33 @@ def render_value(template: str, document: dict[str, Any], inner: dict[str, Any] 
 
     rendered = EXPRESSION.sub(substitute, template)
     # A header value never carries a line break, whatever the message held.
-    return rendered.replace("\r", " ").replace("\n", " ")
+    rendered = rendered.replace("\r", " ").replace("\n", " ")
+    problem = header_value_problem(rendered)
+    if problem is not None:
+        raise HeaderRenderError(f"rendered header value {problem}")
+    return rendered
+
+
+class HeaderRenderError(ValueError):
+    """A header template rendered to a value HTTP cannot carry (a control byte, a non-Latin-1 character)."""
+
+
+#: Control bytes a header value must not hold (tab is allowed, RFC 9110 field-value).
+_HEADER_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as an HTTP header value, or None."""
+    bad = _HEADER_CONTROL.search(value)
+    if bad is not None:
+        return f"holds the control character {bad.group()!r} at position {bad.start()}"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        return (
+            f"holds {value[exc.start]!r} at position {exc.start}: header values must be Latin-1 (ISO-8859-1)"
+        )
+    return None
 
 
 def render_headers(
@@ -146,4 +172,10 @@ def render_headers(
 
     ``document`` is the wrapped message (``{"DevEUI_uplink": {...}}``), ``inner`` the object inside it.
     """
-    return {name: render_value(value, document, inner) for name, value in headers.items()}
+    out = {}
+    for name, value in headers.items():
+        try:
+            out[name] = render_value(value, document, inner)
+        except HeaderRenderError as exc:
+            raise HeaderRenderError(f"header '{name}': {exc}") from None
+    return out
