@@ -15,6 +15,7 @@ because it holds tokens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -167,7 +168,7 @@ class ConfigFile:
         if self.active:
             data["active"] = self.active
         data["profiles"] = self.profiles
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=self.path.parent)
         try:
             os.fchmod(fd, 0o600)
@@ -254,11 +255,18 @@ def _alive(pid: Any) -> bool:
     return True
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` if needed and make it 0700 whatever it was: it holds tokens."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+
+
 def write_discovery(port: int, info: dict[str, Any]) -> Path:
     import tempfile
 
     d = discovery_dir()
-    d.mkdir(parents=True, exist_ok=True)
+    private_dir(d)
     path = d / f"{port}.json"
     fd, tmp = tempfile.mkstemp(prefix=".run-", dir=d)
     os.fchmod(fd, 0o600)

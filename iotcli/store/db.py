@@ -67,6 +67,8 @@ class Store:
             # Connection secrets the emulator must use (keys, proxy passwords) live in the database:
             # only its user may read it (SQLite gives the -wal and -shm files the database's mode).
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                os.chmod(self.path.parent, 0o700)  # whatever it was (an existing 0777 dir stays private too)
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)  # one made by an older version

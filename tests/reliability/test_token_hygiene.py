@@ -118,3 +118,29 @@ def test_the_event_journal_cap_holds_at_insert_time() -> None:
             assert emu.http.put("/v1/users/local/devices/d1", json={"name": f"n{i}"}).status_code == 200
         count = emu.run(emu.emu.store.read(lambda c: c.execute("SELECT COUNT(*) FROM events").fetchone()[0]))
         assert count <= 100
+
+
+def test_data_and_config_dirs_are_tightened_to_0700(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    from iotcli.config import config_path
+    from iotcli.store.db import Store
+
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chmod(data, 0o777)
+    store = Store(data / "emulator.db")
+    store.open()
+    store.close()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    os.chmod(conf_dir, 0o777)
+    monkeypatch.setenv("IOTCLI_CONFIG_DIR", str(conf_dir))
+    r = run_cli(["config", "set", "server", "http://127.0.0.1:8100"])
+    assert r.exit_code == 0, r.stderr
+    path = config_path()
+    assert path.exists()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
