@@ -30,10 +30,9 @@ from iotcli.delivery.outbox import (
     apply_decision,
     record_attempt,
 )
+from iotcli.delivery.protocols import Clock, Journal
 
 if TYPE_CHECKING:
-    from iotcli.emulator.clock import EmulatorClock
-    from iotcli.emulator.events import EventJournal
     from iotcli.store.db import Store
 
 log = logging.getLogger("iotcli.delivery")
@@ -72,8 +71,8 @@ class DeliveryWorker:
     def __init__(
         self,
         store: Store,
-        clock: EmulatorClock,
-        events: EventJournal,
+        clock: Clock,
+        events: Journal,
         http: httpx.AsyncClient,
         *,
         max_in_flight: int = MAX_IN_FLIGHT,
