@@ -41,6 +41,7 @@ PROFILE_KEYS: dict[str, str] = {
     "client_secret": "IoT Flow client secret (client-credentials login)",
     "refresh_token": "Thinger refresh token (password login): renews an expired token",
     "timeout": "request timeout in seconds",
+    "ca_file": "CA file (PEM) an https server's certificate must chain to (a private CA)",
 }
 
 
@@ -278,6 +279,19 @@ def write_discovery(port: int, info: dict[str, Any]) -> Path:
 
 def remove_discovery(port: int) -> None:
     (discovery_dir() / f"{port}.json").unlink(missing_ok=True)
+
+
+def local_emulator_ca(server: str) -> str | None:
+    """The CA file of a local ``iotcli emulate --tls`` serving ``server`` (its announcement names it)."""
+    parts = urlsplit(server)
+    if parts.scheme != "https" or not _is_loopback(parts.hostname):
+        return None
+    try:
+        info = json.loads((discovery_dir() / f"{parts.port or 443}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    ca = info.get("ca_file") if isinstance(info, dict) else None
+    return ca if isinstance(ca, str) and ca else None
 
 
 def find_local_emulator_token(server: str, user: str) -> str | None:

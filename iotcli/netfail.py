@@ -45,7 +45,8 @@ def classify(url: str, text: str) -> tuple[str, str]:
             hint = "the server does not speak TLS there: try http:// instead of https://"
         elif "certificate" in low:
             hint = (
-                "the server's certificate is not trusted here; for a private CA set SSL_CERT_FILE to its file"
+                "the server's certificate is not trusted here; for a private CA pass --ca-file FILE "
+                "(or IOTCLI_CA_FILE, or the profile's ca_file)"
             )
         else:
             hint = "check the URL's scheme and port, and the server's TLS setup"

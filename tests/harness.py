@@ -139,14 +139,21 @@ class EmulatorProcess:
         token: str = TEST_TOKEN,
         extra: Sequence[str] = (),
         env: dict[str, str] | None = None,
+        tls: bool = False,
     ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.token = token
         self.data_dir = data_dir
         args = [sys.executable, "-m", "iotcli", "emulate", "--port", str(self.port), "--token", token, *extra]
         args += ["--data-dir", str(data_dir)] if data_dir is not None else ["--in-memory"]
         self.env = {**os.environ, **(env or {})}
+        #: ``tls=True``: ``emulate --tls``; its CA file (in the data dir, or the default emulator dir).
+        self.ca_file: Path | None = None
+        if tls:
+            args.append("--tls")
+            folder = data_dir or Path(self.env["IOTCLI_DATA_DIR"]) / "emulator"
+            self.ca_file = folder / "tls" / "ca.pem"
         self.args = args
         self.proc: subprocess.Popen[str] | None = None
 
@@ -160,7 +167,11 @@ class EmulatorProcess:
                 out, err = self.proc.communicate()
                 raise RuntimeError(f"emulator exited with {self.proc.returncode}: {err or out}")
             try:
-                if httpx.get(f"{self.url}/_emulator/health", timeout=0.5).status_code == 200:
+                if self.ca_file is not None and not self.ca_file.exists():
+                    time.sleep(0.05)  # --tls: the certificate is being made
+                    continue
+                verify = str(self.ca_file) if self.ca_file else True
+                if httpx.get(f"{self.url}/_emulator/health", timeout=0.5, verify=verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -169,7 +180,10 @@ class EmulatorProcess:
         raise RuntimeError("emulator did not become healthy in time")
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+        verify = str(self.ca_file) if self.ca_file else True
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10, verify=verify
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         assert self.proc is not None

@@ -17,7 +17,7 @@ import typer
 
 from iotcli import __version__
 from iotcli.cli.errors import IotcliGroup
-from iotcli.cli.options import JsonOpt, ProfileOpt, ServerOpt, TokenOpt, UserOpt, VerboseOpt
+from iotcli.cli.options import CaFileOpt, JsonOpt, ProfileOpt, ServerOpt, TokenOpt, UserOpt, VerboseOpt
 from iotcli.cli.output import Output
 from iotcli.cli.state import CliState, GlobalOptions
 
@@ -66,7 +66,7 @@ SUMMARIES: dict[str, str] = {
 #: ``build_app(ROOT_ONLY)``: the root with a placeholder per command (its summary): ``iotcli --help``.
 ROOT_ONLY = "(root)"
 #: Root options that take a value (the command's name comes after them).
-ROOT_VALUE_OPTIONS = frozenset({"--profile", "-p", "--server", "--user", "-u", "--token"})
+ROOT_VALUE_OPTIONS = frozenset({"--profile", "-p", "--server", "--user", "-u", "--token", "--ca-file"})
 
 
 def build_app(only: str | None = None) -> typer.Typer:
@@ -153,6 +153,7 @@ def root(
     server: ServerOpt = None,
     user: UserOpt = None,
     token: TokenOpt = None,
+    ca_file: CaFileOpt = None,
     json: JsonOpt = False,
     verbose: VerboseOpt = 0,
     version: bool = typer.Option(
@@ -160,5 +161,7 @@ def root(
     ),
 ) -> None:
     """Global options apply to every command; each also comes from env IOTCLI_* and the profile."""
-    opts = GlobalOptions(profile=profile, server=server, user=user, token=token, json=json, verbose=verbose)
+    opts = GlobalOptions(
+        profile=profile, server=server, user=user, token=token, ca_file=ca_file, json=json, verbose=verbose
+    )
     ctx.obj = CliState(opts, Output(json_mode=json, verbose=verbose))

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -113,7 +114,9 @@ def detach(args: list[str], env_user: str | None = None) -> dict[str, Any]:
         )
     url = str(info["url"])
     try:
-        httpx.get(f"{url}/_emulator/health", timeout=5, verify=False).raise_for_status()
+        ca = info.get("ca_file")  # a --tls child: its own CA, verified like any client of it would
+        verify = ssl.create_default_context(cafile=str(ca)) if isinstance(ca, str) else True
+        httpx.get(f"{url}/_emulator/health", timeout=5, verify=verify).raise_for_status()
     except httpx.HTTPError as exc:
         _terminate(proc.pid)
         raise IotcliError(
@@ -245,6 +248,7 @@ def seed_in_background(
     token: str,
     then: Callable[[str], None],
     failed: Callable[[BaseException], None],
+    ca_file: str | None = None,
 ) -> None:
     """Apply ``env`` to the emulator at ``url`` once it accepts requests (the app's start-up must
     finish first, so this runs in a thread), then call ``then`` with a summary; ``failed`` on error."""
@@ -256,7 +260,8 @@ def seed_in_background(
         from iotcli.provision import apply_env
 
         try:
-            with httpx.Client(base_url=url, timeout=10, verify=False, trust_env=False) as http:
+            verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+            with httpx.Client(base_url=url, timeout=10, verify=verify, trust_env=False) as http:
                 deadline = time.monotonic() + START_TIMEOUT
                 while True:
                     try:

@@ -93,6 +93,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _certificates(folder: Path, host: str) -> Any:
+    """``--tls``: the CA and server certificate in ``<folder>/tls`` (one CA to trust, kept across restarts,
+    also for --in-memory, which keeps it in the default emulator dir: a CA is not state)."""
+    from iotcli.emulator.tls import ensure_certificates
+    from iotcli.errors import ConfigError
+
+    try:
+        return ensure_certificates(folder / "tls", host)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot make the TLS certificate in {folder / 'tls'}: {exc.strerror or exc}",
+            hint="pick another --data-dir",
+        ) from None
+
+
 def emulate(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[
@@ -182,6 +197,14 @@ def emulate(
             "--max-header-size", help="Largest request header block, e.g. 32KiB; larger ones get 400."
         ),
     ] = "32KiB",
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve HTTPS on the same port, with a certificate made on first start (its CA file is in "
+            "the banner; the CLI on this machine trusts it by itself).",
+        ),
+    ] = False,
     strict_mode: Annotated[
         str,
         typer.Option(
@@ -197,6 +220,7 @@ def emulate(
       iotcli emulate                       # 127.0.0.1:8100, state in the per-user data dir
       iotcli emulate --in-memory --port 0  # throw-away state on a free port
       iotcli emulate --time-scale 0.01     # timers run 100x faster (a 10 min timeout takes 6 s)
+      iotcli emulate --tls                 # https://127.0.0.1:8100, CA file named in the banner
       iotcli emulate --detach --in-memory --port 0 --seed env.toml   # for CI scripts
     """
     from iotcli.config import default_emulator_dir, remove_discovery, write_discovery
@@ -262,6 +286,8 @@ def emulate(
     )
     if settings.data_dir is not None:
         check_data_dir(settings.data_dir)
+    if tls:
+        settings.tls = _certificates(settings.data_dir or default_emulator_dir().expanduser(), host)
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -283,6 +309,8 @@ def emulate(
             "pid": os.getpid(),
             "data_dir": str(settings.data_dir) if settings.data_dir else None,
         }
+        if settings.tls is not None:
+            info["ca_file"] = str(settings.tls.ca_file)
         write_discovery(settings.port, info)
         if seed_env is None:
             announce(info)
@@ -294,7 +322,13 @@ def emulate(
             os.kill(os.getpid(), signal.SIGTERM)  # a clean stop; the error is reported after it
 
         seed_in_background(
-            seed_env, settings.base_url, settings.user, emu.account_token, lambda s: announce(info, s), failed
+            seed_env,
+            settings.base_url,
+            settings.user,
+            emu.account_token,
+            lambda s: announce(info, s),
+            failed,
+            ca_file=str(settings.tls.ca_file) if settings.tls is not None else None,
         )
 
     def announce(info: dict[str, Any], seeded: str | None = None) -> None:
@@ -309,7 +343,12 @@ def emulate(
             f"  token:    {info['token']}\n"
             f"  data dir: {settings.data_dir or '(in memory)'}\n"
             f"  clock:    time scale {settings.time_scale:g}\n"
-            f"  inspector: {settings.base_url}/_emulator/ui/  (iotcli emulator open)\n"
+            + (
+                f"  CA file:  {settings.tls.ca_file}  (clients trust it: curl --cacert FILE)\n"
+                if settings.tls
+                else ""
+            )
+            + f"  inspector: {settings.base_url}/_emulator/ui/  (iotcli emulator open)\n"
             + (
                 "  strictMode: reconnect (a non-2xx answer closes a strict connection)\n"
                 if settings.strict_mode == "reconnect"

@@ -31,6 +31,17 @@ TokenOpt = Annotated[
         "--token", envvar="IOTCLI_TOKEN", help="API token (Bearer).", show_envvar=True, show_default=False
     ),
 ]
+CaFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ca-file",
+        envvar="IOTCLI_CA_FILE",
+        help="CA file (PEM) an https server's certificate must chain to [default: the profile's ca_file; "
+        "a local `iotcli emulate --tls` is trusted by itself].",
+        show_envvar=True,
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help='Print only JSON on stdout: {"data": ...} or {"error": ...}.')
 ]

@@ -21,6 +21,7 @@ from iotcli.config import (
     IMPLICIT_PROFILES,
     ConfigFile,
     find_local_emulator_token,
+    local_emulator_ca,
     running_emulators,
     server_url_problem,
 )
@@ -45,6 +46,7 @@ class GlobalOptions:
     server: str | None = None
     user: str | None = None
     token: str | None = None
+    ca_file: str | None = None
     json: bool = False
     verbose: int = 0
 
@@ -112,6 +114,15 @@ class CliState:
         return find_local_emulator_token(self.server, self.user)
 
     @property
+    def ca_file(self) -> str | None:
+        """The CA file that https servers must chain to: --ca-file / IOTCLI_CA_FILE, the profile's
+        ``ca_file``, else the CA of a local ``iotcli emulate --tls`` serving this server's port."""
+        given = self.opts.ca_file or self.profile.get("ca_file")
+        if given:
+            return str(given)
+        return local_emulator_ca(self.server)
+
+    @property
     def timeout(self) -> float:
         return float(self.profile.get("timeout", 10.0))
 
@@ -126,7 +137,9 @@ class CliState:
             elif self.profile.get("refresh_token") and not self.opts.token:
                 refresher = self._refresh_thinger_token
             self._client = ApiClient(
-                make_http_client(self.server, timeout=self.timeout, transport=Environment.transport),
+                make_http_client(
+                    self.server, timeout=self.timeout, transport=Environment.transport, ca_file=self.ca_file
+                ),
                 user=self.user,
                 token=self.token,
                 token_refresher=refresher,
@@ -146,7 +159,9 @@ class CliState:
         """Renew an expired Thinger access token with the profile's refresh token (it rotates: both kept)."""
         from iotcli.client.api import ApiClient, make_http_client
 
-        with make_http_client(self.server, timeout=self.timeout, transport=Environment.transport) as http:
+        with make_http_client(
+            self.server, timeout=self.timeout, transport=Environment.transport, ca_file=self.ca_file
+        ) as http:
             answer = ApiClient(http, user=self.user).refresh_login(str(self.profile["refresh_token"]))
         prof = self.config.profiles.setdefault(self.profile_name, {})
         prof["token"] = token = str(answer["access_token"])
@@ -159,7 +174,9 @@ class CliState:
         """Renew an expired IoT Flow token with the profile's client credentials, and keep it."""
         from iotcli.client.api import ApiClient, make_http_client
 
-        with make_http_client(self.server, timeout=self.timeout, transport=Environment.transport) as http:
+        with make_http_client(
+            self.server, timeout=self.timeout, transport=Environment.transport, ca_file=self.ca_file
+        ) as http:
             answer = ApiClient(http, user=self.user).client_credentials_login(
                 str(self.profile["client_id"]), str(self.profile["client_secret"])
             )

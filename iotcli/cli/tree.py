@@ -42,6 +42,7 @@ GLOBALS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "server": (("--server",), "str", "API base URL."),
     "user": (("--user", "-u"), "str", "Account user."),
     "token": (("--token",), "str", "API token (Bearer)."),
+    "ca_file": (("--ca-file",), "str", "CA file (PEM) an https server must chain to."),
     "json": (("--json",), "flag", "Print only JSON on stdout."),
     "verbose": (("--verbose", "-v"), "count", "Show more (requests and answers)."),
 }

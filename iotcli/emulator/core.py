@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sqlite3
+import ssl
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -77,6 +78,7 @@ class Emulator:
             trust_env=False,
             headers={"User-Agent": f"iotcli-emulator/{__version__}"},
             transport=self.settings.outbound_transport,
+            verify=self._outbound_verify(),
         )
         self.deliveries = DeliveryWorker(self.store, self.clock, self.events, self.http)
         self.deliveries.transport = self.settings.outbound_transport
@@ -84,6 +86,16 @@ class Emulator:
             await hook()
         self.deliveries.start()
         self._tasks.append(asyncio.create_task(self._prune_loop(), name="journal-pruner"))
+
+    def _outbound_verify(self) -> ssl.SSLContext | bool:
+        """With ``--tls``: the system's CAs plus this emulator's own CA, so calls to its own https URLs
+        (sinks, the downlinkUrl) verify; the CA signs only this emulator's certificate."""
+        tls = self.settings.tls
+        if tls is None:
+            return True
+        ctx = ssl.create_default_context()
+        ctx.load_verify_locations(cafile=str(tls.ca_file))
+        return ctx
 
     def begin_shutdown(self) -> None:
         """A stop was asked (signal handler): end the event streams now, so the server's drain is not held up."""

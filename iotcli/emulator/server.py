@@ -69,6 +69,8 @@ def serve(
         http=guarded_protocol(settings.request_timeout),
         timeout_keep_alive=settings.timeout_keep_alive,
         h11_max_incomplete_event_size=settings.max_header_size,
+        ssl_certfile=str(settings.tls.cert_file) if settings.tls is not None else None,
+        ssl_keyfile=str(settings.tls.key_file) if settings.tls is not None else None,
     )
     logging.getLogger("uvicorn.access").addFilter(MaskTokens())
     emu_ = app.state.emu

@@ -40,6 +40,8 @@ class EmulatorSettings:
     max_header_size: int = 32 * 1024
     #: Tests: an ``httpx.AsyncBaseTransport`` every outbound request goes to instead of the network.
     outbound_transport: Any = None
+    #: ``--tls``: the certificate files (iotcli.emulator.tls.TlsFiles) the port serves HTTPS with; None = plain HTTP.
+    tls: Any = None
 
     @property
     def in_memory(self) -> bool:
@@ -54,4 +56,5 @@ class EmulatorSettings:
             host = "127.0.0.1"
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"

@@ -62,16 +62,18 @@ _STALE = (http.client.RemoteDisconnected, http.client.BadStatusLine, BrokenPipeE
 class PooledTransport:
     """Keep-alive connections per origin, checked out by one thread at a time and put back after."""
 
-    def __init__(self, timeout: float = 10.0, verify: bool = True) -> None:
+    def __init__(self, timeout: float = 10.0, verify: bool = True, ca_file: str | None = None) -> None:
         self.timeout = timeout
         self.verify = verify
+        #: https servers must chain to this CA file (``--ca-file``, a local ``emulate --tls``); None = system CAs.
+        self.ca_file = ca_file
         self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
 
     def _context(self) -> ssl.SSLContext:
         if self._ssl is None:
-            ctx = ssl.create_default_context()
+            ctx = ssl.create_default_context(cafile=self.ca_file)
             if not self.verify:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE

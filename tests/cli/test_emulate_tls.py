@@ -1,0 +1,76 @@
+"""``iotcli emulate --tls``: a real emulator process serving HTTPS, driven by the CLI and by httpx."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from iotcli.emulator.tls import ensure_certificates
+from tests.harness import TEST_TOKEN, EmulatorProcess, run_cli
+
+
+@pytest.fixture
+def tls_emulator(tmp_path: Path):
+    emu = EmulatorProcess(tmp_path / "emu", tls=True).start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+def test_tls_emulator_trusted_by_cli_and_by_its_ca_only(tls_emulator: EmulatorProcess, tmp_path: Path) -> None:
+    emu = tls_emulator
+    assert emu.url.startswith("https://") and emu.ca_file is not None and emu.ca_file.is_file()
+    # The announcement the CLI finds names the CA file (and the https URL).
+    record = json.loads((Path(os.environ["IOTCLI_DATA_DIR"]) / "running" / f"{emu.port}.json").read_text())
+    assert record["url"] == emu.url and record["ca_file"] == str(emu.ca_file)
+
+    # The CLI, without any flag: finds the emulator, its token and its CA.
+    created = run_cli(["device", "create", "d1", "--bucket", "b1", "--json"])
+    assert created.exit_code == 0, created.stderr
+    listed = run_cli(["device", "list", "--json"])
+    assert listed.exit_code == 0, listed.stderr
+    assert [d["device"] for d in listed.json()["data"]] == ["d1"]
+    sent = run_cli(["send-uplink", "--device", "d1", "--data", '{"t": 21}'])
+    assert sent.exit_code == 0, sent.stderr
+    with emu.client() as http:
+        rows = http.get("/v1/users/local/buckets/b1/data").json()
+        assert [r["val"] for r in rows] == [{"t": 21}]
+        # The emulator's own outbound calls trust its CA for its own https URLs (a sink).
+        sink = http.post("/_emulator/sinks", json={"name": "s1"}).json()
+        assert sink["url"].startswith("https://")
+        endpoint = {"endpoint": "e1", "type": "http_request", "config": {"url": sink["url"], "method": "POST"}}
+        assert http.post("/v1/users/local/endpoints", json=endpoint).status_code == 200
+        answer = http.post("/v1/users/local/endpoints/e1/call", json={"x": 1}).json()
+        assert answer["status"] == 200, answer
+
+    # A client that does not trust the CA is refused (verification is never turned off).
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(f"{emu.url}/_emulator/health")
+
+    # --ca-file names the CA to trust: the right one works, another CA gives the one-line TLS error.
+    base = ["--server", emu.url, "--token", TEST_TOKEN]
+    ok = run_cli([*base, "--ca-file", str(emu.ca_file), "device", "list", "--json"])
+    assert ok.exit_code == 0, ok.stderr
+    other = ensure_certificates(tmp_path / "other").ca_file
+    refused = run_cli([*base, "--ca-file", str(other), "device", "list"])
+    assert refused.exit_code == 6
+    assert "TLS failed" in refused.stderr and "--ca-file" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    refused = run_cli(["send-uplink", "--ca-file", str(other), "--device", "d1", "--data", "{}"])
+    assert refused.exit_code == 6, refused.stderr
+    assert "--ca-file" in refused.stderr
+    missing = run_cli([*base, "--ca-file", str(tmp_path / "nope.pem"), "device", "list"])
+    assert missing.exit_code == 3 and "nope.pem" in missing.stderr
+
+
+def test_tls_banner_names_the_ca_file(tmp_path: Path) -> None:
+    emu = EmulatorProcess(tmp_path / "emu", tls=True).start()
+    emu.stop()
+    out, _err = emu.output()
+    assert f"listening on {emu.url}" in out
+    assert f"CA file:  {emu.ca_file}" in out
