@@ -20,7 +20,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,11 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 import httpx
+
+try:
+    from benchmarks._support import free_port
+except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
+    from _support import free_port  # type: ignore[no-redef]
 
 TOKEN = "bench-token-0123456789abcdef"
 
@@ -42,12 +46,6 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the destination: a minimal keep-alive HTTP/1.1 server in its own process ------------------------

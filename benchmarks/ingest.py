@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,16 +25,15 @@ from pathlib import Path
 
 import httpx
 
+try:
+    from benchmarks._support import free_port
+except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
+    from _support import free_port  # type: ignore[no-redef]
+
 TOKEN = "bench-account-token-0123456789"
 USER = "local"
 DEVICE = "bench"
 BUCKET = "bench_data"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:

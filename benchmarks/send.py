@@ -19,13 +19,17 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+try:
+    from benchmarks._support import free_port
+except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
+    from _support import free_port  # type: ignore[no-redef]
 
 BODY = '{"temperature": 21.5, "humidity": 48}'
 ANSWER = b'{"led":"on"}'
@@ -69,12 +73,6 @@ def serve(port: int) -> None:
         await server.serve_forever()
 
     asyncio.run(main())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_sink() -> tuple[subprocess.Popen[str], str]:

@@ -27,7 +27,6 @@ import contextlib
 import json
 import random
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +40,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+try:
+    from benchmarks._support import free_port
+except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
+    from _support import free_port  # type: ignore[no-redef]
 
 TOKEN = "soak-account-token-0123456789"
 USER = "local"
@@ -436,12 +440,6 @@ async def deliver_all(
 
 
 # -- the emulator process -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
