@@ -46,7 +46,7 @@ def classify(url: str, text: str) -> tuple[str, str]:
         elif "certificate" in low:
             hint = (
                 "the server's certificate is not trusted here; for a private CA pass --ca-file FILE "
-                "(or IOTCLI_CA_FILE, or the profile's ca_file)"
+                "(or IOTCLI_CA_FILE, the profile's ca_file, or SSL_CERT_FILE)"
             )
         else:
             hint = "check the URL's scheme and port, and the server's TLS setup"
