@@ -28,6 +28,10 @@ class DeviceTarget:
     device: str
     token: str = TOKEN_PLACEHOLDER
     body: Any = field(default_factory=lambda: dict(DEFAULT_BODY))
+    #: An https server with a private CA (a local ``iotcli emulate --tls``): the CA file, and its PEM
+    #: text for code that embeds it (Arduino). None: the system's CAs.
+    ca_file: str | None = None
+    ca_pem: str | None = None
 
     @property
     def url(self) -> str:
@@ -57,7 +61,8 @@ def curl(t: DeviceTarget) -> str:
     return (
         f"# Send data to HTTP device '{t.device}'; the answer holds data for the device (may be empty).\n"
         f"curl -sS -X POST {shlex.quote(t.url)} \\\n"
-        f"  -H {shlex.quote('Authorization: Bearer ' + t.token)} \\\n"
+        + (f"  --cacert {shlex.quote(t.ca_file)} \\\n" if t.ca_file else "")
+        + f"  -H {shlex.quote('Authorization: Bearer ' + t.token)} \\\n"
         "  -H 'Content-Type: application/json' \\\n"
         f"  --data-raw {shlex.quote(t.body_json)}\n"
     )
@@ -71,6 +76,8 @@ def httpie(t: DeviceTarget) -> str:
         shlex.quote(t.url),
         shlex.quote(f"Authorization:Bearer {t.token}"),
     ]
+    if t.ca_file:
+        parts.insert(2, f"--verify={shlex.quote(t.ca_file)}")
     if isinstance(t.body, dict) and all(k.replace("_", "").replace("-", "").isalnum() for k in t.body):
         for k, v in t.body.items():
             item = f"{k}={v}" if isinstance(v, str) else f"{k}:={json.dumps(v, separators=(',', ':'))}"
@@ -84,6 +91,27 @@ def httpie(t: DeviceTarget) -> str:
 
 
 def python(t: DeviceTarget) -> str:
+    if t.ca_file:
+        # The server's certificate comes from a private CA: trust that CA file (as curl --cacert).
+        return (
+            _python(t)
+            .replace("import os\n", "import os\nimport ssl\n", 1)
+            .replace(
+                "\n\n\ndef main()",
+                f"\n# The server's certificate is signed by this CA (iotcli emulate --tls prints its path).\n"
+                f"CA_FILE = {t.ca_file!r}\n\n\ndef main()",
+                1,
+            )
+            .replace(
+                "timeout=10)",
+                "timeout=10,\n                           verify=ssl.create_default_context(cafile=CA_FILE))",
+                1,
+            )
+        )
+    return _python(t)
+
+
+def _python(t: DeviceTarget) -> str:
     return f'''"""Send data to the HTTP device {t.device!r} and print what the platform answers.
 
 Run:  pip install httpx && python {t.device}.py
@@ -185,6 +213,23 @@ def arduino(t: DeviceTarget) -> str:
         if https
         else "  WiFiClient client;\n"
     )
+    ca_const = ""
+    if https and t.ca_pem:
+        # Trust the private CA (iotcli emulate --tls): its PEM, embedded.
+        client_decl = (
+            "  WiFiClientSecure client;\n"
+            "#if defined(ESP8266)\n"
+            "  BearSSL::X509List trust(CA_CERT);\n"
+            "  client.setTrustAnchors(&trust);\n"
+            "#else\n"
+            "  client.setCACert(CA_CERT);\n"
+            "#endif\n"
+        )
+        ca_const = (
+            "// The CA that signed the server's certificate (iotcli emulate --tls: its CA file). The board checks\n"
+            "// the server's name too: the certificate names the address the emulator binds (--host).\n"
+            f'const char* CA_CERT = R"PEM(\n{t.ca_pem.strip()}\n)PEM";\n'
+        )
     secure_include = (
         "#if defined(ESP8266)\n#include <WiFiClientSecureBearSSL.h>\n#else\n#include <WiFiClientSecure.h>\n#endif\n"
         if https
@@ -209,7 +254,7 @@ const char* WIFI_PASSWORD = "<WIFI_PASSWORD>";
 const char* CALLBACK_URL = {_c_string(t.url)};
 const char* DEVICE_TOKEN = {_c_string(t.token)};
 const unsigned long SEND_EVERY_MS = 60000;
-
+{ca_const}
 String buildBody() {{
 {readings_block}  return {body_expr};
 }}
@@ -277,6 +322,12 @@ def postman_collection(t: DeviceTarget) -> dict[str, Any]:
                 "Send data to an HTTP device's callback URL with a bearer token (Thinger.io-style). "
                 "Use it with the environment that holds server, user, device and token. "
                 "Run: import both in Postman, or `newman run <collection.json> -e <environment.json>`."
+                + (
+                    f" The server's certificate is signed by a private CA: in Postman, Settings > Certificates > "
+                    f"CA certificates: select {t.ca_file} (newman: --ssl-extra-ca-certs {t.ca_file})."
+                    if t.ca_file
+                    else ""
+                )
             ),
             "schema": POSTMAN_SCHEMA,
         },

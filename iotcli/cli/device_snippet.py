@@ -79,6 +79,15 @@ def snippet(
             f"(create one with: iotcli device token create {device})"
         )
     target = snippets.DeviceTarget(state.server, state.user, device, secret, body)
+    if target.url.startswith("https://") and state.ca_file:
+        target.ca_file = str(Path(state.ca_file).expanduser().resolve())
+        if lang == "arduino":
+            try:
+                target.ca_pem = Path(target.ca_file).read_text()
+            except OSError as exc:
+                raise IotcliError(
+                    f"cannot read the CA file {target.ca_file}: {exc.strerror or exc}"
+                ) from None
     if lang == "arduino" and snippets.is_loopback_host(target.url):
         out.warn(
             f"{state.server} is this computer: a board cannot reach it. Run the emulator on the LAN "
@@ -96,6 +105,10 @@ def snippet(
         out.info(f"wrote {environment} (Postman environment: server, user, device, token)")
     elif lang == "postman":
         out.info("the token lives in a Postman environment: add --environment FILE to write it")
+    if lang == "postman" and target.ca_file:
+        out.info(
+            f"Postman must trust the server's CA: Settings > Certificates > CA certificates: {target.ca_file}"
+        )
 
 
 def _write(path: Path, text: str) -> None:

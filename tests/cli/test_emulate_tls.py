@@ -22,7 +22,9 @@ def tls_emulator(tmp_path: Path):
         emu.stop()
 
 
-def test_tls_emulator_trusted_by_cli_and_by_its_ca_only(tls_emulator: EmulatorProcess, tmp_path: Path) -> None:
+def test_tls_emulator_trusted_by_cli_and_by_its_ca_only(
+    tls_emulator: EmulatorProcess, tmp_path: Path
+) -> None:
     emu = tls_emulator
     assert emu.url.startswith("https://") and emu.ca_file is not None and emu.ca_file.is_file()
     # The announcement the CLI finds names the CA file (and the https URL).
@@ -43,7 +45,11 @@ def test_tls_emulator_trusted_by_cli_and_by_its_ca_only(tls_emulator: EmulatorPr
         # The emulator's own outbound calls trust its CA for its own https URLs (a sink).
         sink = http.post("/_emulator/sinks", json={"name": "s1"}).json()
         assert sink["url"].startswith("https://")
-        endpoint = {"endpoint": "e1", "type": "http_request", "config": {"url": sink["url"], "method": "POST"}}
+        endpoint = {
+            "endpoint": "e1",
+            "type": "http_request",
+            "config": {"url": sink["url"], "method": "POST"},
+        }
         assert http.post("/v1/users/local/endpoints", json=endpoint).status_code == 200
         answer = http.post("/v1/users/local/endpoints/e1/call", json={"x": 1}).json()
         assert answer["status"] == 200, answer
@@ -74,3 +80,36 @@ def test_tls_banner_names_the_ca_file(tmp_path: Path) -> None:
     out, _err = emu.output()
     assert f"listening on {emu.url}" in out
     assert f"CA file:  {emu.ca_file}" in out
+
+
+def test_snippets_trust_the_private_ca(tmp_path: Path) -> None:
+    ca = ensure_certificates(tmp_path / "tls").ca_file
+    base = [
+        "--server",
+        "https://127.0.0.1:8443",
+        "--ca-file",
+        str(ca),
+        "device",
+        "snippet",
+        "d1",
+        "--token",
+        "t",
+    ]
+    texts = {}
+    for lang in ("curl", "httpie", "python", "arduino", "postman"):
+        r = run_cli([*base, "--lang", lang])
+        assert r.exit_code == 0, r.stderr
+        texts[lang] = r.stdout
+    assert f"--cacert {ca}" in texts["curl"]
+    assert f"--verify={ca}" in texts["httpie"]
+    assert (
+        f"CA_FILE = {str(ca)!r}" in texts["python"]
+        and "verify=ssl.create_default_context(cafile=CA_FILE)" in texts["python"]
+    )
+    compile(texts["python"], "d1.py", "exec")
+    assert "client.setCACert(CA_CERT);" in texts["arduino"] and "setInsecure" not in texts["arduino"]
+    assert ca.read_text().strip() in texts["arduino"]
+    assert f"CA certificates: select {ca}" in json.loads(texts["postman"])["info"]["description"]
+    # Without a private CA the snippets stay as they were.
+    plain = run_cli(["--server", "https://example.com", "device", "snippet", "d1", "--token", "t"])
+    assert "--cacert" not in plain.stdout
