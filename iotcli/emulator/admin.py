@@ -54,7 +54,12 @@ ADVANCE_SCHEMA: dict[str, Any] = {
     "required": ["seconds"],
     "additionalProperties": False,
     "properties": {
-        "seconds": {"type": "number", "minimum": 0, "description": "emulated seconds to jump forward"}
+        "seconds": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 10 * 365 * 86400,
+            "description": "emulated seconds to jump forward (at most 10 years)",
+        }
     },
 }
 
@@ -81,9 +86,19 @@ async def advance(request: Request) -> Response:
     summary="Event journal; ?follow=1 streams it as Server-Sent Events",
     query={
         "follow": "1 to stream",
-        "after": "only events with a larger id",
+        "after": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 2**63 - 1,
+            "description": "only events with a larger id",
+        },
         "kind": "kind or kind prefix",
-        "limit": "at most this many (default 100, max 10000)",
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10_000,
+            "description": "at most this many (default 100, max 10000)",
+        },
     },
 )
 async def events(request: Request) -> Response:
@@ -149,11 +164,20 @@ def _sse(event: dict[str, Any]) -> str:
     "/_emulator/deliveries",
     summary="Delivery journal: every forward and endpoint call",
     query={
-        "status": "pending|delivered|dropped|failed|expired",
+        "status": {
+            "type": "string",
+            "enum": ["", "pending", "delivered", "dropped", "expired", "failed"],
+            "description": "pending|delivered|dropped|failed|expired",
+        },
         "connection": "connection id",
         "device": "device id",
         "kind": "endpoint|uplink|downlink_event",
-        "limit": "default 100, max 10000",
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10_000,
+            "description": "default 100, max 10000",
+        },
     },
 )
 async def list_deliveries(request: Request) -> Response:

@@ -133,15 +133,14 @@ def operation(spec: RouteSpec, operation_id: str) -> dict[str, Any]:
     for name in path_params(path):
         schema = spec.params.get(name) or {"type": "string", "pattern": ID_PATTERN.pattern}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
-    for name, description in spec.query.items():
+    for name, declared in spec.query.items():
+        if isinstance(declared, dict):  # a schema as strict as the handler (types, patterns, bounds)
+            description = str(declared.get("description", ""))
+            schema = {k: v for k, v in declared.items() if k != "description"}
+        else:
+            description, schema = declared, {"type": "string"}
         params.append(
-            {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "description": description,
-                "schema": {"type": "string"},
-            }
+            {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
         )
     if params:
         op["parameters"] = params

@@ -36,7 +36,8 @@ class RouteSpec:
     body: dict[str, Any] | None = None  # JSON Schema of the request body
     body_type: str = "application/json"
     status: int = 200
-    query: dict[str, str] = field(default_factory=dict)  # name -> description
+    #: name -> description, or a JSON Schema of the parameter (with its "description"), as strict as the handler.
+    query: dict[str, str | dict[str, Any]] = field(default_factory=dict)
     responses: dict[int, str] = field(default_factory=dict)  # extra status -> description
     #: JSON Schema of a path parameter when it is not an id (``^[a-zA-Z0-9_-]{1,32}$``), e.g. a number or uuid.
     params: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -49,7 +49,19 @@ async def post_uplink(request: Request) -> Response:
 @routes.get(
     "/_emulator/lorawan/downlinks",
     summary="Downlinks with their status (queued, sent, rejected, expired)",
-    query={"DevEUI": "only this device", "status": "queued|sent|rejected|expired", "limit": "default 100"},
+    query={
+        "DevEUI": {
+            "type": "string",
+            "pattern": "^([-:]*([0-9a-fA-F][-:]*){16})?$",
+            "description": "only this device (16 hex digits, dashes allowed)",
+        },
+        "status": {
+            "type": "string",
+            "enum": ["", "queued", "sent", "rejected", "expired"],
+            "description": "queued|sent|rejected|expired",
+        },
+        "limit": {"type": "integer", "minimum": 1, "maximum": 10_000, "description": "default 100"},
+    },
 )
 async def list_downlinks(request: Request) -> Response:
     await emu_of(request).auth.account(request)
