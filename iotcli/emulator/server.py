@@ -131,6 +131,15 @@ def guarded_protocol(request_timeout: float) -> type[Any]:
             self._disarm()
             super().on_response_complete()
 
+        def shutdown(self) -> None:
+            idle = self.cycle is None or self.cycle.response_complete
+            super().shutdown()
+            if idle and self.transport.get_extra_info("sslcontext") is not None:
+                # --tls: close() of an idle TLS connection waits for the client's close_notify, which a
+                # client keeping the connection for later never sends: the stop would hang for the
+                # whole graceful timeout. Nothing is in flight on it, so drop it at once.
+                self.transport.abort()
+
         def _arm(self) -> None:
             self._disarm()
             self._slow = self.loop.call_later(request_timeout, self._too_slow)

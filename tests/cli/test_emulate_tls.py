@@ -113,3 +113,17 @@ def test_snippets_trust_the_private_ca(tmp_path: Path) -> None:
     # Without a private CA the snippets stay as they were.
     plain = run_cli(["--server", "https://example.com", "device", "snippet", "d1", "--token", "t"])
     assert "--cacert" not in plain.stdout
+
+
+def test_detach_passes_tls_and_verifies_it() -> None:
+    started = run_cli(["emulate", "--detach", "--in-memory", "--port", "0", "--tls", "--json"])
+    assert started.exit_code == 0, started.stderr
+    info = started.json()["data"]
+    try:
+        # --in-memory keeps the CA in the default emulator dir: one CA to trust across runs.
+        ca = Path(os.environ["IOTCLI_DATA_DIR"]) / "emulator" / "tls" / "ca.pem"
+        assert info["url"].startswith("https://") and info["ca_file"] == str(ca)
+        listed = run_cli(["--server", info["url"], "device", "list", "--json"])
+        assert listed.exit_code == 0, listed.stderr
+    finally:
+        assert run_cli(["emulator", "stop", "--server", info["url"]]).exit_code == 0
