@@ -51,7 +51,9 @@ def login(
     server = state.server
     from iotcli.client.api import ApiClient, make_http_client
 
-    with make_http_client(server, timeout=state.timeout, transport=Environment.transport) as http:
+    with make_http_client(
+        server, timeout=state.timeout, transport=Environment.transport, ca_file=state.ca_file
+    ) as http:
         api = ApiClient(http, user=state.user)
         if client_id or client_secret:
             if not (client_id and client_secret):

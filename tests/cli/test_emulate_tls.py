@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -53,6 +54,19 @@ def test_tls_emulator_trusted_by_cli_and_by_its_ca_only(
         assert http.post("/v1/users/local/endpoints", json=endpoint).status_code == 200
         answer = http.post("/v1/users/local/endpoints/e1/call", json={"x": 1}).json()
         assert answer["status"] == 200, answer
+        # Forwarding to an https sink that answers with a class-A downlink to the https downlinkUrl.
+        http.post("/_emulator/sinks", json={"name": "app", "downlink": {"payload_hex": "0A", "FPort": 2}})
+        made = run_cli(["connection", "create", "c1", "--destination", "sink:app", "--json"])
+        assert made.exit_code == 0, made.stderr
+        up = run_cli(["send-uplink", "--deveui", "0011223344556677", "--fport", "1", "--payload-hex", "01"])
+        assert up.exit_code == 0, up.stderr
+        deadline = time.monotonic() + 10
+        seen: list = []
+        while time.monotonic() < deadline and not (seen and seen[0]["answer"].get("downlink")):
+            seen = http.get("/_emulator/sinks/app/requests").json()
+            time.sleep(0.05)
+        assert json.loads(seen[0]["body"])["DevEUI_uplink"]["downlinkUrl"].startswith(emu.url + "/iot-flow/")
+        assert seen[0]["answer"]["downlink"]["status"] == 202, seen[0]["answer"]
 
     # A client that does not trust the CA is refused (verification is never turned off).
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
