@@ -86,6 +86,11 @@ def test_tls_emulator_trusted_by_cli_and_by_its_ca_only(
     assert "--ca-file" in refused.stderr
     missing = run_cli([*base, "--ca-file", str(tmp_path / "nope.pem"), "device", "list"])
     assert missing.exit_code == 3 and "nope.pem" in missing.stderr
+    # The profile's ca_file, and IOTCLI_CA_FILE, do the same.
+    assert run_cli(["config", "set", "ca_file", str(other)]).exit_code == 0
+    assert run_cli([*base, "device", "list"]).exit_code == 6
+    env_ok = run_cli([*base, "device", "list"], env={"IOTCLI_CA_FILE": str(emu.ca_file)})
+    assert env_ok.exit_code == 0, env_ok.stderr
 
 
 def test_tls_banner_names_the_ca_file(tmp_path: Path) -> None:
