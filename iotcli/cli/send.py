@@ -313,7 +313,7 @@ def run_send(state: CliState, o: SendOptions) -> None:
         _dry_run(state, plan, first, o.repeat)
         return
 
-    transport = _transport(state, plan, o.timeout)
+    transport = _transport(state, plan, o.timeout, single=o.repeat == 1)
     try:
         if o.repeat == 1:
             _send_single(state, plan, first, transport, verbose)
@@ -328,7 +328,9 @@ def run_send(state: CliState, o: SendOptions) -> None:
 # --- sending and showing -------------------------------------------------------------------------
 
 
-def _transport(state: CliState, plan: "RequestPlan", timeout: float | None) -> "Transport":
+def _transport(
+    state: CliState, plan: "RequestPlan", timeout: float | None, *, single: bool = False
+) -> "Transport":
     seconds = timeout or state.timeout
     # An injected transport (tests: the in-process emulator) serves the profile's server only;
     # --url and --to targets are other servers, reached over the network.
@@ -336,7 +338,10 @@ def _transport(state: CliState, plan: "RequestPlan", timeout: float | None) -> "
         from iotcli.sending.transport import HttpxTransport
 
         return HttpxTransport(Environment.transport, timeout=seconds)
-    from iotcli.sending.transport import PooledTransport
+    from iotcli.sending.transport import PooledTransport, SingleShotTransport
+
+    if single and SingleShotTransport.usable(plan.url):
+        return SingleShotTransport(timeout=seconds)
 
     return PooledTransport(timeout=seconds, ca_file=_ca_file(state, plan.url))
 

@@ -8,8 +8,7 @@ wraps an httpx transport instead (the tests' in-process emulator).
 
 from __future__ import annotations
 
-import http.client
-import ssl
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +18,9 @@ from urllib.parse import urlsplit
 from iotcli.sending.request import Prepared
 
 if TYPE_CHECKING:
+    import http.client
+    import ssl
+
     import httpx
 
 
@@ -56,13 +58,19 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-_STALE = (http.client.RemoteDisconnected, http.client.BadStatusLine, BrokenPipeError, ConnectionResetError)
+def _stale() -> tuple[type[BaseException], ...]:
+    import http.client
+
+    return (http.client.RemoteDisconnected, http.client.BadStatusLine, BrokenPipeError, ConnectionResetError)
 
 
 class PooledTransport:
     """Keep-alive connections per origin, checked out by one thread at a time and put back after."""
 
     def __init__(self, timeout: float = 10.0, verify: bool = True, ca_file: str | None = None) -> None:
+        import http.client  # here: a single plain-http send (SingleShotTransport) does without it
+
+        self._http = http.client
         self.timeout = timeout
         self.verify = verify
         #: https servers must chain to this CA file (``--ca-file``, a local ``emulate --tls``); None = system CAs.
@@ -72,6 +80,8 @@ class PooledTransport:
         self._ssl: ssl.SSLContext | None = None
 
     def _context(self) -> ssl.SSLContext:
+        import ssl
+
         if self._ssl is None:
             ctx = ssl.create_default_context(cafile=self.ca_file)
             if not self.verify:
@@ -83,8 +93,8 @@ class PooledTransport:
     def _connect(self, key: tuple[str, str, int]) -> http.client.HTTPConnection:
         scheme, host, port = key
         if scheme == "https":
-            return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._context())
-        return http.client.HTTPConnection(host, port, timeout=self.timeout)
+            return self._http.HTTPSConnection(host, port, timeout=self.timeout, context=self._context())
+        return self._http.HTTPConnection(host, port, timeout=self.timeout)
 
     def send(self, request: Prepared) -> Answer:
         parts = urlsplit(request.url)
@@ -105,7 +115,7 @@ class PooledTransport:
                 conn.request(request.method, target, body=request.body, headers=headers)
                 resp = conn.getresponse()
                 body = resp.read()
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, self._http.HTTPException) as exc:
                 conn.close()
                 if reused and attempt == 0 and not isinstance(exc, TimeoutError):
                     continue  # the server closed an idle keep-alive connection: retry on a new one
@@ -132,7 +142,7 @@ class PooledTransport:
             return SendFailure(f"no answer within {self.timeout:g} s", latency, timeout=True)
         if isinstance(exc, ConnectionRefusedError):
             return SendFailure(f"cannot reach {where}: connection refused", latency)
-        if isinstance(exc, _STALE):
+        if isinstance(exc, _stale()):
             return SendFailure(f"connection closed by {where} ({exc or type(exc).__name__})", latency)
         text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return SendFailure(f"cannot reach {where}: {text}", latency)
@@ -143,6 +153,156 @@ class PooledTransport:
         for conns in pools.values():
             for conn in conns:
                 conn.close()
+
+
+class SingleShotTransport:
+    """One plain-``http://`` request on a socket of its own: what a single ``send-uplink`` needs.
+
+    The request on the wire is the one ``http.client`` would write (request line, Host,
+    Accept-Encoding: identity, the headers, Content-Length); the answer is framed by Content-Length,
+    chunked encoding, or the end of the connection; 1xx answers are skipped. ``http.client`` and the
+    ``email`` package it loads cost ~20 ms of start-up, a fifth of a single send. Many sends use
+    ``PooledTransport`` (keep-alive).
+    """
+
+    MAX_ANSWER = 64 * 1024 * 1024
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+
+    @staticmethod
+    def usable(url: str) -> bool:
+        return url.startswith("http://")
+
+    def send(self, request: Prepared) -> Answer:
+        parts = urlsplit(request.url)
+        where = parts.netloc
+        host = parts.hostname or ""
+        port = parts.port or 80
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        names = {k.lower() for k, _v in request.headers}
+        lines = [f"{request.method} {target} HTTP/1.1"]
+        if "host" not in names:
+            lines.append(f"Host: {where}")
+        if "accept-encoding" not in names:
+            lines.append("Accept-Encoding: identity")
+        lines += [f"{k}: {v}" for k, v in request.headers]
+        body = request.body or b""
+        if "content-length" not in names and (body or request.method in ("POST", "PUT", "PATCH")):
+            lines.append(f"Content-Length: {len(body)}")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        started = time.perf_counter()
+        try:
+            with socket.create_connection((host, port), timeout=self.timeout) as sock:
+                sock.sendall(data)
+                answer = self._read(sock, request.method, started)
+        except TimeoutError:
+            raise SendFailure(
+                f"no answer within {self.timeout:g} s", time.perf_counter() - started, timeout=True
+            ) from None
+        except ConnectionRefusedError:
+            raise SendFailure(
+                f"cannot reach {where}: connection refused", time.perf_counter() - started
+            ) from None
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise SendFailure(
+                f"connection closed by {where} ({exc or type(exc).__name__})", time.perf_counter() - started
+            ) from None
+        except _BadAnswer as exc:
+            raise SendFailure(
+                f"connection closed by {where} ({exc})", time.perf_counter() - started
+            ) from None
+        except OSError as exc:
+            text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            if isinstance(exc, socket.gaierror):
+                text = str(exc)
+            raise SendFailure(f"cannot reach {where}: {text}", time.perf_counter() - started) from None
+        return answer
+
+    def _read(self, sock: socket.socket, method: str, started: float) -> Answer:
+        buf = b""
+        while True:
+            while b"\r\n\r\n" not in buf:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise _BadAnswer("the answer ended before its headers" if buf else "no answer")
+                buf += chunk
+                if len(buf) > 1024 * 1024:
+                    raise _BadAnswer("answer headers too long")
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            first, *header_lines = head.decode("latin-1").split("\r\n")
+            version, _sp, rest = first.partition(" ")
+            code_text, _sp, reason = rest.partition(" ")
+            if not version.startswith("HTTP/1.") or not code_text.isdigit():
+                raise _BadAnswer(f"not an HTTP answer: {first[:60]!r}")
+            status = int(code_text)
+            headers = []
+            for line in header_lines:
+                name, sep, value = line.partition(":")
+                if sep:
+                    headers.append((name.strip(), value.strip()))
+            if 100 <= status < 200:
+                continue  # 100 Continue and friends: the real answer follows
+            break
+        lower = {k.lower(): v for k, v in headers}
+        if method == "HEAD" or status in (204, 304):
+            body = b""
+        elif "chunked" in lower.get("transfer-encoding", "").lower():
+            body = self._chunked(sock, buf)
+        elif lower.get("content-length", "").strip().isdigit():
+            length = int(lower["content-length"])
+            while len(buf) < length:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise _BadAnswer("the answer ended before its Content-Length")
+                buf += chunk
+            body = buf[:length]
+        else:  # framed by the end of the connection
+            while len(buf) <= self.MAX_ANSWER:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            body = buf
+        return Answer(
+            status=status,
+            reason=reason,
+            headers=headers,
+            body=body,
+            latency=time.perf_counter() - started,
+            http_version="HTTP/1.0" if version == "HTTP/1.0" else "HTTP/1.1",
+        )
+
+    @staticmethod
+    def _chunked(sock: socket.socket, buf: bytes) -> bytes:
+        body = b""
+        while True:
+            while b"\r\n" not in buf:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise _BadAnswer("the chunked answer ended early")
+                buf += chunk
+            size_line, buf = buf.split(b"\r\n", 1)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            except ValueError:
+                raise _BadAnswer("bad chunk size in the answer") from None
+            if size == 0:
+                return body
+            while len(buf) < size + 2:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise _BadAnswer("the chunked answer ended early")
+                buf += chunk
+            body += buf[:size]
+            buf = buf[size + 2 :]
+
+    def close(self) -> None:
+        pass
+
+
+class _BadAnswer(Exception):
+    """The bytes that came back are not a complete HTTP/1.x answer."""
 
 
 class HttpxTransport:

@@ -51,17 +51,18 @@ def test_sends_and_shows_the_answer_with_global_options_after_the_command(sink: 
     assert req.headers["authorization"] == "Bearer tok-123" and req.headers["x-site"] == "A"
 
 
-def test_no_httpx_on_a_single_send(sink: Sink) -> None:
+def test_no_httpx_pydantic_or_http_client_on_a_single_send(sink: Sink) -> None:
     probe = (
         "import sys, runpy; sys.argv = ['iotcli', 'send-uplink', '--url', sys.argv[1], 'a=1']\n"
         "try:\n    runpy.run_module('iotcli', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print('httpx' in sys.modules, 'pydantic' in sys.modules, file=sys.stderr)"
+        "print('httpx' in sys.modules, 'pydantic' in sys.modules, 'http.client' in sys.modules, file=sys.stderr)"
     )
     r = subprocess.run(
         [sys.executable, "-c", probe, sink.url], capture_output=True, text=True, env=clean_env(), timeout=60
     )
-    assert r.stderr.strip().endswith("False False"), r.stderr
+    assert r.stderr.strip().endswith("False False False"), r.stderr  # one plain-http send: a socket
+    assert sink.wait_for(1)[0].body == b'{"a":"1"}'
 
 
 @pytest.mark.parametrize(
