@@ -128,6 +128,13 @@ class Output:
         if not self.json_mode:
             self.stdout.write(text + "\n")
 
+    def progress(self, label: str, total: int) -> Any:
+        """A transient progress bar on stderr (a terminal only; not with --json): a context manager whose
+        value has ``advance(n=1)``; elsewhere the same object that does nothing."""
+        if self.json_mode or not getattr(self.stderr, "isatty", lambda: False)():
+            return _NoProgress()
+        return _Progress(self.stderr, label, total)
+
     # -- messages -------------------------------------------------------------------------------
     def info(self, text: str) -> None:
         """A note for people, on stderr so that stdout stays clean for pipes."""
@@ -208,3 +215,40 @@ def seconds_to_iso(seconds: Any) -> str | None:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         return None
     return ms_to_iso(seconds * 1000)
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def advance(self, n: int = 1) -> None:
+        return None
+
+
+class _Progress(_NoProgress):
+    def __init__(self, stream: IO[str], label: str, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=stream),
+            transient=True,
+        )
+        self._task = self._bar.add_task(label, total=total)
+
+    def __enter__(self) -> _Progress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def advance(self, n: int = 1) -> None:
+        self._bar.advance(self._task, n)
