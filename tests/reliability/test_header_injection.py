@@ -76,16 +76,10 @@ def test_connection_answers_mask_secret_header_values_and_put_keeps_them(emulato
     r = emulator.http.post(CONNECTIONS, json=body(headers))
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
-    for shown in (
-        r.json(),
-        emulator.http.get(f"{CONNECTIONS}/{cid}").json(),
-        emulator.http.get(CONNECTIONS).json()[0],
-    ):
-        assert shown["configuration"]["headers"] == {
-            "Authorization": "*****",
-            "X-Api-Key": "*****",
-            "X-Plain": "shown",
-        }
+    assert r.json()["configuration"]["headers"] == headers  # the create answer echoes what its caller sent
+    masked = {"Authorization": "*****", "X-Api-Key": "*****", "X-Plain": "shown"}
+    assert emulator.http.get(f"{CONNECTIONS}/{cid}").json()["configuration"]["headers"] == masked
+    assert emulator.http.get(CONNECTIONS).json()[0]["configuration"]["headers"] == masked
     r = emulator.http.put(f"{CONNECTIONS}/{cid}", json=body({"Authorization": "*****", "X-Api-Key": "*****"}))
     assert r.status_code == 200, r.text
     stored = emulator.emu.services["iotflow"].connections.cache[cid].configuration["headers"]

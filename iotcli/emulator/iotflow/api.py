@@ -14,7 +14,12 @@ from starlette.responses import Response
 from iotcli.emulator.admin import emu_of
 from iotcli.emulator.http import ok, read_json
 from iotcli.emulator.iotflow.connections import MAX_REPORTED_KEYS, Connection, reported_keys
-from iotcli.emulator.iotflow.connector_schema import CONNECTION_SCHEMA, CONNECTOR, CheckedConnection
+from iotcli.emulator.iotflow.connector_schema import (
+    CONNECTION_SCHEMA,
+    CONNECTOR,
+    CheckedConnection,
+    mask_secret_headers,
+)
 from iotcli.emulator.routing import RouteTable
 
 if TYPE_CHECKING:
@@ -107,7 +112,9 @@ async def create_connection(request: Request) -> Response:
 async def list_connections(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)
     base = emu_of(request).settings.base_url
-    return ok([c.to_api(base) for c in iotflow_of(request).connections.list(principal.user)])
+    return ok(
+        [mask_secret_headers(c.to_api(base)) for c in iotflow_of(request).connections.list(principal.user)]
+    )
 
 
 @routes.get(
@@ -122,7 +129,7 @@ async def list_connections(request: Request) -> Response:
 async def show_connection(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)
     conn = iotflow_of(request).connections.get(principal.user, str(request.path_params["id"]))
-    return ok(conn.to_api(emu_of(request).settings.base_url))
+    return ok(mask_secret_headers(conn.to_api(emu_of(request).settings.base_url)))
 
 
 @routes.put(

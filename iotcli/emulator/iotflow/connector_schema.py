@@ -312,14 +312,21 @@ def check_headers(headers: Any) -> None:
             raise ApiProblem(400, f"header '{name}' in 'configuration.headers' {problem}")
 
 
-def mask(configuration: dict[str, Any]) -> dict[str, Any]:
-    """A copy with every secret replaced by ``"*****"`` (secret-named header values too)."""
-    out = copy.deepcopy(configuration)
-    headers = out.get("headers")
+def mask_secret_headers(connection: dict[str, Any]) -> dict[str, Any]:
+    """A connection answer with the values of secret-named headers (``Authorization``, ``X-Api-Key``, ...)
+    as ``"*****"``: for reads (GET, list). The create and replace answers echo what their caller sent."""
+    headers = (connection.get("configuration") or {}).get("headers")
     if isinstance(headers, dict):
-        for name, value in headers.items():
-            if value not in (None, "") and is_secret_header(name):
-                headers[name] = MASK
+        connection["configuration"]["headers"] = {
+            name: MASK if value not in (None, "") and is_secret_header(name) else value
+            for name, value in headers.items()
+        }
+    return connection
+
+
+def mask(configuration: dict[str, Any]) -> dict[str, Any]:
+    """A copy with every secret replaced by ``"*****"``."""
+    out = copy.deepcopy(configuration)
     for path in SECRET_PATHS:
         node: Any = out
         for key in path[:-1]:
