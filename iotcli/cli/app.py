@@ -63,7 +63,7 @@ SUMMARIES: dict[str, str] = {
     "wait": "Wait until something has happened (exit 0), or exit 7 after --timeout with what was last seen.",
     "apply": "Make the server match an environment file: sinks, buckets, endpoints, devices (callback, properties, tokens) and connections.",
     "export": "Write what the server holds as an environment file (the format of `iotcli apply`).",
-    "fleet": "Fleets of simulated HTTP devices: provision N devices in bulk, remove them again.",
+    "fleet": "Fleets of simulated HTTP devices: provision N devices in bulk, run them on Locust, remove them again.",
 }
 #: ``build_app(ROOT_ONLY)``: the root with a placeholder per command (its summary): ``iotcli --help``.
 ROOT_ONLY = "(root)"

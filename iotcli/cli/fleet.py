@@ -1,14 +1,17 @@
-"""Fleets of simulated HTTP devices: provision N devices in bulk, remove them again.
+"""Fleets of simulated HTTP devices: provision N devices in bulk, run them on Locust, remove them again.
 
 ``fleet provision --count N --prefix sim-`` creates the devices ``sim-0001`` .. ``sim-N`` (callback settings,
 and with --with-token a device token each) and writes them to a devices file (mode 0600) that ``fleet run``
 reads; a second run creates only what is missing. ``fleet deprovision --prefix sim-`` deletes them.
-Tokens are never printed: they are only in the devices file.
+Tokens are never printed: they are only in the devices file. ``fleet run`` runs the fleet on Locust in
+this process (the optional extra ``pip install 'iotcli[fleet]'``; without it: exit 3 and how to install it).
 """
 
+import importlib.util
 import json
 import os
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +23,7 @@ from iotcli.cli.state import CliState, get_state
 from iotcli.errors import ApiError, ConfigError, UsageError
 
 fleet_app = typer.Typer(
-    help="Fleets of simulated HTTP devices: provision N devices in bulk, remove them again.",
+    help="Fleets of simulated HTTP devices: provision N devices in bulk, run them on Locust, remove them again.",
     no_args_is_help=True,
 )
 
@@ -238,3 +241,177 @@ def deprovision(
         state.out.success(f"fleet '{prefix}': {deleted} devices deleted")
     else:
         state.out.success(f"fleet '{prefix}': no devices; nothing deleted")
+
+
+class Kind(StrEnum):
+    http = "http"
+    lorawan = "lorawan"
+
+
+INSTALL_HINT = "pip install 'iotcli[fleet]'"
+
+
+def require_locust() -> None:
+    """Locust is an optional extra: without it, one line saying how to install it (exit 3)."""
+    try:
+        missing = importlib.util.find_spec("locust") is None
+    except ImportError:
+        missing = True
+    if missing:
+        raise ConfigError("fleet run needs Locust, which is not installed", hint=INSTALL_HINT)
+
+
+def _duration(text: str | None, option: str) -> float | None:
+    from iotcli.fleet.schedule import parse_duration
+
+    if text is None:
+        return None
+    try:
+        value = parse_duration(text, option)
+    except ValueError as exc:
+        raise UsageError(f"fleet run: {exc}") from None
+    return value
+
+
+@fleet_app.command("run")
+def run(
+    devices_file: FileOpt = Path(DEFAULT_FILE),
+    kind: Annotated[
+        Kind,
+        typer.Option(
+            "--kind",
+            help="http: each device POSTs to its callback URL; lorawan: uplinks through the emulator.",
+        ),
+    ] = Kind.http,
+    users: Annotated[
+        int | None, typer.Option("--users", help="Simulated devices [all in the devices file; lorawan: 10].")
+    ] = None,
+    interval: Annotated[
+        str, typer.Option("--interval", help="Time between two uplinks of one device (500ms, 60s, 2m).")
+    ] = "60s",
+    jitter: Annotated[
+        str, typer.Option("--jitter", help="Each wait varies by up to this much (20% or 0.2).")
+    ] = "0%",
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Stop after this long (30s, 5m).")
+    ] = None,
+    uplinks: Annotated[
+        int | None, typer.Option("--uplinks", help="Stop after this many uplinks in all.")
+    ] = None,
+    ramp_up: Annotated[
+        str, typer.Option("--ramp-up", help="Start the devices over this long (0: all at once).")
+    ] = "0s",
+    payload: Annotated[
+        str | None,
+        typer.Option(
+            "--payload",
+            help="Body template ({{device}}, {{counter}}, {{walk:temperature:18:25}}, {{i}}, {{fcnt}}, {{now}}).",
+        ),
+    ] = None,
+    fport: Annotated[int, typer.Option("--fport", help="lorawan: the FPort of each uplink.")] = 1,
+) -> None:
+    """Run the fleet on Locust in this process, then print a summary (sent, errors by kind, latency, rate).
+
+    Each simulated device sends on its own schedule (--interval with --jitter) until --duration or --uplinks (or Ctrl-C: every device stops and the summary is still printed, exit 130). http devices come from the devices file of `fleet provision`. Needs the extra: pip install 'iotcli[fleet]'.
+
+    Example:
+      iotcli fleet run --users 100 --interval 60s --jitter 20% --duration 5m --ramp-up 30s
+    """
+    state = get_state()
+    from iotcli.fleet.schedule import Interval, parse_jitter
+    from iotcli.fleet.template import FleetTemplate
+
+    every = _duration(interval, "--interval") or 0.0
+    if every <= 0:
+        raise UsageError("fleet run: --interval must be above 0")
+    try:
+        spread = parse_jitter(jitter)
+    except ValueError as exc:
+        raise UsageError(f"fleet run: {exc}") from None
+    limit = _duration(duration, "--duration")
+    ramp = _duration(ramp_up, "--ramp-up") or 0.0
+    if limit is not None and limit <= 0:
+        raise UsageError("fleet run: --duration must be above 0")
+    if uplinks is not None and uplinks < 1:
+        raise UsageError(f"fleet run: --uplinks must be at least 1, not {uplinks}")
+    if users is not None and users < 1:
+        raise UsageError(f"fleet run: --users must be at least 1, not {users}")
+    if payload is not None:
+        try:
+            FleetTemplate(payload)
+        except ValueError as exc:
+            raise UsageError(f"fleet run: --payload: {exc}") from None
+    if kind is Kind.http:
+        from iotcli.fleet.devices import load_devices
+
+        try:
+            header, sims = load_devices(devices_file)
+        except FileNotFoundError:
+            raise UsageError(
+                f"fleet run: no devices file {devices_file}",
+                hint="iotcli fleet provision --count N --prefix sim- --with-token",
+            ) from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"fleet run: cannot read devices file {devices_file}: {exc}") from None
+        if not sims:
+            raise UsageError(
+                f"fleet run: {devices_file} lists no devices", hint="iotcli fleet provision --count N"
+            )
+        if not any(s.token for s in sims):
+            raise UsageError(
+                f"fleet run: the devices in {devices_file} have no tokens",
+                hint="iotcli fleet provision --count N --with-token",
+            )
+        count = users or len(sims)
+        if count > len(sims):
+            raise UsageError(f"fleet run: --users {count} but {devices_file} has {len(sims)} devices")
+        host = str(header.get("server") or state.server)
+    else:
+        count = users or 10
+        host = state.server
+    require_locust()
+    from iotcli.fleet import users as fleet_users
+    from iotcli.fleet.runner import run_fleet
+
+    attrs: dict[str, Any] = {"abstract": False, "host": host, "interval": Interval(every, spread)}
+    if payload is not None:
+        attrs["payload"] = payload
+    if kind is Kind.http:
+        attrs["devices"] = sims[:count]
+        base: type[Any] = fleet_users.HttpDevice
+    else:
+        attrs.update(deveuis=fleet_users.deveuis(count), fport=fport, account_token=state.require_token())
+        base = fleet_users.LoRaWANDevice
+    user_class = type("FleetDevice", (base,), attrs)
+    state.out.info(
+        f"fleet: {count} {kind.value} devices against {host}, one uplink every {interval} ±{jitter}"
+    )
+    result = run_fleet(user_class, users=count, ramp_up=ramp, duration=limit, uplinks=uplinks)
+    result["kind"] = kind.value
+    show_summary(state, result)
+    if result["interrupted"]:
+        raise typer.Exit(130)
+
+
+def show_summary(state: CliState, result: dict[str, Any]) -> None:
+    if state.out.json_mode:
+        state.out.data(result)
+        return
+    lat = result["latency_ms"]
+
+    def ms(v: Any) -> str:
+        return "-" if v is None else f"{v:.0f} ms"
+
+    rows = {
+        "devices": result["users"],
+        "sent": result["sent"],
+        "ok": result["ok"],
+        "errors": result["errors"],
+        "latency p50/p95/p99": f"{ms(lat['p50'])} / {ms(lat['p95'])} / {ms(lat['p99'])}",
+        "rate": f"{result['rate_per_s']}/s over {result['elapsed_s']} s",
+    }
+    for err_kind, n in result["errors_by_kind"].items():
+        rows[f"  {err_kind}"] = n
+    if result["interrupted"]:
+        rows["stopped"] = "interrupted (Ctrl-C)"
+    state.out.data(rows)
