@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +24,7 @@ from iotcli.emulator.errors import (
 )
 from iotcli.emulator.hotpath import EmulatorApp
 from iotcli.emulator.iotflow import schema as iotflow_schema
+from iotcli.emulator.jsonpolicy import repair_stored
 from iotcli.emulator.routing import RouteTable, starlette_routes
 from iotcli.emulator.settings import EmulatorSettings
 from iotcli.emulator.thinger import schema as thinger_schema
@@ -62,6 +65,8 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
     """Build the emulator app. Its lifespan opens the store and starts the workers."""
     settings = settings or EmulatorSettings()
     emu = Emulator(settings, migrations())
+    # Before the services' hooks load their caches: rows older versions stored that cannot be read back.
+    emu.start_hooks.append(functools.partial(repair_stored_json, emu))
     attach_services(emu)
 
     @contextlib.asynccontextmanager
@@ -89,6 +94,14 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
     app.add_middleware(BodyLimit, max_body=settings.max_body)  # type: ignore[arg-type]
     app.add_middleware(CatchAll)  # type: ignore[arg-type]
     return app
+
+
+async def repair_stored_json(emu: Emulator) -> None:
+    """The start-up check of the JSON policy (``jsonpolicy.repair_stored``): reported in the log and journal."""
+    report = await emu.store.write(repair_stored)
+    for line in report:
+        logging.getLogger("iotcli.emulator").warning("stored data repaired: %s", line)
+        await emu.events.record("store.repaired", detail=line)
 
 
 class CatchAll:
