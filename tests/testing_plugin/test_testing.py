@@ -43,3 +43,29 @@ def test_plugin_fixture_in_pytester(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_uplink_helpers_reach_the_sink(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from iotcli.waiting import SinkRequests
+
+        def test_lorawan(iot_emulator):
+            sink = iot_emulator.sink("app")
+            iot_emulator.client.create_connection({
+                "connectorId": "actility-http-iot", "name": "c1",
+                "configuration": {"destinationURL": sink.url},
+            })
+            iot_emulator.lorawan_uplink("0018B20000000001", 2, "0a0b")
+            iot_emulator.wait(SinkRequests("app", count=1), timeout=5)
+            body = sink.requests[0]["body"]
+            assert "0a0b" in str(body)
+
+        def test_http_device(iot_emulator):
+            iot_emulator.client.create_device("d1", type="HTTP")
+            iot_emulator.send_uplink("d1", {"t": 21})
+            assert iot_emulator.client.device_stats("d1")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
