@@ -15,6 +15,9 @@ from locust.env import Environment
 
 from iotcli.fleet.users import Budget
 
+#: Seconds a device in the middle of an uplink gets to finish it when the fleet stops.
+STOP_TIMEOUT = 10.0
+
 
 def run_fleet(
     user_class: type[Any],
@@ -28,7 +31,9 @@ def run_fleet(
     """Run ``users`` simulated devices until ``duration`` seconds have passed or ``uplinks`` uplinks have
     been answered (or Ctrl-C: the summary then says ``interrupted``); the summary of the run."""
     user_class.budget = Budget(uplinks) if uplinks else None
-    env = Environment(user_classes=[user_class])
+    # stop_timeout: at the end (or Ctrl-C) a device in the middle of an uplink finishes it, so every
+    # request the server took is in the summary; devices waiting for their next uplink stop at once.
+    env = Environment(user_classes=[user_class], stop_timeout=STOP_TIMEOUT)
     answered = 0
 
     def on_request(**_kw: Any) -> None:
@@ -54,7 +59,8 @@ def run_fleet(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        runner.quit()  # stops every simulated device (their greenlets are killed)
+        runner.stop()  # graceful: uplinks in flight are answered (up to STOP_TIMEOUT), no new ones start
+        runner.quit()
     result = summary(env, time.monotonic() - started)
     result["interrupted"] = interrupted
     result["users"] = users
