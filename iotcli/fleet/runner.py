@@ -5,12 +5,14 @@ Imports Locust (gevent monkey-patching): only ``iotcli fleet run`` imports this 
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.event
 from locust.env import Environment
 
 from iotcli.fleet.users import Budget
@@ -45,10 +47,15 @@ def run_fleet(
     spawn_rate = users / ramp_up if ramp_up > 0 else float(users)
     started = time.monotonic()
     interrupted = False
+    # Ctrl-C is taken by gevent's hub and only sets a flag: a KeyboardInterrupt raised in whichever
+    # greenlet runs at that moment could abort a device's uplink after the server stored it.
+    stop_asked = gevent.event.Event()
+    handler = gevent.signal_handler(signal.SIGINT, stop_asked.set)
     runner.start(users, spawn_rate=spawn_rate)
     try:
         while True:
-            gevent.sleep(0.05)
+            if stop_asked.wait(0.05):
+                raise KeyboardInterrupt
             elapsed = time.monotonic() - started
             if duration is not None and elapsed >= duration:
                 break
@@ -61,6 +68,7 @@ def run_fleet(
     finally:
         runner.stop()  # graceful: uplinks in flight are answered (up to STOP_TIMEOUT), no new ones start
         runner.quit()
+        handler.cancel()
     result = summary(env, time.monotonic() - started)
     result["interrupted"] = interrupted
     result["users"] = users
