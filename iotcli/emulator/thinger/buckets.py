@@ -198,6 +198,25 @@ def write_record(
     return ts
 
 
+def records_in_range(
+    user: str, bucket: str, min_ts: int | None, max_ts: int | None, device: str | None = None
+) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (and its arguments) of a bucket's records in ``[min_ts, max_ts]`` (None: no bound),
+    optionally only those one device's callback wrote: reads, range deletes and exports share it."""
+    sql = "WHERE user = ? AND bucket = ?"
+    args: list[Any] = [user, bucket]
+    if device is not None:
+        sql += " AND device = ?"
+        args.append(device)
+    if min_ts is not None:
+        sql += " AND ts >= ?"
+        args.append(min_ts)
+    if max_ts is not None:
+        sql += " AND ts <= ?"
+        args.append(max_ts)
+    return sql, args
+
+
 def prune(conn: sqlite3.Connection, info: BucketInfo, now_ms: int) -> int:
     if info.retention_ms is None:
         return 0
@@ -347,17 +366,8 @@ async def read_records(
 
     def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         prune(conn, info, now)
-        sql = "SELECT ts, val FROM th_bucket_data WHERE user = ? AND bucket = ?"
-        args: list[Any] = [user, bucket]
-        if device is not None:
-            sql += " AND device = ?"
-            args.append(device)
-        if min_ts is not None:
-            sql += " AND ts >= ?"
-            args.append(min_ts)
-        if max_ts is not None:
-            sql += " AND ts <= ?"
-            args.append(max_ts)
+        where, args = records_in_range(user, bucket, min_ts, max_ts, device)
+        sql = f"SELECT ts, val FROM th_bucket_data {where}"
         sql += f" ORDER BY ts {'DESC' if desc else 'ASC'}"
         if query.interval is None or query.agg_type is None:
             rows = conn.execute(sql + " LIMIT ?", [*args, query.items]).fetchall()
@@ -411,15 +421,8 @@ async def clear_data(request: Request) -> Response:
     def write(conn: sqlite3.Connection) -> tuple[int, dict[str, Any]]:
         if BUCKET_DOCS.fetch(conn, user, bucket) is None:
             raise not_found("bucket", bucket)
-        sql = "DELETE FROM th_bucket_data WHERE user = ? AND bucket = ?"
-        args: list[Any] = [user, bucket]
-        if min_ts is not None:
-            sql += " AND ts >= ?"
-            args.append(min_ts)
-        if max_ts is not None:
-            sql += " AND ts <= ?"
-            args.append(max_ts)
-        cur = conn.execute(sql, args)
+        where, args = records_in_range(user, bucket, min_ts, max_ts)
+        cur = conn.execute(f"DELETE FROM th_bucket_data {where}", args)
         data: dict[str, Any] = {"user": user, "bucket": bucket, "records": cur.rowcount}
         if min_ts is not None or max_ts is not None:
             data.update(min_ts=min_ts, max_ts=max_ts)

@@ -22,7 +22,7 @@ from iotcli.delivery.outbox import PENDING, Delivery, enqueue
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok, path_id, read_json
 from iotcli.emulator.routing import RouteTable
-from iotcli.emulator.thinger.buckets import BUCKET_DOCS, prune, record_value
+from iotcli.emulator.thinger.buckets import BUCKET_DOCS, prune, record_value, records_in_range
 from iotcli.emulator.thinger.service import account_user, exists, not_found
 from iotcli.emulator.thinger.validation import request_schema, validate
 
@@ -157,17 +157,9 @@ async def create_export(request: Request) -> Response:
         if callback == "endpoint" and not exists(conn, "th_endpoints", "endpoint", user, str(endpoint)):
             raise ApiProblem(400, f"field 'endpoint': endpoint '{endpoint}' does not exist")
         prune(conn, info, now)
-        sql = "SELECT ts, val FROM th_bucket_data WHERE user = ? AND bucket = ?"
-        args: list[Any] = [user, bucket]
-        if min_ts is not None:
-            sql += " AND ts >= ?"
-            args.append(min_ts)
-        if max_ts is not None:
-            sql += " AND ts <= ?"
-            args.append(max_ts)
-        rows = [
-            (r[0], record_value(json.loads(r[1]), r[0])) for r in conn.execute(sql + " ORDER BY ts", args)
-        ]
+        where, args = records_in_range(user, bucket, min_ts, max_ts)
+        sql = f"SELECT ts, val FROM th_bucket_data {where} ORDER BY ts"
+        rows = [(r[0], record_value(json.loads(r[1]), r[0])) for r in conn.execute(sql, args)]
         content = render(rows, data_type, ts_format, bucket)
         # A path id like every other (contract section 1): "<data_type>-<created ms>[-n]".
         file = f"{data_type}-{now}"
