@@ -1,4 +1,4 @@
-"""The bad-input matrix (docs/reliability.md): one test per row.
+"""The bad-input matrix (docs/reference/bad-input.md): one test per row.
 
 Each row sends a bad request to each surface it applies to and checks the status and message the contract
 gives, in the surface's error shape, and that nothing already stored changed (every table is read before
