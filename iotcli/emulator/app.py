@@ -91,6 +91,7 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.emu = emu
+    app.state.route_tables = tables  # the OpenAPI document's source (openapi.py)
     app.add_middleware(BodyLimit, max_body=settings.max_body)  # type: ignore[arg-type]
     app.add_middleware(CatchAll)  # type: ignore[arg-type]
     return app

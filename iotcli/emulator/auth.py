@@ -21,16 +21,16 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jwt
 from starlette.requests import Request
 
+from iotcli.emulator.clock import EmulatorClock
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.permissions import ActionMap, Grant
-
-if TYPE_CHECKING:
-    from iotcli.emulator.core import Emulator
+from iotcli.emulator.settings import EmulatorSettings
+from iotcli.store.db import Store
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,21 @@ def token_from(request: Request) -> str | None:
     return None
 
 
+class AuthHost(Protocol):
+    """What the authenticator uses of the Emulator (a Protocol, so this module does not import ``core``)."""
+
+    account_token: str
+    legacy_account_hashes: frozenset[str]
+    signer: TokenSigner
+    clock: EmulatorClock
+    settings: EmulatorSettings
+    store: Store
+
+
 class Authenticator:
     """Resolves tokens to principals, with an in-memory cache invalidated on every change."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: AuthHost) -> None:
         self.emu = emu
         self._account_hash = hash_token(emu.account_token)
         #: Hashes of account tokens an older version generated (opaque): still accepted (see core.py).

@@ -12,12 +12,12 @@ import contextlib
 import json
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from iotcli.delivery.masking import mask_url
-
-if TYPE_CHECKING:
-    from iotcli.emulator.core import Emulator
+from iotcli.emulator.clock import EmulatorClock
+from iotcli.emulator.settings import EmulatorSettings
+from iotcli.store.db import Store
 
 #: A follower that falls this far behind is dropped rather than letting memory grow.
 FOLLOWER_QUEUE = 10_000
@@ -79,8 +79,16 @@ def mask_urls(data: dict[str, Any]) -> dict[str, Any]:
 CLOSED: dict[str, Any] = {"id": -1, "kind": "journal.closed"}
 
 
+class JournalHost(Protocol):
+    """What the journal uses of the Emulator (a Protocol, so this module does not import ``core``)."""
+
+    clock: EmulatorClock
+    settings: EmulatorSettings
+    store: Store
+
+
 class EventJournal:
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: JournalHost) -> None:
         self.emu = emu
         self._followers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.rejections = RejectionSampler()

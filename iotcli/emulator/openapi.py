@@ -211,9 +211,7 @@ def build_openapi(tables: list[RouteTable], server_url: str | None = None) -> di
 
 @routes.get("/_emulator/openapi.json", summary="This OpenAPI document (no auth)", auth=False)
 async def openapi_document(request: Request) -> Response:
-    # Imported here: app.py imports this module to mount its route table.
-    from iotcli.emulator.app import route_tables
-
-    doc = build_openapi(route_tables(), str(request.base_url).rstrip("/"))
+    # The tables create_app mounted (``app.state.route_tables``): this module does not import app.py.
+    doc = build_openapi(request.app.state.route_tables, str(request.base_url).rstrip("/"))
     # No secret in it, so any origin may read it (Swagger UI / editor in a browser).
     return JSONResponse(doc, headers={"Access-Control-Allow-Origin": "*"})
