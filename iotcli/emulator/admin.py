@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from iotcli.delivery.outbox import FINAL, delivery_to_dict
+from iotcli.delivery.outbox import FINAL
+from iotcli.emulator import deliveries
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.events import CLOSED, FOLLOWER_QUEUE
@@ -184,23 +184,11 @@ async def list_deliveries(request: Request) -> Response:
     emu = emu_of(request)
     await emu.auth.account(request)
     limit = query_int(request, "limit", 100, minimum=1, maximum=10_000) or 100
-    filters = {k: request.query_params.get(k) for k in ("status", "connection", "device", "kind")}
+    filters = {k: request.query_params.get(k) for k in deliveries.FILTERS}
     status = filters["status"]
-    if status and status not in FINAL | {"pending"}:
+    if status and status not in deliveries.STATUSES:
         raise ApiProblem(400, f"query parameter 'status' must be one of pending, {', '.join(sorted(FINAL))}")
-
-    def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM deliveries WHERE 1=1"
-        args: list[Any] = []
-        for key, value in filters.items():
-            if value:
-                sql += f" AND {key} = ?"
-                args.append(value)
-        sql += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
-        return [delivery_to_dict(r) for r in conn.execute(sql, args).fetchall()]
-
-    return ok(await emu.store.read(query))
+    return ok(await deliveries.list_deliveries(emu, filters, limit=limit))
 
 
 #: Delivery ids are numbers (the OpenAPI document says so instead of the generic id pattern).
@@ -218,21 +206,7 @@ def _delivery_id(request: Request) -> int:
 async def show_delivery(request: Request) -> Response:
     emu = emu_of(request)
     await emu.auth.account(request)
-    did = _delivery_id(request)
-
-    def query(conn: sqlite3.Connection) -> dict[str, Any] | None:
-        row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (did,)).fetchone()
-        if row is None:
-            return None
-        attempts = conn.execute(
-            "SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY n", (did,)
-        ).fetchall()
-        return delivery_to_dict(row, attempts)
-
-    data = await emu.store.read(query)
-    if data is None:
-        raise ApiProblem(404, f"delivery {did} not found")
-    return ok(data)
+    return ok(await deliveries.show(emu, _delivery_id(request)))
 
 
 @routes.post(
@@ -244,14 +218,5 @@ async def replay_delivery(request: Request) -> Response:
     emu = emu_of(request)
     await emu.auth.account(request)
     did = _delivery_id(request)
-    exists = await emu.store.read(
-        lambda c: c.execute("SELECT status FROM deliveries WHERE id = ?", (did,)).fetchone()
-    )
-    if exists is None:
-        raise ApiProblem(404, f"delivery {did} not found")
-    if not await emu.worker.replay(did):
-        raise ApiProblem(
-            400, f"delivery {did} is {exists['status']}: only failed, dropped or expired ones can be replayed"
-        )
-    await emu.events.record("delivery.replayed", delivery=str(did))
+    await deliveries.replay(emu, did)
     return ok({"id": str(did), "status": "pending"})

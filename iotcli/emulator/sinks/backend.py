@@ -3,7 +3,8 @@
 The routes (``routes.py``) only parse and answer; this object owns the state, the SQL and the rules:
 which answer a request gets (the status sequence, then the default), the journal of requests (capped
 like the event journal), the events, and the class-A loop-back (a ``DevEUI_downlink`` posted to the
-``downlinkUrl`` of each ``DevEUI_uplink`` received).
+``downlinkUrl`` of each ``DevEUI_uplink`` received, sent by ``loopback.py``). ``records.py`` shapes a
+recorded request for the API.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import random
 import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
-from iotcli.delivery.outbox import MAX_JOURNAL_BODY, is_secret_header
-from iotcli.emulator import jsonpolicy
+from iotcli.delivery.outbox import MAX_JOURNAL_BODY
 from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.sinks.loopback import LoopBack, loop_back
+from iotcli.emulator.sinks.records import encode_body, request_to_dict
 from iotcli.sinkspec import RESET, TIMEOUT, ScriptError, SinkScript, parse_script
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ log = logging.getLogger("iotcli.emulator")
 #: Requests kept per sink; older ones are pruned as new ones arrive (and, with ``--journal-max-age``,
 #: those older than that, like the journals).
 MAX_REQUESTS_PER_SINK = 10_000
-MASK = "*****"
 
 
 @dataclass
@@ -51,6 +51,7 @@ class SinkService:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self._tasks: set[asyncio.Task[None]] = set()
+        self.loopback = LoopBack(emu, self._tasks)
 
     # -- life cycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -292,119 +293,5 @@ class SinkService:
     # -- class-A loop-back ----------------------------------------------------------------------
     def send_downlink(self, name: str, plan: Plan) -> None:
         """Post the plan's downlink off the request path (the uplink has been answered by then)."""
-        if plan.downlink is None:
-            return
-        task = asyncio.create_task(self._send_downlink(name, plan.request_id, plan.downlink))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send_downlink(self, name: str, request_id: int, downlink: dict[str, Any]) -> None:
-        url, message = downlink["url"], {"DevEUI_downlink": downlink["message"]}
-        result: dict[str, Any] = {"url": url}
-        try:
-            status, answer = await self._post_downlink(url, message)
-            result["status"] = status
-            if isinstance(answer, dict) and "id" in answer:
-                result["id"] = answer["id"]
-            elif answer is not None:
-                result["answer"] = answer
-        except Exception as exc:  # noqa: BLE001 - recorded, not raised (nobody waits on this task)
-            result["error"] = f"{type(exc).__name__}: {exc}"
-
-        def write(conn: sqlite3.Connection) -> dict[str, Any]:
-            row = conn.execute("SELECT answer FROM sink_requests WHERE id = ?", (request_id,)).fetchone()
-            if row is not None:
-                recorded = json.loads(row["answer"])
-                recorded["downlink"] = result
-                conn.execute(
-                    "UPDATE sink_requests SET answer = ? WHERE id = ?", (json.dumps(recorded), request_id)
-                )
-            return self.emu.events.stage(
-                conn,
-                "sink.downlink",
-                {
-                    "sink": name,
-                    "request": request_id,
-                    "DevEUI": downlink["message"]["DevEUI"],
-                    "http_status": result.get("status"),
-                    "error": result.get("error"),
-                },
-            )
-
-        with contextlib.suppress(Exception):
-            self.emu.events.publish(await self.emu.store.write(write))
-
-    async def _post_downlink(self, url: str, message: dict[str, Any]) -> tuple[int, Any]:
-        own = f"{self.emu.settings.base_url}/iot-flow/downlinkMessages/"
-        iotflow = self.emu.services.get("iotflow")
-        if url.startswith(own) and iotflow is not None:
-            # The emulator's own downlinkUrl: queued directly (the same service the route calls), so
-            # the loop-back also works when nothing listens on the base URL (in-process tests).
-            try:
-                return 202, await iotflow.downlinks.post(url[len(own) :].split("?")[0], message)
-            except ApiProblem as exc:
-                return exc.status, {"message": exc.message}
-        assert self.emu.http is not None
-        response = await self.emu.http.post(url, json=message)
-        try:
-            return response.status_code, response.json()
-        except ValueError:
-            return response.status_code, response.text[:200] or None
-
-
-def loop_back(text: str, downlink: dict[str, Any]) -> dict[str, Any] | None:
-    """The downlink to post for a request body, when it is a ``DevEUI_uplink`` with a ``downlinkUrl``."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    uplink = data.get("DevEUI_uplink") if isinstance(data, dict) else None
-    if not isinstance(uplink, dict):
-        return None
-    url, deveui = uplink.get("downlinkUrl"), uplink.get("DevEUI")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or not isinstance(deveui, str):
-        return None
-    fport = downlink.get("FPort") or uplink.get("FPort") or 1
-    return {"url": url, "message": {"DevEUI": deveui, "FPort": fport, "payload_hex": downlink["payload_hex"]}}
-
-
-def encode_body(body: Any) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, str):
-        return body.encode()
-    return json.dumps(body).encode()
-
-
-def request_to_dict(row: sqlite3.Row, secrets: bool = False) -> dict[str, Any]:
-    headers: dict[str, str] = {}
-    for key, value in json.loads(row["headers"]):
-        shown = value if secrets or not is_secret_header(key) else MASK
-        headers[key] = f"{headers[key]}, {shown}" if key in headers else shown
-    query: dict[str, Any] = {}
-    for key, value in parse_qsl(row["query"], keep_blank_values=True):
-        shown = value if secrets or not is_secret_header(key) else MASK
-        if key in query:
-            previous = query[key]
-            query[key] = [*previous, shown] if isinstance(previous, list) else [previous, shown]
-        else:
-            query[key] = shown
-    body = row["body"]
-    try:
-        # The edge policy's decoder: a body with 1e400 or a lone surrogate is shown as text only.
-        decoded = jsonpolicy.decode(body) if body else None
-    except (ValueError, TypeError):
-        decoded = None
-    return {
-        "id": row["id"],
-        "sink": row["sink"],
-        "ts": row["ts"],
-        "method": row["method"],
-        "path": row["path"] or "/",
-        "query": query,
-        "headers": headers,
-        "body": body,
-        "json": decoded,
-        "size": row["size"],
-        "answer": json.loads(row["answer"]),
-    }
+        if plan.downlink is not None:
+            self.loopback.send(name, plan.request_id, plan.downlink)

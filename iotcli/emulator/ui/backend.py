@@ -12,7 +12,9 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from iotcli.delivery.outbox import FINAL, PENDING, delivery_to_dict, is_secret_header
+from iotcli.delivery.outbox import FINAL, is_secret_header
+from iotcli.emulator import deliveries as journal
+from iotcli.emulator.deliveries import STATUSES
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connector_schema import MASK
 from iotcli.emulator.thinger.bucket_query import ReadQuery
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 PAGE = 50
 #: Points the bucket chart draws at most (the API's own maximum per read).
 CHART_POINTS = 1000
-STATUSES = (PENDING, *sorted(FINAL))
 
 
 # -- masking ---------------------------------------------------------------------------------------
@@ -310,39 +311,15 @@ async def deliveries(
 ) -> dict[str, Any]:
     if status and status not in STATUSES:
         raise ApiProblem(400, f"status must be one of {', '.join(STATUSES)}")
-
-    def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM deliveries WHERE 1=1"
-        args: list[Any] = []
-        for column, value in (("status", status), ("connection", connection), ("device", device)):
-            if value:
-                sql += f" AND {column} = ?"
-                args.append(value)
-        if before is not None:
-            sql += " AND id < ?"
-            args.append(before)
-        rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, PAGE + 1]).fetchall()
-        return [delivery_to_dict(r) for r in rows]
-
-    items = await emu.store.read(read)
+    filters = {"status": status, "connection": connection, "device": device}
+    items = await journal.list_deliveries(emu, filters, limit=PAGE + 1, before=before)
     more = len(items) > PAGE
     items = items[:PAGE]
     return {"rows": items, "next_before": int(items[-1]["id"]) if more and items else None}
 
 
 async def delivery(emu: Emulator, did: int) -> dict[str, Any]:
-    def read(conn: sqlite3.Connection) -> dict[str, Any] | None:
-        row = conn.execute("SELECT * FROM deliveries WHERE id = ?", (did,)).fetchone()
-        if row is None:
-            return None
-        attempts = conn.execute(
-            "SELECT * FROM delivery_attempts WHERE delivery_id = ? ORDER BY n", (did,)
-        ).fetchall()
-        return delivery_to_dict(row, attempts)
-
-    data = await emu.store.read(read)
-    if data is None:
-        raise ApiProblem(404, f"delivery {did} not found")
+    data = await journal.show(emu, did)
     for attempt in data["attempt_log"]:
         # The journal masks secret headers already; masked once more in case an older row did not.
         attempt["headers"] = mask_headers(attempt["headers"])
