@@ -29,9 +29,9 @@ COMMANDS: dict[str, str] = {
     "emulate": "emulate",
     "emulator": "emulator_cmd",
     "device": "device",
-    "bucket": "resources",
-    "endpoint": "resources",
-    "property": "resources",
+    "bucket": "bucket",
+    "endpoint": "endpoint",
+    "property": "property",
     "connection": "connection",
     "send-uplink": "send",
     "downlink": "downlink",
@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "apply": "apply",
     "export": "apply",
     "fleet": "fleet",
+    "check": "check",
 }
 #: What ``iotcli --help`` lists for each command, without importing the modules (a command's help is its
 #: module's; ``tests/cli/test_app.py`` checks that these are the same first paragraphs).
@@ -64,6 +65,7 @@ SUMMARIES: dict[str, str] = {
     "apply": "Make the server match an environment file: sinks, buckets, endpoints, devices (callback, properties, tokens) and connections.",
     "export": "Write what the server holds as an environment file (the format of `iotcli apply`).",
     "fleet": "Fleets of simulated HTTP devices: provision N devices in bulk, run them on Locust, remove them again.",
+    "check": "Run scenario files: set up, send uplinks and downlinks, move the clock, wait, and check what should hold.",
 }
 #: ``build_app(ROOT_ONLY)``: the root with a placeholder per command (its summary): ``iotcli --help``.
 ROOT_ONLY = "(root)"

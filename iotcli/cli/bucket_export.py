@@ -1,4 +1,4 @@
-"""``iotcli bucket export`` through the server's own export files.
+"""``iotcli bucket export``: through the server's own export files, and the CSV of a page-by-page read.
 
 ``POST /v1/users/{user}/buckets/{bucket}/exports`` asks for a file (CSV, or JSON for the JSON-lines
 output), ``GET .../exports/{file}`` downloads it, then the export is deleted again. A real server makes
@@ -9,13 +9,17 @@ export routes (404/405 on the POST) gets the page-by-page read instead (``None``
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
+import tempfile
 import time
 from typing import IO, TYPE_CHECKING, Any
 
+from iotcli.cli.resources import MAX_ITEMS
 from iotcli.errors import ApiError, IotcliError
 
 if TYPE_CHECKING:
+    from iotcli.cli.output import Output
     from iotcli.client.api import ApiClient
 
 #: How long a real server may take to make the file.
@@ -65,6 +69,65 @@ def via_exports(
     return len(rows)
 
 
+def export_records(
+    api: ApiClient,
+    out: Output,
+    bucket: str,
+    fmt: str,
+    min_ts: int | None,
+    max_ts: int | None,
+    target: IO[str],
+    *,
+    page_size: int | None = None,
+) -> int:
+    """Write every record of ``bucket`` in the window to ``target`` (``fmt`` jsonl or csv): through the
+    server's export file unless ``page_size`` asks for the page-by-page read (also the fallback when
+    the server has none). A count of records on a terminal's stderr as it goes; the number written."""
+    err = out.stderr
+    progress = bool(getattr(err, "isatty", lambda: False)()) and not out.json_mode
+    count = 0
+    fields: dict[str, None] = {}
+    has_scalar = False
+    # CSV needs the union of fields before the first row: spool the records, then write.
+    spool = tempfile.TemporaryFile("w+", encoding="utf-8") if fmt == "csv" else None  # noqa: SIM115
+    sink = spool if spool is not None else target
+    exported: int | None = None
+    try:
+        if page_size is None:
+            exported = via_exports(api, bucket, fmt, min_ts, max_ts, target)
+        pages = (
+            ()
+            if exported is not None
+            else api.iter_bucket(bucket, min_ts=min_ts, max_ts=max_ts, page_size=page_size or MAX_ITEMS)
+        )
+        count = exported or 0
+        for page in pages:
+            for rec in page:
+                sink.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
+                val = rec.get("val")
+                if isinstance(val, dict):
+                    for key in val:
+                        fields.setdefault(key, None)
+                else:
+                    has_scalar = True
+            count += len(page)
+            if progress:
+                err.write(f"\rexported {count} records")
+                err.flush()
+        if spool is not None and exported is None:
+            write_csv(spool, fields, has_scalar, target)
+    except IotcliError:
+        if progress:
+            err.write("\n")
+        raise
+    finally:
+        if spool is not None:
+            spool.close()
+    if progress:
+        err.write("\n")
+    return count
+
+
 def _download(api: ApiClient, bucket: str, file: str, wait: float) -> bytes:
     deadline = time.monotonic() + wait
     while True:
@@ -74,3 +137,29 @@ def _download(api: ApiClient, bucket: str, file: str, wait: float) -> bytes:
             if exc.status != 404 or time.monotonic() >= deadline:
                 raise
         time.sleep(POLL_SECONDS)
+
+
+def csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def write_csv(spool: IO[str], fields: dict[str, None], has_scalar: bool, out: IO[str]) -> None:
+    """Second pass over the spooled JSON lines: header = ts + the union of fields."""
+    header = ["ts", *fields] + (["val"] if has_scalar else [])
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    spool.seek(0)
+    for line in spool:
+        rec = json.loads(line)
+        val = rec.get("val")
+        row = [csv_cell(rec.get("ts"))]
+        row += [csv_cell(val.get(k)) if isinstance(val, dict) else "" for k in fields]
+        if has_scalar:
+            row.append("" if isinstance(val, dict) else csv_cell(val))
+        writer.writerow(row)

@@ -58,6 +58,10 @@ def show(
     token_src = source(opts.token, "token")
     if token and token_src == "default":
         token_src = "local emulator"
+    ca_file = state.ca_file
+    ca_src = source(opts.ca_file, "ca_file")
+    if ca_file and ca_src == "default":
+        ca_src = "local emulator (emulate --tls)"
     data = {
         "config_file": str(config_path()),
         "profile": state.profile_name,
@@ -67,6 +71,8 @@ def show(
         "user_source": source(opts.user, "user"),
         "token": (token if reveal else mask("token", token)) if token else None,
         "token_source": token_src if token else None,
+        "ca_file": ca_file,
+        "ca_source": ca_src if ca_file else None,
     }
     state.out.data(data)
 

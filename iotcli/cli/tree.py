@@ -31,7 +31,8 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 from typer.models import OptionInfo
 
 GLOBAL_EPILOG = (
-    "The global options (--profile --server --user --token --json -v) go here too; see: iotcli --help"
+    "The global options (--profile --server --user --token --json -v) go here too, "
+    "and so does --ca-file; see: iotcli --help"
 )
 HELP_NAMES = ("-h", "--help")  # the root's context_settings, inherited by every command
 _PREFIX = "global_"
