@@ -1,15 +1,14 @@
 """The iotcli command tree: this module only assembles it.
 
 Each group lives in its own module with a ``register(app)`` function; the root callback resolves
-the global options; ``IotcliGroup`` is the one error boundary.
+the global options; ``IotcliGroup`` is the one error boundary. How a command builds only its own
+group of the tree (and ``iotcli --help`` none) is ``iotcli.cli.tree``'s business.
 
 Command modules do not use ``from __future__ import annotations``: typer reads every parameter's
 annotation at each start, and string annotations cost a ``compile()`` each (~25 ms for a group);
 evaluated once at import they cost nothing more. ``tests/cli/test_app.py`` keeps it that way.
 """
 
-import importlib
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,9 @@ from iotcli.cli.errors import IotcliGroup
 from iotcli.cli.options import CaFileOpt, JsonOpt, ProfileOpt, ServerOpt, TokenOpt, UserOpt, VerboseOpt
 from iotcli.cli.output import Output
 from iotcli.cli.state import CliState, GlobalOptions
+from iotcli.cli.tree import ROOT_ONLY, command_name, populate, tree_for
+
+__all__ = ["COMMANDS", "ROOT_ONLY", "SUMMARIES", "app_for", "build_app", "command_name"]
 
 #: Each top-level command and the module (``iotcli.cli.<module>``) whose ``register(app)`` adds it
 #: (modules register in this order). ``tests/cli/test_app.py`` checks that it lists them all.
@@ -67,19 +69,11 @@ SUMMARIES: dict[str, str] = {
     "fleet": "Fleets of simulated HTTP devices: provision N devices in bulk, run them on Locust, remove them again.",
     "check": "Run scenario files: set up, send uplinks and downlinks, move the clock, wait, and check what should hold.",
 }
-#: ``build_app(ROOT_ONLY)``: the root with a placeholder per command (its summary): ``iotcli --help``.
-ROOT_ONLY = "(root)"
-#: Root options that take a value (the command's name comes after them).
-ROOT_VALUE_OPTIONS = frozenset({"--profile", "-p", "--server", "--user", "-u", "--token", "--ca-file"})
 
 
 def build_app(only: str | None = None) -> typer.Typer:
-    """The command tree; with ``only``, just the root and that command (all its subcommands).
-
-    ``iotcli device list`` needs neither the other groups' modules nor their commands: building one
-    group saves about a fifth of a command's start-up. Help, completion and unknown names get the
-    whole tree (see ``app_for``).
-    """
+    """The command tree; with ``only``, just the root and that command (all its subcommands); with
+    ``ROOT_ONLY``, the root with a placeholder per command (see ``iotcli.cli.tree.populate``)."""
     app = typer.Typer(
         name="iotcli",
         cls=IotcliGroup,
@@ -95,45 +89,12 @@ def build_app(only: str | None = None) -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(root)
-    if only == ROOT_ONLY:
-        for name in COMMANDS:
-            app.command(name, help=SUMMARIES.get(name, ""), add_help_option=False)(_placeholder)
-        return app
-    modules = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
-    for name in modules:
-        importlib.import_module(f"iotcli.cli.{name}").register(app)
-    return app
-
-
-def command_name(argv: Sequence[str]) -> str | None:
-    """The top-level command of ``iotcli ARGV`` (after the root options), or None when the root itself
-    answers (``--help``, ``--version``, no command)."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("-h", "--help", "--version"):
-            return None
-        if arg in ROOT_VALUE_OPTIONS:
-            i += 2
-        elif arg.startswith("-"):
-            i += 1
-        else:
-            return arg
-    return None
+    return populate(app, COMMANDS, SUMMARIES, only)
 
 
 def app_for(argv: Sequence[str]) -> typer.Typer:
-    """The tree that runs ``iotcli ARGV``: only its command's group when that is known; for the root's
-    own answers (``--help``, no command) the root with each command's summary; else all."""
-    if any(key.startswith("_IOTCLI_COMPLETE") for key in os.environ):
-        return build_app()  # shell completion walks the whole tree
-    name = command_name(argv)
-    return build_app(ROOT_ONLY if name is None else name)
-
-
-def _placeholder() -> None:
-    """Stands for a command in ``iotcli --help``; never runs (a command name builds the real tree)."""
-    raise AssertionError("placeholder command invoked")  # pragma: no cover
+    """The tree that runs ``iotcli ARGV`` (``iotcli.cli.tree.tree_for``)."""
+    return tree_for(argv, build_app)
 
 
 def __getattr__(name: str) -> Any:

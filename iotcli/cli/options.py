@@ -49,3 +49,14 @@ VerboseOpt = Annotated[
     int,
     typer.Option("--verbose", "-v", count=True, show_default=False, help="Show more (requests and answers)."),
 ]
+
+#: The root's options, which every command takes too (``iotcli.cli.tree`` adds them after a command name).
+GLOBAL_OPTIONS = {
+    "profile": ProfileOpt,
+    "server": ServerOpt,
+    "user": UserOpt,
+    "token": TokenOpt,
+    "ca_file": CaFileOpt,
+    "json": JsonOpt,
+    "verbose": VerboseOpt,
+}

@@ -1,5 +1,9 @@
-"""What the root group does to the command tree typer has built, once, before anything parses.
+"""The command tree: built lazily, one group per command, then adjusted once before anything parses.
 
+- **One group per command.** ``iotcli device list`` needs neither the other groups' modules nor their
+  commands: ``populate`` registers only the module of the command named on the command line
+  (``command_name``), ``iotcli --help`` gets the root with one placeholder per command (its summary,
+  no module imported), shell completion and unknown names the whole tree (``tree_for``).
 - **Global options anywhere.** ``--profile --server --user --token --json -v`` are declared on the
   root callback; here every group and command below it gets the same options too, so that
   ``iotcli device show X --json`` works as ``iotcli --json device show X`` does (gh/kubectl style).
@@ -17,6 +21,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -28,7 +35,10 @@ from typer._click.exceptions import BadParameter
 from typer._coercion import RuntimeParam, build_runtime_param, resolve_type_descriptor
 from typer._param_types import coerce_cli_choice, coerce_cli_path
 from typer.core import TyperArgument, TyperGroup, TyperOption
+from typer.main import Typer
 from typer.models import OptionInfo
+
+from iotcli.cli.options import GLOBAL_OPTIONS
 
 GLOBAL_EPILOG = (
     "The global options (--profile --server --user --token --json -v) go here too, "
@@ -37,19 +47,78 @@ GLOBAL_EPILOG = (
 HELP_NAMES = ("-h", "--help")  # the root's context_settings, inherited by every command
 _PREFIX = "global_"
 
-#: name -> (option strings, kind, help); the root callback declares the same (options.py).
+
+#: name -> (option strings, kind, help): the root callback's options (options.py, declared there once).
+def _declared(alias: Any) -> tuple[tuple[str, ...], str, str]:
+    """An ``Annotated[T, typer.Option("--name", "-n", ...)]`` alias's (option strings, kind, help)."""
+    annotation, info = get_args(alias)[:2]
+    # In an Annotated alias the first option string sits in ``default`` (typer moves it, see typer.utils).
+    decls = ((info.default,) if isinstance(info.default, str) else ()) + tuple(info.param_decls or ())
+    kind = "count" if info.count else ("flag" if annotation is bool else "str")
+    return decls, kind, str(info.help)
+
+
 GLOBALS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "profile": (("--profile", "-p"), "str", "Config profile to use."),
-    "server": (("--server",), "str", "API base URL."),
-    "user": (("--user", "-u"), "str", "Account user."),
-    "token": (("--token",), "str", "API token (Bearer)."),
-    "ca_file": (("--ca-file",), "str", "CA file (PEM) an https server must chain to."),
-    "json": (("--json",), "flag", "Print only JSON on stdout."),
-    "verbose": (("--verbose", "-v"), "count", "Show more (requests and answers)."),
+    name: _declared(alias) for name, alias in GLOBAL_OPTIONS.items()
 }
+
+#: ``populate(..., ROOT_ONLY)``: the root with a placeholder per command (its summary): ``iotcli --help``.
+ROOT_ONLY = "(root)"
+#: Root options that take a value (the command's name comes after them).
+ROOT_VALUE_OPTIONS = frozenset(d for decls, kind, _h in GLOBALS.values() if kind == "str" for d in decls)
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
+
+
+def populate(
+    app: Typer, commands: Mapping[str, str], summaries: Mapping[str, str], only: str | None
+) -> Typer:
+    """Register on the root ``app`` the groups of ``commands`` (name -> module ``iotcli.cli.<module>``
+    with a ``register(app)``): only ``only``'s module when it names a command, placeholders with
+    ``summaries`` for ``ROOT_ONLY``, else every module in order."""
+    if only == ROOT_ONLY:
+        for name in commands:
+            app.command(name, help=summaries.get(name, ""), add_help_option=False)(_placeholder)
+        return app
+    modules = [commands[only]] if only in commands else list(dict.fromkeys(commands.values()))
+    for module in modules:
+        importlib.import_module(f"iotcli.cli.{module}").register(app)
+    return app
+
+
+def command_name(argv: Sequence[str]) -> str | None:
+    """The top-level command of ``iotcli ARGV`` (after the root options), or None when the root itself
+    answers (``--help``, ``--version``, no command)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help", "--version"):
+            return None
+        if arg in ROOT_VALUE_OPTIONS:
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return arg
+    return None
+
+
+def tree_for(argv: Sequence[str], build: Callable[[str | None], Typer]) -> Typer:
+    """The tree that runs ``iotcli ARGV``: only its command's group when that is known; for the root's
+    own answers (``--help``, no command) the root with each command's summary; else all."""
+    if any(key.startswith("_IOTCLI_COMPLETE") for key in os.environ):
+        return build(None)  # shell completion walks the whole tree
+    name = command_name(argv)
+    return build(ROOT_ONLY if name is None else name)
+
+
+def _placeholder() -> None:
+    """Stands for a command in ``iotcli --help``; never runs (a command name builds the real tree)."""
+    raise AssertionError("placeholder command invoked")  # pragma: no cover
+
+
+# -- adjusting the tree typer built ----------------------------------------------------------------------
 
 
 def prepare_tree(root: TyperGroup) -> None:
