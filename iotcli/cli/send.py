@@ -5,11 +5,12 @@ Parse -> build a RequestPlan (iotcli.sending) -> print it, or send it through on
 """
 
 import json
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from iotcli.cli.bundles import takes
 from iotcli.cli.state import CliState, Environment, get_state
 from iotcli.errors import NetworkError, RequestTimeout, UsageError
 
@@ -28,14 +29,18 @@ def register(app: typer.Typer) -> None:
     app.command("send-uplink", no_args_is_help=True)(send_uplink)
 
 
-def send_uplink(
+@dataclass
+class SendOptions:
+    """send-uplink's options, declared once: the command's parameters (``bundles.takes``) and what
+    ``build_plan`` and ``run_send`` read."""
+
     items: Annotated[
         list[str] | None,
         typer.Argument(
             help="HTTPie-style items: name=text, name:=json, a[b]=x, Header:value, param==value; '-' reads the body from stdin.",
             show_default=False,
         ),
-    ] = None,
+    ] = None
     device: Annotated[
         str | None,
         typer.Option(
@@ -44,25 +49,25 @@ def send_uplink(
             help="HTTP device id: POST to its callback URL.",
             rich_help_panel=HELP_PANEL_TARGET,
         ),
-    ] = None,
-    url: Annotated[
-        str | None, typer.Option("--url", help="Any URL.", rich_help_panel=HELP_PANEL_TARGET)
-    ] = None,
+    ] = None
+    url: Annotated[str | None, typer.Option("--url", help="Any URL.", rich_help_panel=HELP_PANEL_TARGET)] = (
+        None
+    )
     deveui: Annotated[
         str | None,
         typer.Option(
             "--deveui", help="LoRaWAN uplink from this DevEUI (16 hex).", rich_help_panel=HELP_PANEL_TARGET
         ),
-    ] = None,
+    ] = None
     fport: Annotated[
         int, typer.Option("--fport", help="LoRaWAN FPort (1..224).", rich_help_panel=HELP_PANEL_TARGET)
-    ] = 1,
+    ] = 1
     payload_hex: Annotated[
         str | None,
         typer.Option(
             "--payload-hex", help="LoRaWAN frame payload in hex.", rich_help_panel=HELP_PANEL_TARGET
         ),
-    ] = None,
+    ] = None
     payload: Annotated[
         str | None,
         typer.Option(
@@ -70,7 +75,7 @@ def send_uplink(
             help="Decoded payload (JSON) of the LoRaWAN uplink.",
             rich_help_panel=HELP_PANEL_TARGET,
         ),
-    ] = None,
+    ] = None
     connection: Annotated[
         list[str] | None,
         typer.Option(
@@ -79,7 +84,7 @@ def send_uplink(
             help="Connection id: forward only through it (repeatable); with --to, the downlinkUrl's connection.",
             rich_help_panel=HELP_PANEL_TARGET,
         ),
-    ] = None,
+    ] = None
     to: Annotated[
         str | None,
         typer.Option(
@@ -87,7 +92,7 @@ def send_uplink(
             help="Send the LoRaWAN uplink straight to this application server, in the IoT Flow format.",
             rich_help_panel=HELP_PANEL_TARGET,
         ),
-    ] = None,
+    ] = None
     downlink_url: Annotated[
         str | None,
         typer.Option(
@@ -95,7 +100,7 @@ def send_uplink(
             help="With --to: the downlinkUrl to put in the uplink.",
             rich_help_panel=HELP_PANEL_TARGET,
         ),
-    ] = None,
+    ] = None
     no_downlink_url: Annotated[
         bool,
         typer.Option(
@@ -103,16 +108,16 @@ def send_uplink(
             help="With --to: no downlinkUrl (do not ask the emulator).",
             rich_help_panel=HELP_PANEL_TARGET,
         ),
-    ] = False,
+    ] = False
     fcnt: Annotated[
         int,
         typer.Option(
             "--fcnt", help="With --to: FCntUp of the first uplink.", min=0, rich_help_panel=HELP_PANEL_TARGET
         ),
-    ] = 0,
+    ] = 0
     data: Annotated[
         str | None, typer.Option("--data", help="Body as JSON text.", rich_help_panel=HELP_PANEL_BODY)
-    ] = None,
+    ] = None
     file: Annotated[
         str | None,
         typer.Option(
@@ -121,16 +126,16 @@ def send_uplink(
             help="Body from a file ('-' = stdin), sent as is.",
             rich_help_panel=HELP_PANEL_BODY,
         ),
-    ] = None,
+    ] = None
     header: Annotated[
         list[str] | None,
         typer.Option(
             "--header", "-H", help="Extra header 'Name: value' (repeatable).", rich_help_panel=HELP_PANEL_BODY
         ),
-    ] = None,
+    ] = None
     method: Annotated[
         str, typer.Option("--method", "-X", help="HTTP method.", rich_help_panel=HELP_PANEL_BODY)
-    ] = "POST",
+    ] = "POST"
     token: Annotated[
         str | None,
         typer.Option(
@@ -139,16 +144,16 @@ def send_uplink(
             show_default=False,
             rich_help_panel=HELP_PANEL_BODY,
         ),
-    ] = None,
+    ] = None
     repeat: Annotated[
         int, typer.Option("--repeat", "-n", help="Send N uplinks.", min=1, rich_help_panel=HELP_PANEL_LOAD)
-    ] = 1,
+    ] = 1
     rate: Annotated[
         float | None,
         typer.Option(
             "--rate", help="At most R uplinks per second.", min=0.001, rich_help_panel=HELP_PANEL_LOAD
         ),
-    ] = None,
+    ] = None
     interval: Annotated[
         float | None,
         typer.Option(
@@ -157,7 +162,7 @@ def send_uplink(
             min=0.0,
             rich_help_panel=HELP_PANEL_LOAD,
         ),
-    ] = None,
+    ] = None
     concurrency: Annotated[
         int,
         typer.Option(
@@ -167,7 +172,7 @@ def send_uplink(
             max=512,
             rich_help_panel=HELP_PANEL_LOAD,
         ),
-    ] = 1,
+    ] = 1
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -176,7 +181,7 @@ def send_uplink(
             min=0.001,
             rich_help_panel=HELP_PANEL_LOAD,
         ),
-    ] = None,
+    ] = None
     print_as: Annotated[
         str | None,
         typer.Option(
@@ -184,7 +189,7 @@ def send_uplink(
             help="Print the equivalent command instead of sending: curl, httpie or python.",
             rich_help_panel=HELP_PANEL_OUT,
         ),
-    ] = None,
+    ] = None
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -192,11 +197,11 @@ def send_uplink(
             help="Print the request (token masked) without sending.",
             rich_help_panel=HELP_PANEL_OUT,
         ),
-    ] = False,
+    ] = False
     json_out: Annotated[
         bool,
         typer.Option("--json", help="A machine-readable record on stdout.", rich_help_panel=HELP_PANEL_OUT),
-    ] = False,
+    ] = False
     verbose: Annotated[
         int,
         typer.Option(
@@ -206,8 +211,11 @@ def send_uplink(
             help="Show request and answer headers (token masked).",
             rich_help_panel=HELP_PANEL_OUT,
         ),
-    ] = 0,
-) -> None:
+    ] = 0
+
+
+@takes(o=SendOptions)
+def send_uplink(o: SendOptions) -> None:
     """Send a test uplink to an HTTP device, any URL, or as a LoRaWAN uplink; show the answer.
 
     Body placeholders, rendered per uplink: {{i}} (1..N), {{now}} (epoch ms), {{now_iso}}, {{random}} (0..1), {{random:MIN:MAX}}.
@@ -222,44 +230,7 @@ def send_uplink(
       iotcli send-uplink --deveui 0018B20000000B20 --payload-hex 0102 --to http://127.0.0.1:9000/uplink
       iotcli send-uplink --device sensor-1 temp:=21.5 --print curl
     """
-    run_send(get_state(), SendOptions(**{k: v for k, v in locals().items() if k in SendOptions.FIELDS}))
-
-
-@dataclass
-class SendOptions:
-    """The command line of send-uplink as the typer command read it."""
-
-    items: list[str] | None = None
-    device: str | None = None
-    url: str | None = None
-    deveui: str | None = None
-    fport: int = 1
-    payload_hex: str | None = None
-    payload: str | None = None
-    connection: list[str] | None = None
-    to: str | None = None
-    downlink_url: str | None = None
-    no_downlink_url: bool = False
-    fcnt: int = 0
-    data: str | None = None
-    file: str | None = None
-    header: list[str] | None = None
-    method: str = "POST"
-    token: str | None = None
-    repeat: int = 1
-    rate: float | None = None
-    interval: float | None = None
-    concurrency: int = 1
-    timeout: float | None = None
-    print_as: str | None = None
-    dry_run: bool = False
-    json_out: bool = False
-    verbose: int = 0
-
-    FIELDS: ClassVar[tuple[str, ...]] = ()
-
-
-SendOptions.FIELDS = tuple(f.name for f in fields(SendOptions))
+    run_send(get_state(), o)
 
 
 def run_send(state: CliState, o: SendOptions) -> None:
@@ -278,26 +249,7 @@ def run_send(state: CliState, o: SendOptions) -> None:
 
     from iotcli.cli.send_plan import build_plan
 
-    plan = build_plan(
-        state,
-        items=list(o.items or []),
-        device=o.device,
-        url=o.url,
-        deveui=o.deveui,
-        fport=o.fport,
-        payload_hex=o.payload_hex,
-        payload=o.payload,
-        connections=list(o.connection or []),
-        to=o.to,
-        downlink_url=o.downlink_url,
-        no_downlink_url=o.no_downlink_url or bool(o.print_as) or o.dry_run,
-        fcnt=o.fcnt,
-        data=o.data,
-        file=o.file,
-        headers=list(o.header or []),
-        method=o.method,
-        token=o.token,
-    )
+    plan = build_plan(state, o)
     out = state.out
     # Rendered once: placeholders ({{now}}, {{random}}, ...) differ per render, so what is shown
     # (-v, the --json record) is the very request that is sent.

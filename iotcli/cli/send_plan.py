@@ -15,33 +15,18 @@ from iotcli.cli.state import CliState
 from iotcli.errors import UsageError
 
 if TYPE_CHECKING:
+    from iotcli.cli.send import SendOptions
     from iotcli.sending.request import RequestPlan
 
 
-def build_plan(
-    state: CliState,
-    *,
-    items: list[str],
-    device: str | None,
-    url: str | None,
-    deveui: str | None,
-    fport: int,
-    payload_hex: str | None,
-    payload: str | None,
-    connections: list[str],
-    to: str | None,
-    downlink_url: str | None,
-    no_downlink_url: bool,
-    fcnt: int,
-    data: str | None,
-    file: str | None,
-    headers: list[str],
-    method: str,
-    token: str | None,
-) -> RequestPlan:
+def build_plan(state: CliState, o: SendOptions) -> RequestPlan:
     """Turn the command line into a RequestPlan; every mistake is a UsageError naming it."""
     from iotcli.sending import request as rq
     from iotcli.sending.items import parse_items
+
+    items, connections = list(o.items or []), list(o.connection or [])
+    device, url, deveui, to, token = o.device, o.url, o.deveui, o.to, o.token
+    payload_hex, payload, data, file = o.payload_hex, o.payload, o.data, o.file
 
     targets = [name for name, given in (("--device", device), ("--url", url), ("--deveui", deveui)) if given]
     if not targets:
@@ -64,7 +49,7 @@ def build_plan(
     stdin_items = [i for i in items if i == "-"]
     items = [i for i in items if i != "-"]
     parsed = parse_items(items)
-    extra_headers = [rq.parse_header(h) for h in headers] + parsed.headers
+    extra_headers = [rq.parse_header(h) for h in o.header or []] + parsed.headers
 
     sources = [
         name
@@ -85,20 +70,21 @@ def build_plan(
     elif file is not None or stdin_items:
         body_text, body_source = _read_body_file(file or "-"), f"--file {file or '-'}"
 
-    method = method.upper()
+    method = o.method.upper()
     if deveui is not None:
         return _lorawan_plan(
             state,
             rq,
             deveui=deveui,
-            fport=fport,
+            fport=o.fport,
             payload_hex=payload_hex,
             payload=payload,
             connections=connections,
             to=to,
-            downlink_url=downlink_url,
-            no_downlink_url=no_downlink_url,
-            fcnt=fcnt,
+            downlink_url=o.downlink_url,
+            # Printing or a dry run asks no emulator for the downlinkUrl.
+            no_downlink_url=o.no_downlink_url or bool(o.print_as) or o.dry_run,
+            fcnt=o.fcnt,
             overrides=_overrides(parsed.body, body_text, body_source),
             headers=extra_headers,
             query=parsed.query,
