@@ -1,23 +1,20 @@
 """``iotcli connection create|list|show|update|delete``: IoT Flow-style HTTP connections.
 
-A connection forwards every LoRaWAN uplink to its ``destinationURL``. Flags map one to one onto the
-HTTP connector's configuration (CONTRACT section 3); ``--file`` takes the same configuration as JSON
-or TOML, and flags override it. The CLI checks what is obviously wrong (a URL that is not one, a
-tiak that is not 32 hex digits, a header without ``=``); the server validates the rest.
+A connection forwards every LoRaWAN uplink to its ``destinationURL``. The flags (declared once, in
+``iotcli.cli.connection_flags``) map one to one onto the HTTP connector's configuration (CONTRACT
+section 3); ``--file`` takes the same configuration as JSON or TOML, and flags override it.
 """
 
 import json
-import re
 import sys
 import tomllib
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import unquote, urlsplit
 
 import typer
 
+from iotcli.cli.bundles import takes
+from iotcli.cli.connection_flags import ConnectionFlags, resolve_destination
 from iotcli.cli.state import get_state
 from iotcli.errors import IotcliError, UsageError
 
@@ -34,9 +31,6 @@ COLUMNS = [
 #: Connection fields the server sets; never sent back on PUT.
 READ_ONLY = {"id", "state", "startupTime", "stateReason", "created", "updated", "downlinkUrl"}
 
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-
 connection_app = typer.Typer(
     help="HTTP connections (IoT Flow style): forward LoRaWAN uplinks to your application's URL.",
     no_args_is_help=True,
@@ -45,256 +39,6 @@ connection_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(connection_app, name="connection")
-
-
-class Strategy(StrEnum):
-    CALM = "CALM"
-    NORMAL = "NORMAL"
-    AGGRESSIVE = "AGGRESSIVE"
-
-
-# -- options shared by create and update ------------------------------------------------------------
-CONFIG = "Configuration"
-DestinationOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--destination",
-        "-d",
-        help="destinationURL: where uplinks are POSTed (http:// or https://, or sink:NAME for an emulator sink).",
-        rich_help_panel=CONFIG,
-    ),
-]
-HeaderOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--header",
-        "-H",
-        help="Header K=V sent with every uplink (repeatable). Values may hold patterns: X-Thing={DevEUI}.",
-        rich_help_panel=CONFIG,
-    ),
-]
-StrictOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--strict/--no-strict",
-        help="strictMode: resend non-2xx answers 3 times, 2 s apart.",
-        rich_help_panel=CONFIG,
-    ),
-]
-ProxyOpt = Annotated[
-    str | None,
-    typer.Option("--proxy", help="HTTP proxy as http://user:password@host:port.", rich_help_panel=CONFIG),
-]
-LrcOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--lrc-compliance/--no-lrc-compliance",
-        help="lrcCompliance: add the LRC query and SHA-256 Token (signed with --tiak; without one the server generates it).",
-        rich_help_panel=CONFIG,
-    ),
-]
-TiakOpt = Annotated[
-    str | None,
-    typer.Option("--tiak", help="tiak: the 32-hex-digit key of the LRC Token.", rich_help_panel=CONFIG),
-]
-AsIdOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--downlink-as-id", help="downlinkAsId: downlinks must carry this AS_ID.", rich_help_panel=CONFIG
-    ),
-]
-AsKeyOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--downlink-as-key", help="downlinkAsKey: downlinks must carry this AS_KEY.", rich_help_panel=CONFIG
-    ),
-]
-DescriptionOpt = Annotated[
-    str | None, typer.Option("--description", help="description.", rich_help_panel=CONFIG)
-]
-MetadataOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--send-metadata/--no-send-metadata",
-        help="sendMetadata: POST the uplink without the DevEUI_uplink wrapper.",
-        rich_help_panel=CONFIG,
-    ),
-]
-RawDecodedOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--send-raw-decoded/--no-send-raw-decoded",
-        help="sendRawDecodedFormat: POST only the decoded payload when there is one.",
-        rich_help_panel=CONFIG,
-    ),
-]
-ValidityOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--uplink-time-validity",
-        help="uplinkTimeValidity: drop waiting uplinks older than this (e.g. 5m).",
-        rich_help_panel=CONFIG,
-    ),
-]
-DownlinkOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--downlink/--no-downlink",
-        help="downlinkEnabled: accept downlinks on the downlinkUrl (default: yes).",
-        rich_help_panel=CONFIG,
-    ),
-]
-PortOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--downlink-port",
-        min=1,
-        max=224,
-        help="downlinkPort: FPort of downlinks that give none.",
-        rich_help_panel=CONFIG,
-    ),
-]
-StrategyOpt = Annotated[
-    Strategy | None,
-    typer.Option(
-        "--reconnect-strategy",
-        case_sensitive=False,
-        help="reconnectStrategy when the destination is unreachable (default NORMAL).",
-        rich_help_panel=CONFIG,
-    ),
-]
-ActiveOpt = Annotated[
-    bool | None,
-    typer.Option("--active/--inactive", help="active: --inactive stops forwarding (state DEACTIVATED)."),
-]
-FileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--file",
-        "-f",
-        help="Connection or configuration as JSON or TOML ('-' reads stdin); flags override it.",
-        allow_dash=True,
-    ),
-]
-
-
-@dataclass
-class ConnectionFlags:
-    """What the user asked for on the command line; None means 'not given'."""
-
-    name: str | None = None
-    destination: str | None = None
-    headers: list[str] = field(default_factory=list)
-    remove_headers: list[str] = field(default_factory=list)
-    strict: bool | None = None
-    proxy: str | None = None
-    no_proxy: bool = False
-    lrc_compliance: bool | None = None
-    tiak: str | None = None
-    as_id: str | None = None
-    as_key: str | None = None
-    description: str | None = None
-    send_metadata: bool | None = None
-    send_raw_decoded: bool | None = None
-    uplink_time_validity: str | None = None
-    downlink: bool | None = None
-    downlink_port: int | None = None
-    reconnect_strategy: Strategy | None = None
-    active: bool | None = None
-
-    def apply(self, connection: dict[str, Any]) -> dict[str, Any]:
-        """Set the given flags on a connection body (in place) and return it."""
-        config: dict[str, Any] = connection.setdefault("configuration", {})
-        if not isinstance(config, dict):
-            raise UsageError("'configuration' must be an object")
-        if self.name is not None:
-            connection["name"] = self.name
-        if self.active is not None:
-            connection["active"] = self.active
-        if self.destination is not None:
-            config["destinationURL"] = check_url(self.destination, "--destination")
-        if self.headers or self.remove_headers:
-            headers = config.get("headers") or {}
-            if not isinstance(headers, dict):
-                raise UsageError("configuration 'headers' must be an object of strings")
-            headers = dict(headers)
-            for name in self.remove_headers:
-                if name not in headers:
-                    raise UsageError(f"--remove-header '{name}': the connection has no such header")
-                del headers[name]
-            headers.update(parse_header(item) for item in self.headers)
-            config["headers"] = headers
-        if self.no_proxy:
-            config.pop("proxy", None)
-        if self.proxy is not None:
-            config["proxy"] = parse_proxy(self.proxy)
-        if self.tiak is not None:
-            if not HEX32.match(self.tiak):
-                raise UsageError(f"--tiak must be 32 hex digits (got {len(self.tiak)} characters)")
-            config["tiak"] = self.tiak.lower()
-        simple: dict[str, Any] = {
-            "strictMode": self.strict,
-            "lrcCompliance": self.lrc_compliance,
-            "downlinkAsId": self.as_id,
-            "downlinkAsKey": self.as_key,
-            "description": self.description,
-            "sendMetadata": self.send_metadata,
-            "sendRawDecodedFormat": self.send_raw_decoded,
-            "uplinkTimeValidity": self.uplink_time_validity,
-            "downlinkEnabled": self.downlink,
-            "downlinkPort": self.downlink_port,
-            "reconnectStrategy": self.reconnect_strategy.value if self.reconnect_strategy else None,
-        }
-        config.update({k: v for k, v in simple.items() if v is not None})
-        # lrcCompliance without --tiak: the server generates the key (shown once, in its answer).
-        return connection
-
-
-def resolve_destination(destination: str | None) -> str | None:
-    """``sink:NAME`` -> the URL of the emulator's sink NAME (asked of the server); else as given."""
-    if destination is None or not destination.startswith("sink:"):
-        return destination
-    return get_state().client().resolve_sink_url(destination)
-
-
-def check_url(url: str, flag: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{flag} '{url}' is not an http:// or https:// URL")
-    from iotcli.config import server_url_problem
-
-    problem = server_url_problem(url)  # port: empty, not a number, out of range, 0
-    if problem:
-        raise UsageError(f"{flag} '{url}' {problem}")
-    return url
-
-
-def parse_header(item: str) -> tuple[str, str]:
-    name, sep, value = item.partition("=")
-    name = name.strip()
-    if not sep:
-        raise UsageError(f"--header '{item}' is not K=V (example: --header 'X-Thing={{DevEUI}}')")
-    if not HEADER_NAME.match(name):
-        raise UsageError(f"--header '{item}': '{name}' is not a valid header name")
-    return name, value
-
-
-def parse_proxy(url: str) -> dict[str, str]:
-    """``http://user:pass@host:port`` -> ``{"hostname": "http://host:port", "username", "password"}``."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--proxy '{url}' is not a URL like http://user:password@host:port")
-    try:
-        port = parts.port
-    except ValueError:
-        raise UsageError(f"--proxy '{url}' has an invalid port") from None
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    proxy = {"hostname": f"{parts.scheme}://{host}" + (f":{port}" if port else "")}
-    if parts.username is not None:
-        proxy["username"] = unquote(parts.username)
-    if parts.password is not None:
-        proxy["password"] = unquote(parts.password)
-    return proxy
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -344,56 +88,23 @@ def human_view(conn: dict[str, Any], downlink_url: str | None = None) -> dict[st
 
 # -- commands -----------------------------------------------------------------------------------------
 @connection_app.command("create")
+@takes(skip=ConnectionFlags.UPDATE_ONLY, flags=ConnectionFlags)
 def create(
     name: Annotated[
         str | None, typer.Argument(metavar="NAME", help="Name of the connection (or 'name' in --file).")
     ] = None,
-    destination: DestinationOpt = None,
-    header: HeaderOpt = None,
-    strict: StrictOpt = None,
-    proxy: ProxyOpt = None,
-    lrc_compliance: LrcOpt = None,
-    tiak: TiakOpt = None,
-    downlink_as_id: AsIdOpt = None,
-    downlink_as_key: AsKeyOpt = None,
-    description: DescriptionOpt = None,
-    send_metadata: MetadataOpt = None,
-    send_raw_decoded: RawDecodedOpt = None,
-    uplink_time_validity: ValidityOpt = None,
-    downlink: DownlinkOpt = None,
-    downlink_port: PortOpt = None,
-    reconnect_strategy: StrategyOpt = None,
-    active: ActiveOpt = None,
-    file: FileOpt = None,
+    flags: ConnectionFlags = ConnectionFlags(),  # noqa: B008 - expanded into the flags by @takes
 ) -> None:
     """Create an HTTP connection: every LoRaWAN uplink is POSTed to --destination.
 
     Example:  iotcli connection create my-app --destination http://127.0.0.1:9000/uplinks --header 'X-Thing={DevEUI}' --strict
     """
     state = get_state()
-    body: dict[str, Any] = read_file(file) if file is not None else {}
+    body: dict[str, Any] = read_file(flags.file) if flags.file is not None else {}
     body = {k: v for k, v in body.items() if k not in READ_ONLY}
     body.setdefault("connectorId", CONNECTOR_ID)
-    flags = ConnectionFlags(
-        name=name,
-        destination=resolve_destination(destination),
-        headers=header or [],
-        strict=strict,
-        proxy=proxy,
-        lrc_compliance=lrc_compliance,
-        tiak=tiak,
-        as_id=downlink_as_id,
-        as_key=downlink_as_key,
-        description=description,
-        send_metadata=send_metadata,
-        send_raw_decoded=send_raw_decoded,
-        uplink_time_validity=uplink_time_validity,
-        downlink=downlink,
-        downlink_port=downlink_port,
-        reconnect_strategy=reconnect_strategy,
-        active=active,
-    )
-    flags.apply(body)
+    flags.destination = resolve_destination(flags.destination)
+    flags.apply(body, name=name)
     if not body.get("name"):
         raise UsageError("give the connection a NAME (or 'name' in --file)")
     if not body["configuration"].get("destinationURL"):
@@ -432,33 +143,11 @@ def show(connection_id: Annotated[str, typer.Argument(metavar="ID", help="Connec
 
 
 @connection_app.command("update")
+@takes(flags=ConnectionFlags)
 def update(
     connection_id: Annotated[str, typer.Argument(metavar="ID", help="Connection id.")],
     name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
-    destination: DestinationOpt = None,
-    header: HeaderOpt = None,
-    remove_header: Annotated[
-        list[str] | None,
-        typer.Option("--remove-header", help="Remove this header (repeatable).", rich_help_panel=CONFIG),
-    ] = None,
-    strict: StrictOpt = None,
-    proxy: ProxyOpt = None,
-    no_proxy: Annotated[
-        bool, typer.Option("--no-proxy", help="Remove the proxy.", rich_help_panel=CONFIG)
-    ] = False,
-    lrc_compliance: LrcOpt = None,
-    tiak: TiakOpt = None,
-    downlink_as_id: AsIdOpt = None,
-    downlink_as_key: AsKeyOpt = None,
-    description: DescriptionOpt = None,
-    send_metadata: MetadataOpt = None,
-    send_raw_decoded: RawDecodedOpt = None,
-    uplink_time_validity: ValidityOpt = None,
-    downlink: DownlinkOpt = None,
-    downlink_port: PortOpt = None,
-    reconnect_strategy: StrategyOpt = None,
-    active: ActiveOpt = None,
-    file: FileOpt = None,
+    flags: ConnectionFlags = ConnectionFlags(),  # noqa: B008 - expanded into the flags by @takes
 ) -> None:
     """Change a connection: read it, apply the given flags, PUT the whole connection back.
 
@@ -467,42 +156,22 @@ def update(
 
     Example:  iotcli connection update 3f2a9c1e --no-strict --header 'X-Site=BuildingA' --inactive
     """
-    if proxy is not None and no_proxy:
+    if flags.proxy is not None and flags.no_proxy:
         raise UsageError("--proxy and --no-proxy contradict each other")
     state = get_state()
     api = state.client()
     current = api.get_connection(connection_id)
     body: dict[str, Any] = {k: v for k, v in current.items() if k not in READ_ONLY}
     body["configuration"] = dict(current.get("configuration") or {})
-    if file is not None:
-        overlay = read_file(file)
+    if flags.file is not None:
+        overlay = read_file(flags.file)
         overlay_config = overlay.pop("configuration", None) or {}
         if not isinstance(overlay_config, dict):
             raise UsageError("'configuration' in --file must be an object")
         body.update({k: v for k, v in overlay.items() if k not in READ_ONLY})
         body["configuration"].update(overlay_config)
-    flags = ConnectionFlags(
-        name=name,
-        destination=resolve_destination(destination),
-        headers=header or [],
-        remove_headers=remove_header or [],
-        strict=strict,
-        proxy=proxy,
-        no_proxy=no_proxy,
-        lrc_compliance=lrc_compliance,
-        tiak=tiak,
-        as_id=downlink_as_id,
-        as_key=downlink_as_key,
-        description=description,
-        send_metadata=send_metadata,
-        send_raw_decoded=send_raw_decoded,
-        uplink_time_validity=uplink_time_validity,
-        downlink=downlink,
-        downlink_port=downlink_port,
-        reconnect_strategy=reconnect_strategy,
-        active=active,
-    )
-    flags.apply(body)
+    flags.destination = resolve_destination(flags.destination)
+    flags.apply(body, name=name)
     updated, warnings = api.replace_connection_with_warnings(connection_id, body)
     state.out.success(f"connection {connection_id} updated ({updated.get('state', 'unknown state')})")
     _report(state, updated, warnings, generated_tiak=lrc_asked(body))
