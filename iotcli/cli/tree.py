@@ -81,7 +81,9 @@ def populate(
         for name in commands:
             app.command(name, help=summaries.get(name, ""), add_help_option=False)(_placeholder)
         return app
-    modules = [commands[only]] if only in commands else list(dict.fromkeys(commands.values()))
+    modules = (
+        [commands[only]] if only is not None and only in commands else list(dict.fromkeys(commands.values()))
+    )
     for module in modules:
         importlib.import_module(f"iotcli.cli.{module}").register(app)
     return app
