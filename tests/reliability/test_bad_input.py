@@ -626,7 +626,7 @@ def test_one_bad_ingest_call_does_not_fail_the_concurrent_good_ones(
         r = emu.http.put(f"/v3/users/{USER}/devices/{dev}/callback", json={"actions": {"write_bucket": "b1"}})
         assert r.is_success
 
-    from iotcli.emulator.thinger.ingest import IngestWriter
+    from iotcli.emulator.thinger.backend.ingest import IngestWriter
 
     real_write = IngestWriter._write
     batch_sizes: list[int] = []

@@ -16,8 +16,9 @@ from iotcli.emulator.thinger import (
     server_info,
     tokens,
 )
-from iotcli.emulator.thinger.calls import EndpointPolicy
-from iotcli.emulator.thinger.service import ThingerService
+from iotcli.emulator.thinger.backend import ThingerBackend
+from iotcli.emulator.thinger.backend.access_tokens import load_grant
+from iotcli.emulator.thinger.validation import document
 
 ROUTE_TABLES: list[RouteTable] = [
     callback.routes,  # first: the ingest route is the hot path, fewer routes to match before it
@@ -35,8 +36,6 @@ ROUTE_TABLES: list[RouteTable] = [
 def actions() -> ActionMap:
     """What each request is, for the permissions of user access tokens: the real OpenAPI's operations,
     plus the emulator's own route on the same resources."""
-    from iotcli.emulator.thinger.validation import document
-
     table = ActionMap.from_openapi(document())
     # Clearing a bucket's records: the ClearBucket action [source: thinger-io/Docs features/access-tokens.md].
     table.add("DELETE", "/v1/users/{user}/buckets/{bucket}/data", "Bucket", "ClearBucket")
@@ -44,17 +43,17 @@ def actions() -> ActionMap:
 
 
 def attach(emu: Emulator) -> None:
-    """Create this surface's service on emu and register its delivery policies."""
-    svc = ThingerService(emu)
-    emu.services["thinger"] = svc
-    emu.auth.grant_loaders["access"] = access_tokens.load_grant
+    """Create this surface's backend on emu and register its delivery policies."""
+    backend = ThingerBackend(emu)
+    emu.services["thinger"] = backend
+    emu.auth.grant_loaders["access"] = load_grant
     emu.auth.actions = actions()
 
     async def start() -> None:
         # The delivery worker exists once the emulator started (before its start hooks run).
-        emu.worker.register("endpoint", EndpointPolicy(svc))
-        await svc.monitor.start()
+        emu.worker.register("endpoint", backend.endpoint_policy)
+        await backend.monitor.start()
 
-    emu.reset_hooks.append(svc.reset)
+    emu.reset_hooks.append(backend.reset)
     emu.start_hooks.append(start)
-    emu.stop_hooks.append(svc.monitor.stop)
+    emu.stop_hooks.append(backend.monitor.stop)

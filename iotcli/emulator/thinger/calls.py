@@ -1,4 +1,4 @@
-"""Endpoint calls: ``{{field}}`` placeholders, the outbound request, and the outbox policy for callbacks.
+"""Endpoint calls: ``{{field}}`` placeholders, the outbound request, and how an attempt ends.
 
 Placeholders [source]: ``{{field}}`` (dots reach into nested objects: ``{{gps.lat}}``) in the url, the
 header values and a custom body; ``{{}}`` is the whole value. Text goes in as is, other values as JSON,
@@ -9,22 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from iotcli.delivery.outbox import (
-    DELIVERED,
-    DROPPED,
-    FAILED,
-    AttemptResult,
-    Decision,
-    Delivery,
-    OutboundRequest,
-    record_attempt,
-)
-
-if TYPE_CHECKING:
-    from iotcli.emulator.thinger.service import ThingerService
+from iotcli.delivery.outbox import DELIVERED, FAILED, AttemptResult, Decision, OutboundRequest
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -144,51 +132,3 @@ def outcome(result: AttemptResult) -> Decision:
     if result.status is not None:
         return Decision(FAILED, reason=f"HTTP {result.status}")
     return Decision(FAILED, reason=result.error or "no answer")
-
-
-class EndpointPolicy:
-    """Outbox policy of kind ``endpoint``: endpoint calls made by device callbacks."""
-
-    def __init__(self, svc: ThingerService) -> None:
-        self.svc = svc
-
-    async def prepare(self, delivery: Delivery) -> OutboundRequest | Decision:
-        user = delivery.user or ""
-        name = delivery.endpoint or ""
-        doc = await self.svc.endpoint_doc(user, name)
-        if doc is None:
-            return Decision(FAILED, reason=f"endpoint '{name}' not found", count_attempt=False)
-        if not doc.get("enabled", True):
-            return Decision(DROPPED, reason=f"endpoint '{name}' is disabled", count_attempt=False)
-        data = delivery.message.get("data")
-        etype = doc.get("type")
-        if etype == "email":
-            req = email_record(doc, data)
-            now = self.svc.emu.clock.now()
-            await self.svc.emu.store.write(lambda c: record_attempt(c, delivery, recorded(req), now))
-            return Decision(DROPPED, reason=EMAIL_NOTE)
-        if etype != "http_request":
-            return Decision(
-                DROPPED, reason=f"endpoint type '{etype}' is not emulated: nothing sent", count_attempt=False
-            )
-        try:
-            return http_request(doc, data)
-        except EndpointError as exc:
-            return Decision(FAILED, reason=f"endpoint '{name}': {exc}", count_attempt=False)
-
-    def decide(self, delivery: Delivery, result: AttemptResult) -> Decision:
-        return outcome(result)
-
-    def lane_limit(self, delivery: Delivery) -> int:
-        return 64
-
-    async def after(self, delivery: Delivery, result: AttemptResult | None, decision: Decision) -> None:
-        if decision.status == FAILED:
-            await self.svc.emu.events.record(
-                "endpoint.failed",
-                user=delivery.user,
-                device=delivery.device,
-                endpoint=delivery.endpoint,
-                delivery=str(delivery.id),
-                reason=decision.reason,
-            )

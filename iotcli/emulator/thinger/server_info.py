@@ -21,7 +21,7 @@ from starlette.responses import Response
 from iotcli import __version__
 from iotcli.emulator.http import ok
 from iotcli.emulator.routing import RouteTable
-from iotcli.emulator.thinger.service import account_user, context
+from iotcli.emulator.thinger.parse import account_user, backend_of
 
 routes = RouteTable("thinger", tag="server")
 
@@ -57,8 +57,7 @@ async def healthcheck(request: Request) -> Response:
 
 @routes.get("/v1/server/version", summary="The server's version")
 async def version(request: Request) -> Response:
-    emu, _svc = context(request)
-    await emu.auth.principal(request)
+    await backend_of(request).emu.auth.principal(request)
     return ok({"version": __version__, "server": "iotcli-emulator"})
 
 
@@ -71,12 +70,11 @@ async def assets(request: Request) -> Response:
 
 @routes.get("/v1/users/{user}", summary="The user's account (role...)")
 async def read_user(request: Request) -> Response:
-    _emu, _svc, user = await account_user(request)
+    _th, user = await account_user(request)
     return ok(_user_object(user))
 
 
 @routes.get("/v1/users", summary="The users this token sees: the account")
 async def list_users(request: Request) -> Response:
-    emu, _svc = context(request)
-    principal = await emu.auth.account(request)
+    principal = await backend_of(request).emu.auth.account(request)
     return ok([_user_object(principal.user)])

@@ -17,13 +17,13 @@ from iotcli.emulator import deliveries as journal
 from iotcli.emulator.deliveries import STATUSES
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connector_schema import MASK
+from iotcli.emulator.thinger.backend.buckets import BUCKET_DOCS
+from iotcli.emulator.thinger.backend.callbacks import settings_object
+from iotcli.emulator.thinger.backend.devices import SELECT as DEVICE_SELECT
+from iotcli.emulator.thinger.backend.devices import device_object, fetch_device, stats_object
+from iotcli.emulator.thinger.backend.endpoints import ENDPOINT_DOCS
+from iotcli.emulator.thinger.backend.properties import property_object
 from iotcli.emulator.thinger.bucket_query import ReadQuery
-from iotcli.emulator.thinger.buckets import BUCKET_DOCS, read_records
-from iotcli.emulator.thinger.callback import settings_object
-from iotcli.emulator.thinger.devices import SELECT as DEVICE_SELECT
-from iotcli.emulator.thinger.devices import device_object, fetch_device, stats_object
-from iotcli.emulator.thinger.endpoints import ENDPOINT_DOCS
-from iotcli.emulator.thinger.properties import property_object
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -195,7 +195,7 @@ async def buckets(emu: Emulator) -> list[dict[str, Any]]:
     user = emu.settings.user
 
     def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        items = BUCKET_DOCS.list(conn, user)
+        items = BUCKET_DOCS.list(conn, (user,))
         counts = dict(
             conn.execute(
                 "SELECT bucket, COUNT(*) FROM th_bucket_data WHERE user = ? GROUP BY bucket", (user,)
@@ -214,17 +214,17 @@ async def bucket(
     """A bucket, one page of its records (newest first, keyset paging by ``before``) and the chart's points."""
     svc = emu.services["thinger"]
     user = emu.settings.user
-    doc = await emu.store.read(lambda c: BUCKET_DOCS.fetch(c, user, name))
+    doc = await emu.store.read(lambda c: BUCKET_DOCS.fetch(c, (user,), name))
     if doc is None:
         raise ApiProblem(404, f"bucket '{name}' not found")
     page_max = max_ts if before is None else (before - 1 if max_ts is None else min(max_ts, before - 1))
-    page = await read_records(
-        emu, svc, user, name, ReadQuery(PAGE + 1, min_ts, page_max, "desc", None, None), False, None
+    page = await svc.buckets.read_records(
+        user, name, ReadQuery(PAGE + 1, min_ts, page_max, "desc", None, None), False, None
     )
     more = len(page) > PAGE
     page = page[:PAGE]
-    points = await read_records(
-        emu, svc, user, name, ReadQuery(CHART_POINTS, min_ts, max_ts, "desc", None, None), False, None
+    points = await svc.buckets.read_records(
+        user, name, ReadQuery(CHART_POINTS, min_ts, max_ts, "desc", None, None), False, None
     )
     points.reverse()
     return {
@@ -258,7 +258,7 @@ def chart_series(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def endpoints(emu: Emulator) -> list[dict[str, Any]]:
     user = emu.settings.user
-    items = await emu.store.read(lambda c: ENDPOINT_DOCS.list(c, user))
+    items = await emu.store.read(lambda c: ENDPOINT_DOCS.list(c, (user,)))
     return [_mask_endpoint(item) for item in items]
 
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from iotcli.delivery.outbox import PENDING, Delivery, enqueue
 from iotcli.emulator.auth import Principal
 from iotcli.emulator.events import encode_data
-from iotcli.emulator.thinger.buckets import PRUNE_EVERY_MS, RecordTimes, prune
-from iotcli.emulator.thinger.service import BucketInfo, DeviceInfo, not_found
+from iotcli.emulator.thinger.backend.records import PRUNE_EVERY_MS, RecordTimes, prune
+from iotcli.emulator.thinger.backend.state import BucketInfo, Caches, DeviceInfo, not_found
 
 if TYPE_CHECKING:
-    from iotcli.emulator.thinger.service import ThingerService
+    from iotcli.emulator.core import Emulator
 
 RECEIVED = "callback.received"
 
@@ -64,16 +64,16 @@ class Outcome:
 
 
 class IngestWriter:
-    def __init__(self, svc: ThingerService) -> None:
-        self.svc = svc
+    def __init__(self, emu: Emulator, caches: Caches, times: RecordTimes) -> None:
+        self.emu = emu
+        self.caches = caches
         self._pending: list[tuple[Call, asyncio.Future[Outcome]]] = []
         self._flushing = False
         self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
         #: Server-assigned record times (this writer and the bucket write route): strictly increasing.
-        self.times = RecordTimes()
+        self.times = times
         #: (user, bucket) -> explicit record times of the running store job (not in the table yet).
         self._taken: dict[tuple[str, str], set[int]] = {}
-        svc.emu.reset_hooks.append(self.times.clear)
 
     async def submit(self, call: Call) -> Outcome:
         """Write ``call`` (with whatever else is waiting); returns once it is committed."""
@@ -92,7 +92,7 @@ class IngestWriter:
                 del self._pending[:MAX_BATCH]
                 calls = [c for c, _f in batch]
                 try:
-                    results = await self.svc.emu.store.write(functools.partial(self._write, calls=calls))
+                    results = await self.emu.store.write(functools.partial(self._write, calls=calls))
                 except Exception as exc:  # noqa: BLE001
                     if len(batch) > 1:
                         # One bad call must not fail the others: write each on its own.
@@ -119,7 +119,7 @@ class IngestWriter:
         del self._pending[:count]
         for call, fut in batch:
             try:
-                results = await self.svc.emu.store.write(functools.partial(self._write, calls=[call]))
+                results = await self.emu.store.write(functools.partial(self._write, calls=[call]))
             except Exception as exc:  # noqa: BLE001 - this call's caller gets it
                 if not fut.done():
                     fut.set_exception(exc)
@@ -171,9 +171,12 @@ class IngestWriter:
             )
             now = calls[-1].now_ms
             for key, info in buckets.items():
-                if info.retention_ms is not None and now - self.svc.pruned_at.get(key, 0) >= PRUNE_EVERY_MS:
+                if (
+                    info.retention_ms is not None
+                    and now - self.caches.pruned_at.get(key, 0) >= PRUNE_EVERY_MS
+                ):
                     prune(conn, info, now)
-                    self.svc.pruned_at[key] = now
+                    self.caches.pruned_at[key] = now
         if received:
             self._stage_received(conn, received, results)
         return [r if r is not None else RuntimeError("call not written") for r in results]
@@ -193,8 +196,8 @@ class IngestWriter:
             "INSERT INTO events(ts, kind, data) VALUES (?, ?, ?)",
             [(ts, RECEIVED, encode_data(data)) for _i, ts, data in received],
         )
-        self.svc.emu.events.cap(conn)  # the journal cap holds at insert time
-        if not self.svc.emu.events.followed:
+        self.emu.events.cap(conn)  # the journal cap holds at insert time
+        if not self.emu.events.followed:
             return  # nobody streams the journal: the events need not be built for publishing
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         first = last - len(received) + 1
@@ -215,8 +218,8 @@ class IngestWriter:
         received: list[tuple[int, int, dict[str, Any]]],
     ) -> None:
         """The calls of one device, in arrival order, against its connection state."""
-        svc = self.svc
-        stage = svc.emu.events.stage
+        token_used = self.caches.token_used
+        stage = self.emu.events.stage
         first = calls[0].info
         user, device = first.user, first.device
         connected = bool(row["connected"])
@@ -297,9 +300,9 @@ class IngestWriter:
             rx += call.rx
             tx += len(answer)
             token_id = call.principal.token_id
-            if call.principal.kind == "device" and token_id and now - svc.token_used.get(token_id, 0) >= 1000:
+            if call.principal.kind == "device" and token_id and now - token_used.get(token_id, 0) >= 1000:
                 # last_used is kept to the second [chosen]: one UPDATE per token per second, not per call.
-                svc.token_used[token_id] = now
+                token_used[token_id] = now
                 conn.execute(
                     "UPDATE tokens SET last_used = ? WHERE kind = 'device' AND id = ? AND user = ? AND device = ?",
                     (now, token_id, user, device),

@@ -16,10 +16,10 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from iotcli.emulator.thinger.service import timeout_ms
+from iotcli.emulator.thinger.backend.state import timeout_ms
 
 if TYPE_CHECKING:
-    from iotcli.emulator.thinger.service import ThingerService
+    from iotcli.emulator.core import Emulator
 
 log = logging.getLogger("iotcli.emulator.thinger")
 
@@ -27,9 +27,8 @@ Key = tuple[str, str]
 
 
 class ConnectionMonitor:
-    def __init__(self, svc: ThingerService) -> None:
-        self.svc = svc
-        self.emu = svc.emu
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
         #: (user, device) -> emulated epoch seconds at which it times out.
         self.deadlines: dict[Key, float] = {}
         self._next = math.inf
