@@ -24,6 +24,22 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+def exit_code_for_status(status: int, *, failed: bool = False) -> ExitCode:
+    """The exit code of an HTTP answer (CONTRACT section 5): 5xx 5, 4xx 4, 2xx 0, anything else 1.
+
+    The one status-to-exit-code mapping: ``ApiError`` (client) and ``send-uplink``'s summary use it.
+    ``failed``: the answer is an error whatever its status (an ``ApiError`` for a 2xx that is not
+    JSON): anything below 500 counts as the client's, 4.
+    """
+    if status >= 500:
+        return ExitCode.API_SERVER_ERROR
+    if status >= 400 or failed:
+        return ExitCode.API_CLIENT_ERROR
+    if 200 <= status < 300:
+        return ExitCode.OK
+    return ExitCode.UNEXPECTED
+
+
 class IotcliError(Exception):
     """Base of every error iotcli reports to a user: a message, an optional hint, an exit code."""
 
@@ -69,7 +85,8 @@ class ApiError(IotcliError):
         self.status = status
         self.body = body
         self.api_code = api_code
-        self.exit_code = ExitCode.API_SERVER_ERROR if status >= 500 else ExitCode.API_CLIENT_ERROR
+        # An error answer, whatever its status: a 2xx the client cannot use (not JSON) counts as 4.
+        self.exit_code = exit_code_for_status(status, failed=True)
         self.code = f"http_{status}"
 
     def to_dict(self) -> dict[str, Any]:

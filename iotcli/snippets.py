@@ -9,11 +9,13 @@ data the platform has for the device (the ``send_property`` value). No typer her
 from __future__ import annotations
 
 import json
-import shlex
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
+
+from iotcli.models.devices import callback_url
+from iotcli.models.render import Prepared, curl_command, httpie_command
 
 LANGS = ("curl", "httpie", "python", "arduino", "postman")
 TOKEN_PLACEHOLDER = "<DEVICE_TOKEN>"
@@ -35,11 +37,16 @@ class DeviceTarget:
 
     @property
     def url(self) -> str:
-        return f"{self.server.rstrip('/')}/v3/users/{quote(self.user, safe='')}/devices/{self.device}/callback/data"
+        return callback_url(self.server, self.user, self.device)
 
     @property
     def body_json(self) -> str:
         return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+
+    def request(self) -> Prepared:
+        """The request every snippet sends: the JSON body with the bearer token."""
+        headers = [("Authorization", f"Bearer {self.token}"), ("Content-Type", "application/json")]
+        return Prepared("POST", self.url, headers, self.body_json.encode("utf-8"))
 
 
 def render(lang: str, target: DeviceTarget) -> str:
@@ -58,35 +65,20 @@ def render(lang: str, target: DeviceTarget) -> str:
 
 
 def curl(t: DeviceTarget) -> str:
+    options = [("--cacert", t.ca_file)] if t.ca_file else []
     return (
         f"# Send data to HTTP device '{t.device}'; the answer holds data for the device (may be empty).\n"
-        f"curl -sS -X POST {shlex.quote(t.url)} \\\n"
-        + (f"  --cacert {shlex.quote(t.ca_file)} \\\n" if t.ca_file else "")
-        + f"  -H {shlex.quote('Authorization: Bearer ' + t.token)} \\\n"
-        "  -H 'Content-Type: application/json' \\\n"
-        f"  --data-raw {shlex.quote(t.body_json)}\n"
+        + curl_command(t.request(), options=options)
+        + "\n"
     )
 
 
 def httpie(t: DeviceTarget) -> str:
-    parts = [
-        "http",
-        "--ignore-stdin",
-        "POST",
-        shlex.quote(t.url),
-        shlex.quote(f"Authorization:Bearer {t.token}"),
-    ]
-    if t.ca_file:
-        parts.insert(2, f"--verify={shlex.quote(t.ca_file)}")
-    if isinstance(t.body, dict) and all(k.replace("_", "").replace("-", "").isalnum() for k in t.body):
-        for k, v in t.body.items():
-            item = f"{k}={v}" if isinstance(v, str) else f"{k}:={json.dumps(v, separators=(',', ':'))}"
-            parts.append(shlex.quote(item))
-    else:
-        parts.insert(2, f"--raw {shlex.quote(t.body_json)}")
-        parts.append("'Content-Type:application/json'")
+    options = [("--verify", t.ca_file)] if t.ca_file else []
     return (
-        f"# Send data to HTTP device '{t.device}' with HTTPie (https://httpie.io).\n" + " ".join(parts) + "\n"
+        f"# Send data to HTTP device '{t.device}' with HTTPie (https://httpie.io).\n"
+        + httpie_command(t.request(), options=options)
+        + "\n"
     )
 
 

@@ -5,7 +5,6 @@ to a working device: bucket (when missing), device, callback settings and a devi
 callback URL and a curl command that sends a first reading.
 """
 
-import shlex
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +13,7 @@ import typer
 from iotcli.cli.resources import check_id, confirm, done, parse_ts, show, show_rows
 from iotcli.cli.state import CliState, get_state
 from iotcli.errors import ApiError, IotcliError, UsageError
+from iotcli.models import render
 
 if TYPE_CHECKING:
     from iotcli.client.api import ApiClient
@@ -75,21 +75,11 @@ TimeoutOpt = Annotated[
 
 def curl_command(url: str, token: str | None, payload: str = SAMPLE_PAYLOAD) -> str:
     """A ready-to-run, shell-quoted curl command that POSTs ``payload`` with the bearer token."""
-    auth = f"Authorization: Bearer {token}" if token else "Authorization: Bearer $DEVICE_TOKEN"
-    parts = [
-        "curl",
-        "-sS",
-        "-X",
-        "POST",
-        shlex.quote(url),
-        "-H",
-        shlex.quote(auth) if token else '"' + auth + '"',
-        "-H",
-        shlex.quote("Content-Type: application/json"),
-        "-d",
-        shlex.quote(payload),
-    ]
-    return " ".join(parts)
+    headers = [("Authorization", f"Bearer {token or '$DEVICE_TOKEN'}"), ("Content-Type", "application/json")]
+    request = render.Prepared("POST", url, headers, payload.encode())
+    return render.curl_command(
+        request, data_option="-d", one_line=True, expand=() if token else ("authorization",)
+    )
 
 
 def callback_changes(

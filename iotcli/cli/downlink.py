@@ -9,9 +9,9 @@ import typer
 
 from iotcli.cli.state import get_state
 from iotcli.errors import UsageError
+from iotcli.models import lorawan
 
 HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
-HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 #: CorrelationID: "64 bits hexadecimal", 1 to 16 digits (the docs show 4434704901C7450B and 1234).
 CORRELATION = re.compile(r"^[0-9a-fA-F]{1,16}$")
 
@@ -44,10 +44,10 @@ def register(app: typer.Typer) -> None:
 
 
 def normalize_deveui(value: str) -> str:
-    deveui = value.replace("-", "").replace(":", "").strip()
-    if not HEX16.match(deveui):
+    deveui = lorawan.normalize_deveui(value, strip=True)
+    if deveui is None:
         raise UsageError(f"--deveui '{value}' is not 16 hex digits (dashes allowed)")
-    return deveui.upper()
+    return deveui
 
 
 def build_downlink(

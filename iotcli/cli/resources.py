@@ -17,9 +17,8 @@ import typer
 from iotcli.cli.output import ms_to_iso
 from iotcli.cli.state import CliState
 from iotcli.errors import UsageError
+from iotcli.models.ids import ID_PATTERN, ID_RULE
 
-# The same rules as iotcli.client.thinger; not imported from there so that the CLI starts without httpx.
-ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
 MAX_ITEMS = 1000
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -33,8 +32,8 @@ MaxTsOpt = Annotated[
 
 def check_id(value: str, what: str) -> str:
     """Ids of the Thinger-style surface: 1-32 letters, digits, '_' or '-' [source]."""
-    if not ID_RE.match(value):
-        raise UsageError(f"{what} id '{value[:64]}' is not valid: use 1-32 letters, digits, '_' or '-'")
+    if not ID_PATTERN.match(value):
+        raise UsageError(f"{what} id '{value[:64]}' is not valid: use {ID_RULE}")
     return value
 
 

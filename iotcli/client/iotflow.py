@@ -17,6 +17,7 @@ import httpx
 
 from iotcli.client.base import BaseClient, error_from_response, network_error
 from iotcli.errors import ApiError, NetworkError, RequestTimeout, StreamEnded
+from iotcli.models.lorawan import LORAWAN_UPLINKS_PATH, downlink_body, downlink_url
 
 IOTFLOW = "/iot-flow/v1"
 
@@ -75,9 +76,11 @@ class IotFlowMethods(BaseClient):
         cid = connection_id
         if re.fullmatch(r"[0-9a-fA-F]{32}|[0-9a-fA-F-]{36}", cid):
             try:
-                return f"{self.base_url}/iot-flow/downlinkMessages/{uuid.UUID(cid)}"
+                uuid.UUID(cid)
             except ValueError:
                 pass
+            else:
+                return downlink_url(self.base_url, cid)
         url = self.get_connection(cid).get("downlinkUrl")
         if not isinstance(url, str) or not url:
             raise ApiError(
@@ -95,7 +98,7 @@ class IotFlowMethods(BaseClient):
         target = url if url.startswith(("http://", "https://")) else f"{self.base_url}/{url.lstrip('/')}"
         same_server = _origin(target) == _origin(self.base_url)
         try:
-            result = self.call("POST", target, json={"DevEUI_downlink": downlink}, auth=same_server)
+            result = self.call("POST", target, json=downlink_body(downlink), auth=same_server)
         except NetworkError as exc:
             if same_server:
                 raise
@@ -110,7 +113,7 @@ class IotFlowMethods(BaseClient):
     # -- emulator journals of this surface ------------------------------------------------------
     def send_lorawan_uplink(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /_emulator/lorawan/uplinks``: an uplink the emulator completes and forwards."""
-        return self.call("POST", "/_emulator/lorawan/uplinks", json=body)  # type: ignore[no-any-return]
+        return self.call("POST", LORAWAN_UPLINKS_PATH, json=body)  # type: ignore[no-any-return]
 
     def list_lorawan_downlinks(
         self, deveui: str | None = None, *, status: str | None = None, limit: int | None = None

@@ -14,8 +14,6 @@ from urllib.parse import quote
 
 from iotcli.client.base import BaseClient
 
-#: Path ids of the Thinger-style surface [source].
-
 #: Largest page a bucket read may ask for (CONTRACT: items max 1000).
 MAX_ITEMS = 1000
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.requests import Request
@@ -10,8 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from iotcli.emulator import jsonpolicy
 from iotcli.emulator.errors import ApiProblem
-
-ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
+from iotcli.models.ids import ID_PATTERN, ID_RULE
 
 #: The latest epoch-milliseconds time the emulator accepts (9999-12-31T23:59:59.999Z): later times
 #: cannot be reached by any clock, and the store's 64-bit integers could not hold them all.
@@ -21,7 +19,7 @@ MAX_EPOCH_MS = 253_402_300_799_999
 def check_id(value: str, what: str) -> str:
     """Path ids follow ``^[a-zA-Z0-9_-]{1,32}$`` [source]; anything else is a 400 naming the id."""
     if not ID_PATTERN.match(value):
-        raise ApiProblem(400, f"invalid {what} id '{value[:64]}': use 1-32 letters, digits, '_' or '-'")
+        raise ApiProblem(400, f"invalid {what} id '{value[:64]}': use {ID_RULE}")
     return value
 
 

@@ -1,6 +1,6 @@
 """A LoRaWAN uplink in the IoT Flow format, as a connection delivers it to an application server.
 
-Built by ``iotcli.iotflow_messages.build_uplink``, the emulator's own builder, so an application server
+Built by ``iotcli.models.iotflow.build_uplink``, the emulator's own builder, so an application server
 sees the same message shape from ``send-uplink --to URL`` as from an emulator connection (number-typed
 like the documentation's decoded example by default). ``Time`` and ``FCntUp`` are placeholders so that
 every uplink of ``--repeat`` is a new frame.
@@ -8,20 +8,11 @@ every uplink of ``--repeat`` is a new frame.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from iotcli.iotflow_messages import build_uplink, string_typed
+from iotcli.models.iotflow import build_uplink, string_typed
+from iotcli.models.lorawan import downlink_url as downlink_url  # <emulator>/iot-flow/downlinkMessages/<uuid>
 from iotcli.sending.template import RawJson
-
-
-def downlink_url(server: str, connection: str) -> str:
-    """``<emulator>/iot-flow/downlinkMessages/<uuid>``: the connection id in its dashed UUID form."""
-    try:
-        ident = str(uuid.UUID(connection))
-    except ValueError:
-        ident = connection
-    return f"{server.rstrip('/')}/iot-flow/downlinkMessages/{ident}"
 
 
 def uplink_message(
@@ -36,7 +27,7 @@ def uplink_message(
 ) -> dict[str, Any]:
     """``{"DevEUI_uplink": {...}}`` for one device; ``Time``/``FCntUp`` render per uplink.
 
-    The same builder as the emulator's (``iotcli.iotflow_messages``): a device gets the same DevAddr,
+    The same builder as the emulator's (``iotcli.models.iotflow``): a device gets the same DevAddr,
     gateway, CustomerData and DriverCfg either way. ``value_types="string"`` gives the documentation's
     string-typed form.
     """

@@ -1,5 +1,8 @@
 """The equivalent command or code of a request (--print curl|httpie|python) and its display (--dry-run, -v).
 
+curl and HTTPie commands come from the one renderer, ``iotcli.models.render``; here the headers every
+client sets on its own are left out first.
+
 The printed commands carry the real token: they are meant to be run. Displays (dry-run, -v,
 --json records) mask credentials.
 """
@@ -8,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from typing import Any
 
-from iotcli.sending.request import USER_AGENT, Prepared
+from iotcli.models import render
+from iotcli.models.render import Prepared, body_text
+from iotcli.sending.request import USER_AGENT
 
 SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "cookie"}
 SECRET_QUERY = re.compile(r"(?i)([?&](?:authorization|token|access_token)=)[^&#]*")
@@ -34,15 +38,6 @@ def mask_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def mask_url(url: str) -> str:
     return SECRET_QUERY.sub(lambda m: m.group(1) + MASK, url)
-
-
-def body_text(body: bytes | None) -> str:
-    if not body:
-        return ""
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return f"<{len(body)} bytes of binary data>"
 
 
 def pretty_body(body: bytes | None) -> str:
@@ -76,56 +71,16 @@ def _explicit(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def to_curl(request: Prepared) -> str:
-    parts = ["curl", "-sS", "-X", request.method, shlex.quote(request.url)]
-    for k, v in _explicit(request.headers):
-        parts += ["-H", shlex.quote(f"{k}: {v}")]
-    if request.body:
-        parts += ["--data-raw", shlex.quote(body_text(request.body))]
-    return " \\\n  ".join(_pairs(parts))
-
-
-def _pairs(parts: list[str]) -> list[str]:
-    """Group 'curl -sS -X POST url' on the first line and each option with its value after."""
-    head = " ".join(parts[:5])
-    rest = parts[5:]
-    return [head] + [f"{rest[i]} {rest[i + 1]}" for i in range(0, len(rest), 2)]
-
-
-_ITEM_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+    return render.curl_command(
+        Prepared(request.method, request.url, _explicit(request.headers), request.body)
+    )
 
 
 def to_httpie(request: Prepared) -> str:
     """An HTTPie command: JSON object bodies as items (name=text, name:=json), others with --raw."""
-    headers = _explicit(request.headers)
-    ctype = next((v for k, v in headers if k.lower() == "content-type"), None)
-    parts = ["http", "--ignore-stdin", request.method, shlex.quote(request.url)]
-    items: list[str] | None = None
-    raw: str | None = None
-    if request.body:
-        text = body_text(request.body)
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            value = None
-        if isinstance(value, dict) and all(_ITEM_KEY.match(k) for k in value) and ctype == "application/json":
-            items = []
-            for k, v in value.items():
-                if isinstance(v, str):
-                    items.append(shlex.quote(f"{k}={v}"))
-                else:
-                    items.append(
-                        shlex.quote(f"{k}:={json.dumps(v, ensure_ascii=False, separators=(',', ':'))}")
-                    )
-        else:
-            raw = text
-    for k, v in headers:
-        if items is not None and k.lower() == "content-type":
-            continue  # HTTPie sends JSON items as application/json itself
-        parts.append(shlex.quote(f"{k}:{v}"))
-    if raw is not None:
-        parts.insert(2, f"--raw {shlex.quote(raw)}")
-    parts += items or []
-    return " ".join(parts)
+    return render.httpie_command(
+        Prepared(request.method, request.url, _explicit(request.headers), request.body)
+    )
 
 
 def to_python(request: Prepared) -> str:

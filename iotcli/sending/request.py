@@ -10,35 +10,20 @@ Targets (CONTRACT sections 2-4):
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from iotcli import __version__
 from iotcli.errors import UsageError
+from iotcli.models import lorawan
+from iotcli.models.devices import callback_url
+from iotcli.models.ids import ID_RULE, is_id
+from iotcli.models.lorawan import ingress_body as ingress_body  # the body of a lorawan target
+from iotcli.models.render import Prepared
 from iotcli.sending.template import RawJson, RenderContext, Template, dumps, has_placeholder, sample
 
-ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
-DEVEUI_PATTERN = re.compile(r"^[0-9A-Fa-f]{16}$")
-HEX_PATTERN = re.compile(r"^([0-9A-Fa-f]{2})*$")
 USER_AGENT = f"iotcli/{__version__}"
-
-
-@dataclass
-class Prepared:
-    """One concrete request, ready for the wire."""
-
-    method: str
-    url: str
-    headers: list[tuple[str, str]]
-    body: bytes | None
-
-    def header(self, name: str) -> str | None:
-        for k, v in self.headers:
-            if k.lower() == name.lower():
-                return v
-        return None
 
 
 @dataclass
@@ -96,15 +81,15 @@ def check_url(url: str, option: str = "--url") -> str:
 
 
 def check_id(value: str, what: str) -> str:
-    if not ID_PATTERN.match(value):
-        raise UsageError(f"{what} '{value}' must be 1-32 letters, digits, '_' or '-'")
+    if not is_id(value):
+        raise UsageError(f"{what} '{value}' must be {ID_RULE}")
     return value
 
 
 def device_url(server: str, user: str, device: str) -> str:
     """The callback URL of an HTTP device (Thinger-style)."""
     check_id(device, "device id")
-    return f"{server.rstrip('/')}/v3/users/{quote(user, safe='')}/devices/{device}/callback/data"
+    return callback_url(server, user, device)
 
 
 def json_body(value: Any) -> Template:
@@ -138,20 +123,20 @@ def base_headers(token: str | None, *, body: bool) -> list[tuple[str, str]]:
 
 
 def normalize_deveui(value: str) -> str:
-    compact = value.replace("-", "").replace(":", "")
-    if not DEVEUI_PATTERN.match(compact):
+    deveui = lorawan.normalize_deveui(value)
+    if deveui is None:
         raise UsageError(f"--deveui '{value}' must be 16 hex digits (dashes allowed)")
-    return compact.upper()
+    return deveui
 
 
 def check_fport(value: int) -> int:
-    if not 1 <= value <= 224:
-        raise UsageError(f"--fport {value} must be 1..224")
+    if not lorawan.is_fport(value):
+        raise UsageError(f"--fport {value} must be {lorawan.FPORT_MIN}..{lorawan.FPORT_MAX}")
     return value
 
 
 def check_payload_hex(value: str) -> str:
-    if not HEX_PATTERN.match(value):
+    if not lorawan.is_payload_hex(value):
         raise UsageError(f"--payload-hex '{value}' must be hex digits, two per byte")
     return value.lower()
 
@@ -170,24 +155,3 @@ def decoded_payload(text: str) -> Any:
         raise UsageError(
             f"--payload is not valid JSON ({exc})", hint="example: --payload '{\"t\": 21.5}'"
         ) from None
-
-
-def ingress_body(
-    deveui: str,
-    fport: int,
-    payload_hex: str | None,
-    payload: Any,
-    connections: list[str],
-    overrides: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """The body of ``POST /_emulator/lorawan/uplinks`` (CONTRACT section 4)."""
-    body: dict[str, Any] = {"DevEUI": deveui, "FPort": fport}
-    if payload_hex is not None:
-        body["payload_hex"] = payload_hex
-    if payload is not None:
-        body["payload"] = payload
-    if connections:
-        body["connections"] = connections
-    if overrides:
-        body["DevEUI_uplink"] = overrides
-    return body

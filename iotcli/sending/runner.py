@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from iotcli.errors import ExitCode
+from iotcli.errors import ExitCode, exit_code_for_status
 from iotcli.sending.request import Prepared, RequestPlan
 from iotcli.sending.transport import Answer, SendFailure, Transport
 
@@ -58,18 +58,15 @@ class Result:
 
 
 def exit_code_for(outcomes: Counter[str] | dict[str, int]) -> ExitCode:
-    """The most severe failure decides: network/timeout 6 > 5xx 5 > 4xx 4 > other non-2xx 1; else 0."""
-    failed = {k for k, n in outcomes.items() if n and not (k.isdigit() and 200 <= int(k) < 300)}
-    if not failed:
-        return ExitCode.OK
-    if failed & {"network", "timeout"}:
+    """The most severe outcome decides: network/timeout 6 > 5xx 5 > 4xx 4 > other non-2xx 1; else 0."""
+    return max((_exit_code_of(k) for k, n in outcomes.items() if n), default=ExitCode.OK)
+
+
+def _exit_code_of(outcome: str) -> ExitCode:
+    """One outcome's exit code: a status through ``iotcli.errors.exit_code_for_status``."""
+    if outcome in ("network", "timeout"):
         return ExitCode.NETWORK
-    statuses = [int(k) for k in failed if k.isdigit()]
-    if any(s >= 500 for s in statuses):
-        return ExitCode.API_SERVER_ERROR
-    if any(400 <= s < 500 for s in statuses):
-        return ExitCode.API_CLIENT_ERROR
-    return ExitCode.UNEXPECTED
+    return exit_code_for_status(int(outcome)) if outcome.isdigit() else ExitCode.UNEXPECTED
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:

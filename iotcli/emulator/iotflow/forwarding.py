@@ -44,7 +44,7 @@ from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
 from iotcli.emulator.iotflow.reconnect import next_attempt
 from iotcli.emulator.iotflow.templates import HeaderRenderError, render_headers
 from iotcli.emulator.iotflow.uplinks import RETENTION
-from iotcli.iotflow_messages import string_typed
+from iotcli.models.iotflow import string_typed
 
 if TYPE_CHECKING:
     from iotcli.emulator.iotflow.service import IotFlow
@@ -59,7 +59,7 @@ LANE_CONCURRENCY = 32
 
 
 #: The connection key choosing the forwarded uplink's value types [chosen, emulator only]: "number"
-#: (default) or "string" (the documentation's string-typed example; see iotcli/iotflow_messages.py).
+#: (default) or "string" (the documentation's string-typed example; see iotcli/models/iotflow.py).
 VALUE_TYPES_KEY = "uplinkValueTypes"
 
 #: AS_ID in the LRC query when the connection has no downlinkAsId [chosen].

@@ -7,7 +7,6 @@ committed; it never waits for a destination. Frame counters live in SQLite (``io
 from __future__ import annotations
 
 import random
-import re
 import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,21 +16,18 @@ from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connections import CLOSED, Connection, iso_time, normalize_connection_id
 from iotcli.emulator.iotflow.jsonbody import compact_json
 from iotcli.emulator.iotflow.reconnect import next_attempt
-from iotcli.iotflow_messages import build_uplink as build_message
-from iotcli.iotflow_messages import devaddr_for
+from iotcli.models.iotflow import build_uplink as build_message
+from iotcli.models.iotflow import devaddr_for
+from iotcli.models.lorawan import MAX_FCNT, UPLINK_KEYS, is_fport, is_payload_hex
+from iotcli.models.lorawan import normalize_deveui as deveui_normal_form
 
 if TYPE_CHECKING:
     from iotcli.emulator.iotflow.service import IotFlow
 
-HEX = re.compile(r"^(?:[0-9a-fA-F]{2})*$")
-DEVEUI = re.compile(r"^[0-9A-F]{16}$")
 #: LoRaWAN's largest application payload (bytes) [chosen limit].
 MAX_PAYLOAD = 242
-#: LoRaWAN frame counters are 32-bit.
-MAX_FCNT = 2**32 - 1
 #: Waiting uplinks are kept this long [source: 24 h retention].
 RETENTION = 86400.0
-UPLINK_KEYS = {"DevEUI", "FPort", "payload_hex", "payload", "connections", "DevEUI_uplink"}
 #: LoRaWAN RECEIVE_DELAY1: the class-A downlink window opens this long after the uplink.
 RX1_DELAY = 1.0
 
@@ -39,8 +35,8 @@ RX1_DELAY = 1.0
 def normalize_deveui(value: Any, field_name: str = "DevEUI") -> str:
     if not isinstance(value, str):
         raise ApiProblem(400, f"field '{field_name}' is required: 16 hex digits (dashes allowed)")
-    deveui = value.replace("-", "").replace(":", "").upper()
-    if not DEVEUI.match(deveui):
+    deveui = deveui_normal_form(value)
+    if deveui is None:
         raise ApiProblem(
             400, f"field '{field_name}' must be 16 hex digits (dashes allowed), got '{value[:40]}'"
         )
@@ -52,13 +48,13 @@ def parse_fport(value: Any, field_name: str = "FPort") -> int:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiProblem(400, f"field '{field_name}' must be an integer between 1 and 224")
-    if not 1 <= value <= 224:
+    if not is_fport(value):
         raise ApiProblem(400, f"field '{field_name}' must be between 1 and 224, got {value}")
     return value
 
 
 def parse_payload_hex(value: Any, field_name: str = "payload_hex") -> str:
-    if not isinstance(value, str) or not HEX.match(value):
+    if not isinstance(value, str) or not is_payload_hex(value):
         raise ApiProblem(400, f"field '{field_name}' is not valid hex (an even number of 0-9a-f digits)")
     if len(value) // 2 > MAX_PAYLOAD:
         raise ApiProblem(400, f"field '{field_name}' is longer than {MAX_PAYLOAD} bytes")
@@ -118,7 +114,7 @@ def parse_request(body: dict[str, Any]) -> UplinkRequest:
 def build_uplink(
     req: UplinkRequest, *, now: float, fcnt_up: int, fcnt_dn: int, devaddr: str
 ) -> dict[str, Any]:
-    """A ``DevEUI_uplink`` object as ThingPark sends it (number-typed; ``iotflow_messages``), overrides applied."""
+    """A ``DevEUI_uplink`` object as ThingPark sends it (number-typed; ``iotcli.models.iotflow``), overrides applied."""
     uplink = build_message(
         req.deveui,
         req.fport,

@@ -1,4 +1,4 @@
-"""The IoT Flow uplink message, built the same way by the emulator and by ``send-uplink --to URL``.
+"""The IoT Flow uplink message (``DevEUI_uplink``), built the same way by the emulator and by ``send-uplink --to URL``.
 
 No typer, no httpx, no starlette: the emulator's LoRaWAN ingress (``/_emulator/lorawan/uplinks``) and
 the CLI's application-server uplinks both call ``build_uplink``, so one device gets the same DevAddr,
