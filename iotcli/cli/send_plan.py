@@ -15,7 +15,7 @@ from iotcli.cli.state import CliState
 from iotcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from iotcli.cli.send import SendOptions
+    from iotcli.cli.send_options import SendOptions
     from iotcli.sending.request import RequestPlan
 
 
