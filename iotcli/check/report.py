@@ -1,16 +1,17 @@
 """What a run found: per scenario, per step, per assertion; as text, a JSON document, or JUnit XML.
 
-JUnit XML follows the shape CI systems read (Jenkins/Ant ``junit-10.xsd``, GitHub/GitLab test reports)::
+JUnit XML fits both schemas CI systems read: Jenkins' ``junit-10.xsd`` and the stricter Apache Ant one
+(windyroad ``JUnit.xsd``: every testsuite with id, package, timestamp, hostname, properties, system-out
+and system-err; failure and error with message and type)::
 
     <testsuites name="iotcli check" tests= failures= errors= skipped= time=>
-      <testsuite name=SCENARIO tests= failures= errors= skipped= time= timestamp= hostname= file=>
+      <testsuite name=SCENARIO tests= failures= errors= skipped= time= timestamp= hostname= id= package=>
         <properties><property name="file" value=.../></properties>
         <testcase name=STEP classname=SCENARIO time=>
-          <failure message=FIRST-FAILURE type="AssertionError">every assertion, expected and actual</failure>
+          <failure message=FIRST-FAILURE type="AssertionError">each failed assertion: expected, got</failure>
           | <error message= type=>...</error> | <skipped message=REASON/>
-          <system-out>what the step did and saw</system-out>
         </testcase>
-        <system-out/><system-err/>
+        <system-out>what each step did and saw</system-out><system-err/>
       </testsuite>
     </testsuites>
 """
@@ -176,7 +177,6 @@ class RunReport:
                     "hostname": host,
                     "id": str(i),
                     "package": "iotcli.check",
-                    "file": sc.file,
                 },
             )
             props = ET.SubElement(suite, "properties")
@@ -196,9 +196,9 @@ class RunReport:
                     error.text = step.message
                 elif step.status == SKIPPED:
                     ET.SubElement(case, "skipped", {"message": step.message})
-                out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(step_lines(step, verbose=True))
-            ET.SubElement(suite, "system-out")
+            # What each step did and saw: in the suite's output (the Ant schema has none per testcase).
+            out = ET.SubElement(suite, "system-out")
+            out.text = "\n".join(line for step in sc.steps for line in step_lines(step, verbose=True))
             ET.SubElement(suite, "system-err")
         ET.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

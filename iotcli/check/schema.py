@@ -24,6 +24,7 @@ A bad file is a ``ScenarioError`` (exit 2) naming the file, the step and the key
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ ACTIONS: dict[str, dict[str, tuple[str, bool]]] = {
         "deveui": (STR, True),
         "fport": (INT, True),
         "payload_hex": (STR, False),
+        "payload": (TABLE, False),
         "fields": (TABLE, False),
         "repeat": (POSINT, False),
     },
@@ -256,10 +258,13 @@ def _setup(
     if inline:
         import tomli_w
 
+        label = f"{where.path} [setup]"
         try:
-            envs.append(parse_env(tomli_w.dumps(inline), f"{where.path} [setup]", environ))
+            envs.append(parse_env(tomli_w.dumps(inline), label, environ))
         except EnvFileError as exc:
-            raise ScenarioError(exc.message, hint=exc.hint) from None
+            # "<file> [setup]:LINE: devices.d.type: ..." names a line of the re-written TOML: drop it.
+            detail = re.sub(rf"^{re.escape(label)}(:\d+)?: ", "", exc.message)
+            raise ScenarioError(f"{where.path}: setup.{detail}", hint=exc.hint) from None
     return Setup(envs)
 
 
@@ -322,6 +327,8 @@ def _action(where: _Where, kind: str, value: Any) -> Any:
                 raise where.error(key, "must be NAME=VALUE" if sep else "must be NAME or NAME=VALUE")
         return {**value, "timeout": _duration(where, "timeout", value.get("timeout", 10))}
     _keys(where, value, ACTIONS[kind])
+    if kind == "lorawan" and "payload_hex" not in value and "payload" not in value:
+        raise where.error("", "needs payload_hex (hex digits) or payload (a decoded payload table)")
     if kind == "downlink" and ("url" in value) == ("connection" in value):
         raise where.error("", "names where it goes: connection = NAME or url = DOWNLINK_URL (one of them)")
     return value

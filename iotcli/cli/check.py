@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from iotcli.cli.state import get_state
-from iotcli.errors import ConditionNotMet, UsageError
+from iotcli.errors import ConditionNotMet, ExitCode, UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -89,10 +89,11 @@ def check(
             junit.write_text(report.to_junit(), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write {junit}: {exc.strerror or exc}") from None
-    if out.json_mode:
-        out.json({"data": report.to_dict()})
-    elif not report.scenarios:
+    if not report.scenarios:
         raise UsageError(f"--filter '{filter}' selects no scenario or step")
+    if out.json_mode:
+        out.json({"data": report.to_dict()})  # one document: "ok" says it all (no error object after it)
+        raise typer.Exit(0 if report.ok else int(ExitCode.CONDITION))
     out.text("")
     if report.ok:
         out.success("passed: " + report.summary())
