@@ -7,10 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from iotcli.emulator.settings import EmulatorSettings
 from iotcli.emulator.sinks import backend
+from iotcli.emulator.sinks import routes as sink_routes
+from iotcli.sinkspec import MAX_DELAY, MAX_SEQUENCE
 from tests.emulator.iotflow_support import DEVEUI, connect
 from tests.emulator.iotflow_support import uplink as send_uplink
 from tests.harness import TEST_TOKEN, InProcessEmulator
@@ -67,6 +70,63 @@ def test_sink_routes_need_the_account_token_but_its_url_does_not(emulator: InPro
 def test_bad_scripts_are_400_naming_the_field(emulator: InProcessEmulator, body: Any, message: str) -> None:
     r = emulator.http.post("/_emulator/sinks", json=body)
     assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
+
+
+#: The bad scripts above, less the one rule a JSON Schema cannot state (delay [min, max] needs min <= max).
+SCHEMA_REFUSES = [
+    {"name": "x", "respond": [700]},
+    {"name": "x", "respond": "503,,200"},
+    {"name": "x", "respond": "later"},
+    {"name": "x", "respond": ""},
+    {"name": "x", "respond": [200] * (MAX_SEQUENCE + 1)},
+    {"name": "x", "default": True},
+    {"name": "x", "delay": -1},
+    {"name": "x", "delay": MAX_DELAY + 1},
+    {"name": "x", "delay": [0, MAX_DELAY + 1]},
+    {"name": "x", "headers": {"X-A": "1\r\nX-B: 2"}},
+    {"name": "x", "headers": {"": "1"}},
+    {"name": "x", "headers": {"X-A": "1\n"}},
+    {"name": "x", "downlink": {"payload_hex": "abc"}},
+    {"name": "x", "downlink": {"payload_hex": "0a", "FPort": 300}},
+    {"name": "x", "colour": "red"},
+    {"name": "bad name!"},
+    {"respond": [200]},
+]
+
+
+@pytest.mark.parametrize("body", SCHEMA_REFUSES)
+def test_the_create_schema_refuses_what_the_server_refuses(emulator: InProcessEmulator, body: Any) -> None:
+    """/_emulator/openapi.json is as strict as the route (schemathesis' ST202 runs on it: test_fuzz.py)."""
+    assert emulator.http.post("/_emulator/sinks", json=body).status_code == 400
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, sink_routes.CREATE_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        {"respond": [503.0, "429", "timeout"], "default": 200.0},
+        {"respond": "503,reset,200"},
+        {"delay": [0, MAX_DELAY]},
+        {"delay": MAX_DELAY, "headers": {"X-App": "a b: c"}},
+        {"downlink": {"payload_hex": "0A", "FPort": 2.0}},
+    ],
+)
+def test_scripts_the_schema_calls_valid_are_taken(
+    emulator: InProcessEmulator, script: dict[str, Any]
+) -> None:
+    body = {"name": "ok", **script}
+    jsonschema.validate(body, sink_routes.CREATE_SCHEMA)
+    r = emulator.http.post("/_emulator/sinks", json=body)
+    assert r.status_code == 200, r.text
+    assert emulator.http.put("/_emulator/sinks/ok", json=script).status_code == 200
+
+
+def test_an_integral_float_status_is_the_integer(emulator: InProcessEmulator) -> None:
+    sink = make(emulator, respond=[503.0], default=201.0)
+    assert sink["respond"] == [503] and sink["default"] == 201
+    assert emulator.anon("POST", "/_emulator/sinks/app/in", json={}).status_code == 503
+    assert emulator.anon("POST", "/_emulator/sinks/app/in", json={}).status_code == 201
 
 
 def test_unknown_sink_is_404_everywhere(emulator: InProcessEmulator) -> None:

@@ -63,7 +63,39 @@ STRICT_OPERATIONS = {
     "GET /_emulator/deliveries",
     "GET /_emulator/lorawan/downlinks",
     "POST /_emulator/clock/advance",
+    # The emulator's own admin operations (admin.py, openapi.py) ...
+    "GET /_emulator/health",
+    "POST /_emulator/reset",
+    "GET /_emulator/clock",
+    "GET /_emulator/deliveries/{id}",
+    "POST /_emulator/deliveries/{id}/replay",
+    "GET /_emulator/openapi.json",
+    # ... and the sinks: their scripts (respond, default, delay, headers, downlink) and recorded requests.
+    "POST /_emulator/sinks",
+    "GET /_emulator/sinks",
+    "GET /_emulator/sinks/{name}",
+    "PUT /_emulator/sinks/{name}",
+    "DELETE /_emulator/sinks/{name}",
+    "GET /_emulator/sinks/{name}/requests",
+    "DELETE /_emulator/sinks/{name}/requests",
+    *(
+        f"{method} {path}"
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+        for path in ("/_emulator/sinks/{name}/in", "/_emulator/sinks/{name}/in/{path}")
+    ),
 }
+
+
+def breaks_an_unstated_rule(case: schemathesis.Case) -> bool:
+    """A rule a JSON Schema cannot state (the document says it in words), broken by this case: a sink's
+    random delay ``[min, max]`` needs min <= max."""
+    delay = case.body.get("delay") if isinstance(case.body, dict) else None
+    return (
+        isinstance(delay, list)
+        and len(delay) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in delay)
+        and delay[0] > delay[1]
+    )
 
 
 @pytest.fixture
@@ -108,7 +140,7 @@ def test_fuzz(case: schemathesis.Case, app: Any) -> None:
         case.query.pop("follow", None)  # an event stream never ends by itself
     response = case.call(app=app, headers={"Authorization": f"Bearer {TEST_TOKEN}"}, timeout=10)
     check(case, response)
-    if f"{case.method} {case.path}" in STRICT_OPERATIONS:
+    if f"{case.method} {case.path}" in STRICT_OPERATIONS and not breaks_an_unstated_rule(case):
         # The document is as strict as the server here: data it calls valid is not refused with a 400
         # (integer parameters typed integer, patterns, enums, bounds; schemathesis ST202 when looser).
         case.validate_response(response, checks=[positive_data_acceptance])

@@ -100,8 +100,17 @@ class SinkService:
     # -- sinks ----------------------------------------------------------------------------------
     @staticmethod
     def script_from(body: dict[str, Any]) -> SinkScript:
+        script = {k: v for k, v in body.items() if k != "name"}
+        # JSON has one number type: 200.0 is the integer 200 (as the route's schema, type integer, says).
+        if isinstance(script.get("respond"), list):
+            script["respond"] = [_integral(v) for v in script["respond"]]
+        if "default" in script:
+            script["default"] = _integral(script["default"])
+        downlink = script.get("downlink")
+        if isinstance(downlink, dict) and "FPort" in downlink:
+            script["downlink"] = {**downlink, "FPort": _integral(downlink["FPort"])}
         try:
-            return parse_script({k: v for k, v in body.items() if k != "name"})
+            return parse_script(script)
         except ScriptError as exc:
             raise ApiProblem(400, str(exc)) from None
 
@@ -295,3 +304,8 @@ class SinkService:
         """Post the plan's downlink off the request path (the uplink has been answered by then)."""
         if plan.downlink is not None:
             self.loopback.send(name, plan.request_id, plan.downlink)
+
+
+def _integral(value: Any) -> Any:
+    """``200.0`` -> ``200``; anything else as it is."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value

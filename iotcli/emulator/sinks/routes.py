@@ -18,7 +18,7 @@ from iotcli.emulator.events import CLOSED
 from iotcli.emulator.http import check_id, ok, path_id, query_int, read_json_object
 from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.sinks.backend import Plan, SinkService
-from iotcli.sinkspec import RESET, TIMEOUT
+from iotcli.sinkspec import MAX_DELAY, MAX_SEQUENCE, RESET, TIMEOUT
 
 routes = RouteTable("emulator", tag="sinks")
 
@@ -34,21 +34,38 @@ ANSWER: dict[str, Any] = {
         {"type": "string", "pattern": "^[1-5][0-9][0-9]$"},
     ]
 }
+#: ``503,503,200``: at most MAX_SEQUENCE answers (each takes at least 4 characters with its comma).
+_ONE = f"(?:[1-5][0-9][0-9]|{TIMEOUT}|{RESET})"
+RESPOND_TEXT: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^{_ONE}(?:,{_ONE})*$",
+    "maxLength": 4 * MAX_SEQUENCE + 2,
+    "example": "503,503,200",
+}
+#: Delay seconds (the [min, max] form also needs min <= max, which a JSON Schema cannot say).
+SECONDS: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": MAX_DELAY}
+#: Header names and values as the script check takes them: no CR or LF, a name not empty. (Said as
+#: "no match anywhere": a ``$`` would let a final newline through in Python's regular expressions.)
+NO_NEWLINE: dict[str, Any] = {"not": {"pattern": "[\r\n]"}}
 SCRIPT_PROPERTIES: dict[str, Any] = {
     "respond": {
         "description": "answers in order, one per request: a status, 'timeout' or 'reset'",
-        "oneOf": [{"type": "array", "items": ANSWER}, {"type": "string", "example": "503,503,200"}],
+        "oneOf": [{"type": "array", "items": ANSWER, "maxItems": MAX_SEQUENCE}, RESPOND_TEXT],
     },
     "default": {**ANSWER, "description": "the answer once the sequence is used up (default 200)"},
     "delay": {
-        "description": "emulated seconds before answering: a number, or [min, max] for a random delay",
-        "oneOf": [
-            {"type": "number", "minimum": 0},
-            {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 2, "maxItems": 2},
-        ],
+        "description": (
+            f"emulated seconds before answering (at most {MAX_DELAY:g}): a number, or [min, max] with"
+            " min <= max for a random delay"
+        ),
+        "oneOf": [SECONDS, {"type": "array", "items": SECONDS, "minItems": 2, "maxItems": 2}],
     },
     "body": {"description": "the answer body: a string as is, anything else as JSON"},
-    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+    "headers": {
+        "type": "object",
+        "propertyNames": {"minLength": 1, **NO_NEWLINE},
+        "additionalProperties": {"type": "string", **NO_NEWLINE},
+    },
     "downlink": {
         "type": ["object", "null"],
         "description": "class-A loop-back: POST a DevEUI_downlink to the downlinkUrl of each DevEUI_uplink",
@@ -144,8 +161,18 @@ async def delete_sink(request: Request) -> Response:
     "/_emulator/sinks/{name}/requests",
     summary="Requests the sink received, oldest first",
     query={
-        "after": "only requests with a larger id",
-        "limit": "at most this many (default 100, max 10000)",
+        "after": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 2**63 - 1,
+            "description": "only requests with a larger id",
+        },
+        "limit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10_000,
+            "description": "at most this many (default 100, max 10000)",
+        },
         "secrets": "1 to show secret header and query values in clear",
     },
 )
