@@ -27,15 +27,13 @@ from iotcli.check.report import (
     ScenarioResult,
     StepResult,
 )
-from iotcli.check.schema import EMULATOR_ONLY_EXPECTS, Scenario, Step
+from iotcli.check.schema import EMULATOR_ONLY_EXPECTS, PLACEHOLDER, SENDING_NAMES, Scenario, Step
 from iotcli.errors import ApiError, ConditionNotMet, IotcliError, NetworkError
 
 if TYPE_CHECKING:
     from iotcli.client.api import ApiClient
 
-#: Names the sending library renders itself (``{{i}}``, ``{{now}}``, ``{{random:1:9}}``).
-SENDING_NAMES = frozenset({"i", "n", "now", "now_iso", "random", "fcnt"})
-CAPTURE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*\}\}")
+CAPTURE = PLACEHOLDER
 NEEDS_EMULATOR = "needs the emulator's own routes (/_emulator); the server is not an iotcli emulator"
 POLL = 0.05  # real seconds between re-checks of assertions with `within`
 PAGE = 10_000

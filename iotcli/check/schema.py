@@ -225,13 +225,50 @@ def parse_scenario(
     if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) for s in steps):
         raise where.error("step", "needs at least one [[step]] table")
     seen: set[str] = set()
+    known = set(scenario.vars) | _setup_tokens(scenario.setup)
     for i, spec in enumerate(steps, 1):
         step = _step(name, i, spec)
         if step.name in seen:
             raise _Where(name, step).error("name", "another step has this name (names must be unique)")
         seen.add(step.name)
+        _check_placeholders(_Where(name, step), spec, known)
+        known |= set(step.capture)
         scenario.steps.append(step)
     return scenario
+
+
+#: ``{{name}}``: a var, a setup token (``tokens.DEVICE.NAME``) or an earlier step's capture.
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*\}\}")
+#: Rendered by the sending library itself, per uplink.
+SENDING_NAMES = frozenset({"i", "n", "now", "now_iso", "random", "fcnt"})
+
+
+def _setup_tokens(setup: Setup | None) -> set[str]:
+    names: set[str] = set()
+    for env in setup.envs if setup is not None else []:
+        for device, spec in env.names("devices").items():
+            names |= {f"tokens.{device}.{t}" for t in spec.get("tokens", []) if isinstance(t, str)}
+    return names
+
+
+def _check_placeholders(where: _Where, value: Any, known: set[str], key: str = "") -> None:
+    """Every ``{{name}}`` is known before the step runs (a typo is an error now, not mid-run)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k not in ("name", "description", "capture"):
+                _check_placeholders(where, v, known, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for n, v in enumerate(value, 1):
+            _check_placeholders(where, v, known, f"{key}[{n}]")
+    elif isinstance(value, str):
+        for match in PLACEHOLDER.finditer(value):
+            ref = match.group(1)
+            if ref not in SENDING_NAMES and ref not in known:
+                shown = ", ".join(sorted(known)) or "none"
+                raise where.error(
+                    key,
+                    f"{{{{{ref}}}}} is not a var, a setup token or an earlier step's capture (known: {shown})",
+                )
 
 
 def _setup(

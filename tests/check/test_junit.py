@@ -86,7 +86,7 @@ def test_junit_report_fits_the_schema_and_counts_each_step(emu: Emulator) -> Non
     bad = parse_scenario(
         'name = "Bad <&> \\"quoted\\""\n'
         '[[step]]\nname = "count"\nexpect = { bucket = "missing", count = 2 }\n'
-        '[[step]]\nname = "broken"\nuplink = { device = "d", token = "{{nope}}" }\n'
+        '[[step]]\nname = "broken"\nadvance = 1\ncapture = { t = "$.nothing" }\n'
         '[[step]]\nname = "ok"\nadvance = 1\n',
         "b.toml",
     )
@@ -116,7 +116,7 @@ def test_junit_report_fits_the_schema_and_counts_each_step(emu: Emulator) -> Non
     assert failure is not None and failure.get("message", "").startswith("bucket 'missing': expected")
     assert "got not found" in (failure.text or "")
     error = cases[1].find("error")
-    assert error is not None and "{{nope}}" in error.get("message", "")
+    assert error is not None and "capture t: nothing at $.nothing" in error.get("message", "")
     assert list(cases[2]) == []  # passed: no child
     out = suites[1].find("system-out")
     assert out is not None and "FAIL count" in (out.text or "")

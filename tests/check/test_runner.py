@@ -285,7 +285,8 @@ def test_errors_setup_failures_fail_fast_and_filter(emu: Emulator) -> None:
         """
 [[step]]
 name = "unknown capture"
-uplink = { device = "d", token = "{{nope}}" }
+advance = 1
+capture = { t = "$.nothing" }
 
 [[step]]
 name = "unknown bucket"
@@ -298,7 +299,7 @@ advance = 1
     )
     by = steps(report)
     assert by["unknown capture"].status == ERROR
-    assert "{{nope}} is not a var or an earlier capture" in by["unknown capture"].message
+    assert by["unknown capture"].message == "capture t: nothing at $.nothing in the step's answer"
     assert by["unknown bucket"].status == FAILED and "not found" in by["unknown bucket"].assertions[0].actual
     assert by["last"].status == PASSED
 

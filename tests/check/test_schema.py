@@ -93,6 +93,14 @@ def error_of(text: str) -> str:
         ('[[step]]\nname = "a"\nadvance = 1\ncapture = { t = { sink = "s" } }\n', "capture.t.path: required"),
         ('[[step]]\nname = "a"\nadvance = 1\nwithin = "x"\n', "within: 'x' is not a duration"),
         ("[setup]\nfoo = 1\n" + GOOD_STEP, "sc.toml: setup.foo: unknown key"),
+        (
+            '[[step]]\nname = "a"\nuplink = { device = "d", data = { t = "{{tok}}" } }\ncapture = { tok = "$.x" }\n',
+            "step 1 'a': uplink.data.t: {{tok}} is not a var, a setup token or an earlier step's capture (known: none)",
+        ),
+        (
+            'vars = { d = "x" }\n[[step]]\nname = "a"\nexpect = { sink = "{{d}}", headers = { X = "{{tokens.x.y}}" } }\n',
+            "step 1 'a': expect.headers.X: {{tokens.x.y}} is not a var, a setup token or an earlier step's capture (known: d)",
+        ),
         ("[setup.devices.d]\ntype = 'Radio'\n" + GOOD_STEP, "sc.toml: setup.devices.d.type"),
         ("name = [\n", "sc.toml: not valid TOML"),
     ],
@@ -109,6 +117,16 @@ def test_setup_apply_files_are_read_relative_to_the_scenario(tmp_path: Path) -> 
     (tmp_path / "bad.toml").write_text('[setup]\napply = "missing.toml"\n' + GOOD_STEP)
     with pytest.raises(ScenarioError, match=r"bad.toml: setup.apply: cannot read .*missing.toml"):
         load_scenarios([tmp_path / "bad.toml"])
+
+
+def test_placeholders_may_name_vars_setup_tokens_and_earlier_captures() -> None:
+    parse_scenario(
+        'vars = { d = "x" }\n[setup.devices.s]\ntokens = ["ci"]\n'
+        '[[step]]\nname = "a"\nuplink = { device = "{{d}}", token = "{{tokens.s.ci}}", data = { n = "{{i}}", r = "{{random:1:2}}" } }\n'
+        'capture = { got = "$.v" }\n'
+        '[[step]]\nname = "b"\nexpect = { response = 200, value = "{{got}}" }\n',
+        "ok.toml",
+    )
 
 
 def test_a_good_scenario_parses_into_steps() -> None:
