@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,6 +35,9 @@ PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
 DEFAULT_FILE = "fleet-devices.json"
 TOKEN_NAME = "fleet"
 PAGE = 500
+#: Devices provisioned at once by default, and at most.
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
 
 
 def register(app: typer.Typer) -> None:
@@ -118,6 +122,12 @@ def provision(
         bool, typer.Option("--with-token", help="Give each device its own token (kept in the devices file).")
     ] = False,
     devices_file: FileOpt = Path(DEFAULT_FILE),
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", help="Devices provisioned at once (requests in flight); 1: one by one."
+        ),
+    ] = DEFAULT_CONCURRENCY,
 ) -> None:
     """Create N HTTP devices (callback settings, device tokens) in bulk; a second run creates only what is missing.
 
@@ -130,6 +140,8 @@ def provision(
     check_prefix(prefix)
     if count < 1 or count > MAX_COUNT:
         raise UsageError(f"fleet provision: --count must be 1..{MAX_COUNT}, not {count}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise UsageError(f"fleet provision: --concurrency must be 1..{MAX_CONCURRENCY}, not {concurrency}")
     if bucket is not None:
         check_id(bucket, "bucket")
     ids = device_ids(prefix, count)
@@ -139,40 +151,54 @@ def provision(
     present = existing_devices(state, prefix)
     bucket_created = ensure_bucket(api, bucket) if bucket else False
     settings = {"actions": {"write_bucket": bucket}} if bucket else None
-    created = tokens_made = 0
-    entries: list[dict[str, Any]] = []
+    made: dict[str, tuple[dict[str, Any], bool, bool]] = {}
+
+    def one(device: str) -> tuple[dict[str, Any], bool, bool]:
+        """The device's steps, one after the other: create, callback, token; (entry, created, token made)."""
+        entry: dict[str, Any] = {"device": device, "callback_url": api.callback_url(device)}
+        old = known.get(device) or {}
+        new_device = device not in present
+        if new_device:
+            api.create_device(device, type="HTTP")
+            old = {}  # a token of a device that was gone is void
+            if settings:
+                api.set_callback(device, settings)
+        elif settings and old.get("bucket") != bucket:
+            api.set_callback(device, settings)
+        if bucket:
+            entry["bucket"] = bucket
+        token_made = False
+        if old.get("token"):
+            entry["token"] = old["token"]
+        elif with_token:
+            entry["token"] = api.create_device_token(device, TOKEN_NAME)["token"]
+            token_made = True
+        return entry, new_device, token_made
+
     try:
-        with state.out.progress("provisioning", len(ids)) as bar:
-            for device in ids:
-                entry: dict[str, Any] = {"device": device, "callback_url": api.callback_url(device)}
-                old = known.get(device) or {}
-                if device not in present:
-                    api.create_device(device, type="HTTP")
-                    created += 1
-                    old = {}  # a token of a device that was gone is void
-                    if settings:
-                        api.set_callback(device, settings)
-                elif settings and old.get("bucket") != bucket:
-                    api.set_callback(device, settings)
-                if bucket:
-                    entry["bucket"] = bucket
-                if old.get("token"):
-                    entry["token"] = old["token"]
-                elif with_token:
-                    entry["token"] = api.create_device_token(device, TOKEN_NAME)["token"]
-                    tokens_made += 1
-                entries.append(entry)
-                bar.advance()
+        # Devices in parallel (--concurrency requests in flight), each device's steps in order.
+        with state.out.progress("provisioning", len(ids)) as bar, ThreadPoolExecutor(concurrency) as pool:
+            futures = {pool.submit(one, device): device for device in ids}
+            try:
+                for future in as_completed(futures):
+                    made[futures[future]] = future.result()
+                    bar.advance()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
     finally:
         # What was made so far is written even when a request fails, so a rerun goes on from there.
-        done_ids = {e["device"] for e in entries}
+        entries = [made[d][0] for d in ids if d in made]
         kept = [
-            d for d in known.values() if d.get("device") not in done_ids and fleet_member(prefix, d["device"])
+            d for d in known.values() if d.get("device") not in made and fleet_member(prefix, d["device"])
         ]
         write_devices_file(
             devices_file,
             {"server": api.base_url, "user": state.user, "prefix": prefix, "devices": entries + kept},
         )
+    created = sum(1 for _e, new_device, _t in made.values() if new_device)
+    tokens_made = sum(1 for _e, _n, token_made in made.values() if token_made)
     data = {
         "prefix": prefix,
         "count": count,
@@ -249,6 +275,10 @@ class Kind(StrEnum):
 
 
 INSTALL_HINT = "pip install 'iotcli[fleet]'"
+#: Locust's master port.
+MASTER_PORT = 5557
+RUN_PANEL = "Distributed (Locust master/workers)"
+TO_PANEL = "LoRaWAN straight to an application server (--to)"
 
 
 def require_locust() -> None:
@@ -273,16 +303,28 @@ def _duration(text: str | None, option: str) -> float | None:
     return value
 
 
+def _headers(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"fleet run: --header '{item[:64]}' must be NAME:VALUE")
+        out[name.strip()] = value.strip()
+    return out
+
+
 @fleet_app.command("run")
 def run(
     devices_file: FileOpt = Path(DEFAULT_FILE),
     kind: Annotated[
-        Kind,
+        Kind | None,
         typer.Option(
             "--kind",
-            help="http: each device POSTs to its callback URL; lorawan: uplinks through the emulator.",
+            help="http: each device POSTs to its callback URL; lorawan: uplinks through the emulator"
+            " (or with --to straight to an application server) [http; with --to: lorawan].",
+            show_default=False,
         ),
-    ] = Kind.http,
+    ] = None,
     users: Annotated[
         int | None, typer.Option("--users", help="Simulated devices [all in the devices file; lorawan: 10].")
     ] = None,
@@ -309,16 +351,205 @@ def run(
         ),
     ] = None,
     fport: Annotated[int, typer.Option("--fport", help="lorawan: the FPort of each uplink.")] = 1,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Send the LoRaWAN uplinks to this application server URL in the IoT Flow format.",
+            rich_help_panel=TO_PANEL,
+        ),
+    ] = None,
+    connection: Annotated[
+        str | None,
+        typer.Option(
+            "--connection",
+            help="With --to: the downlinkUrl is this emulator connection's [the one whose destinationURL is --to].",
+            rich_help_panel=TO_PANEL,
+        ),
+    ] = None,
+    downlink_url: Annotated[
+        str | None,
+        typer.Option(
+            "--downlink-url",
+            help="With --to: the downlinkUrl to put in each uplink.",
+            rich_help_panel=TO_PANEL,
+        ),
+    ] = None,
+    no_downlink_url: Annotated[
+        bool,
+        typer.Option("--no-downlink-url", help="With --to: no downlinkUrl.", rich_help_panel=TO_PANEL),
+    ] = False,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            "-H",
+            help="With --to: a header NAME:VALUE for the application server (repeatable).",
+            rich_help_panel=TO_PANEL,
+        ),
+    ] = None,
+    master: Annotated[
+        bool,
+        typer.Option(
+            "--master",
+            help="Be Locust's master: wait for workers, split the fleet across them.",
+            rich_help_panel=RUN_PANEL,
+        ),
+    ] = False,
+    expect_workers: Annotated[
+        int,
+        typer.Option(
+            "--expect-workers",
+            help="--master: start when this many workers are connected.",
+            rich_help_panel=RUN_PANEL,
+        ),
+    ] = 1,
+    wait_workers: Annotated[
+        str,
+        typer.Option(
+            "--wait-workers",
+            help="--master: give up when they are not all there after this long.",
+            rich_help_panel=RUN_PANEL,
+        ),
+    ] = "60s",
+    master_bind_host: Annotated[
+        str,
+        typer.Option(
+            "--master-bind-host",
+            help="--master: the interface to listen on (* = all).",
+            rich_help_panel=RUN_PANEL,
+        ),
+    ] = "*",
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker",
+            help="Be a Locust worker of the master at --master-host (it sends the fleet).",
+            rich_help_panel=RUN_PANEL,
+        ),
+    ] = False,
+    master_host: Annotated[
+        str,
+        typer.Option("--master-host", help="--worker: the master's host.", rich_help_panel=RUN_PANEL),
+    ] = "127.0.0.1",
+    master_port: Annotated[
+        int,
+        typer.Option(
+            "--master-port",
+            help="The master's port (--master listens there, --worker connects).",
+            rich_help_panel=RUN_PANEL,
+        ),
+    ] = MASTER_PORT,
+    connect_timeout: Annotated[
+        str,
+        typer.Option(
+            "--connect-timeout",
+            help="--worker: give up when no master answers within this long.",
+            rich_help_panel=RUN_PANEL,
+        ),
+    ] = "30s",
+    csv_out: Annotated[
+        bool, typer.Option("--csv", help="Print the summary as CSV (a header line and one line).")
+    ] = False,
+    live: Annotated[
+        bool, typer.Option("--live/--no-live", help="A live table on a terminal while it runs.")
+    ] = True,
 ) -> None:
-    """Run the fleet on Locust in this process, then print a summary (sent, errors by kind, latency, rate).
+    """Run the fleet on Locust, showing a live table (rate, latency, errors by kind), then a summary.
 
-    Each simulated device sends on its own schedule (--interval with --jitter) until --duration or --uplinks (or Ctrl-C: every device stops and the summary is still printed, exit 130). http devices come from the devices file of `fleet provision`. Needs the extra: pip install 'iotcli[fleet]'.
+    Each simulated device sends on its own schedule (--interval with --jitter) until --duration or --uplinks (or Ctrl-C: every device stops and the summary is still printed, exit 130). http devices come from the devices file of `fleet provision`; lorawan devices go through the emulator's ingress, or with --to straight to an application server in the IoT Flow format. One process by default; --master and --worker use Locust's distributed mode (the master holds the fleet and splits it across the workers). Needs the extra: pip install 'iotcli[fleet]'.
 
     Example:
       iotcli fleet run --users 100 --interval 60s --jitter 20% --duration 5m --ramp-up 30s
     """
     state = get_state()
-    from iotcli.fleet.schedule import Interval, parse_jitter
+    if csv_out and state.out.json_mode:
+        raise UsageError("fleet run: --csv and --json: pick one")
+    if master and worker:
+        raise UsageError("fleet run: --master and --worker: pick one")
+    if not 1 <= master_port <= 65535:
+        raise UsageError(f"fleet run: --master-port must be 1..65535, not {master_port}")
+    if worker:
+        run_as_worker(state, master_host, master_port, _duration(connect_timeout, "--connect-timeout") or 0.0)
+        return
+    if expect_workers < 1:
+        raise UsageError(f"fleet run: --expect-workers must be at least 1, not {expect_workers}")
+    limit = _duration(duration, "--duration")
+    ramp = _duration(ramp_up, "--ramp-up") or 0.0
+    if limit is not None and limit <= 0:
+        raise UsageError("fleet run: --duration must be above 0")
+    if uplinks is not None and uplinks < 1:
+        raise UsageError(f"fleet run: --uplinks must be at least 1, not {uplinks}")
+    wait_for = _duration(wait_workers, "--wait-workers") or 0.0
+    config, count = fleet_config(
+        state,
+        devices_file=devices_file,
+        kind=kind,
+        users=users,
+        interval=interval,
+        jitter=jitter,
+        payload=payload,
+        fport=fport,
+        to=to,
+        connection=connection,
+        downlink_url=downlink_url,
+        no_downlink_url=no_downlink_url,
+        headers=_headers(header or []),
+    )
+    require_locust()
+    from iotcli.fleet.runner import run_fleet, run_master
+    from iotcli.fleet.users import fleet_class
+
+    target = config.get("to") or config["host"]
+    state.out.info(
+        f"fleet: {count} {config['kind']} devices against {target}, one uplink every {interval} ±{jitter}"
+        + (f" (master on port {master_port}, {expect_workers} workers)" if master else "")
+    )
+    with state.out.live() as board:
+        tick = (lambda s: board.update(live_rows(s))) if live and board.active else None
+        if master:
+            result = run_master(
+                config,
+                users=count,
+                ramp_up=ramp,
+                duration=limit,
+                uplinks=uplinks,
+                tick=tick,
+                bind_host=master_bind_host,
+                bind_port=master_port,
+                expect_workers=expect_workers,
+                wait_workers=wait_for,
+                on_worker=lambda n, k: state.out.info(f"fleet: {n} of {k} workers connected"),
+            )
+        else:
+            result = run_fleet(
+                fleet_class(config), users=count, ramp_up=ramp, duration=limit, uplinks=uplinks, tick=tick
+            )
+    result["kind"] = config["kind"]
+    show_summary(state, result, csv_out=csv_out)
+    if result["interrupted"]:
+        raise typer.Exit(130)
+
+
+def fleet_config(
+    state: CliState,
+    *,
+    devices_file: Path,
+    kind: Kind | None,
+    users: int | None,
+    interval: str,
+    jitter: str,
+    payload: str | None,
+    fport: int,
+    to: str | None,
+    connection: str | None,
+    downlink_url: str | None,
+    no_downlink_url: bool,
+    headers: dict[str, str],
+) -> tuple[dict[str, Any], int]:
+    """The run's configuration (what a master sends its workers; ``iotcli.fleet.users.fleet_class``)
+    and how many devices run, from the command line; UsageError/ConfigError for bad input."""
+    from iotcli.fleet.schedule import parse_jitter
     from iotcli.fleet.template import FleetTemplate
 
     every = _duration(interval, "--interval") or 0.0
@@ -328,12 +559,6 @@ def run(
         spread = parse_jitter(jitter)
     except ValueError as exc:
         raise UsageError(f"fleet run: {exc}") from None
-    limit = _duration(duration, "--duration")
-    ramp = _duration(ramp_up, "--ramp-up") or 0.0
-    if limit is not None and limit <= 0:
-        raise UsageError("fleet run: --duration must be above 0")
-    if uplinks is not None and uplinks < 1:
-        raise UsageError(f"fleet run: --uplinks must be at least 1, not {uplinks}")
     if users is not None and users < 1:
         raise UsageError(f"fleet run: --users must be at least 1, not {users}")
     if payload is not None:
@@ -341,6 +566,16 @@ def run(
             FleetTemplate(payload)
         except ValueError as exc:
             raise UsageError(f"fleet run: --payload: {exc}") from None
+    if to is None and (connection or downlink_url or no_downlink_url or headers):
+        raise UsageError(
+            "fleet run: --connection, --downlink-url, --no-downlink-url and --header go with --to URL"
+        )
+    if to is not None and kind is Kind.http:
+        raise UsageError("fleet run: --to sends LoRaWAN uplinks: use --kind lorawan (or leave --kind out)")
+    kind = kind or (Kind.lorawan if to else Kind.http)
+    if not 1 <= fport <= 223:
+        raise UsageError(f"fleet run: --fport must be 1..223, not {fport}")
+    config: dict[str, Any] = {"interval": every, "jitter": spread, "payload": payload}
     if kind is Kind.http:
         from iotcli.fleet.devices import load_devices
 
@@ -365,51 +600,129 @@ def run(
         count = users or len(sims)
         if count > len(sims):
             raise UsageError(f"fleet run: --users {count} but {devices_file} has {len(sims)} devices")
-        host = str(header.get("server") or state.server)
-    else:
-        count = users or 10
-        host = state.server
-    require_locust()
-    from iotcli.fleet import users as fleet_users
-    from iotcli.fleet.runner import run_fleet
+        config.update(
+            kind="http",
+            host=str(header.get("server") or state.server),
+            devices=[
+                {"device": s.device, "callback_url": s.callback_url, "token": s.token} for s in sims[:count]
+            ],
+        )
+        return config, count
+    from iotcli.fleet.devices import deveuis
 
-    attrs: dict[str, Any] = {"abstract": False, "host": host, "interval": Interval(every, spread)}
-    if payload is not None:
-        attrs["payload"] = payload
-    if kind is Kind.http:
-        attrs["devices"] = sims[:count]
-        base: type[Any] = fleet_users.HttpDevice
+    count = users or 10
+    config.update(deveuis=deveuis(count), fport=fport)
+    if to is None:
+        config.update(kind="lorawan", host=state.server, account_token=state.require_token())
+        return config, count
+    from iotcli.sending.request import check_url
+
+    check_url(to, "--to")
+    if downlink_url is not None:
+        check_url(downlink_url, "--downlink-url")
+    link = downlink_url
+    if link is None and connection:
+        link = state.client().downlink_url(connection)
+    elif link is None and not no_downlink_url:
+        from iotcli.cli.send_plan import _discover_downlink_url
+
+        link = _discover_downlink_url(state, to)
+    config.update(kind="iotflow", host=to, to=to, downlink_url=link, headers=headers)
+    return config, count
+
+
+def run_as_worker(state: CliState, host: str, port: int, connect_timeout: float) -> None:
+    """``fleet run --worker``: the master sends the fleet; this prints this worker's own counts."""
+    if connect_timeout <= 0:
+        raise UsageError("fleet run: --connect-timeout must be above 0")
+    require_locust()
+    from iotcli.fleet.runner import run_worker
+
+    state.out.info(f"fleet worker: connecting to the master at {host}:{port}")
+
+    def configured(config: dict[str, Any]) -> None:
+        budget = config.get("budget")
+        state.out.info(
+            f"fleet worker: {config['kind']} fleet from the master"
+            + (f", at most {budget} uplinks from this worker" if budget is not None else "")
+        )
+
+    result = run_worker(host, port, connect_timeout=connect_timeout, on_config=configured)
+    if state.out.json_mode:
+        state.out.data(result)
     else:
-        attrs.update(deveuis=fleet_users.deveuis(count), fport=fport, account_token=state.require_token())
-        base = fleet_users.LoRaWANDevice
-    user_class = type("FleetDevice", (base,), attrs)
-    state.out.info(
-        f"fleet: {count} {kind.value} devices against {host}, one uplink every {interval} ±{jitter}"
-    )
-    result = run_fleet(user_class, users=count, ramp_up=ramp, duration=limit, uplinks=uplinks)
-    result["kind"] = kind.value
-    show_summary(state, result)
+        state.out.info(
+            f"fleet worker: {result['sent']} uplinks sent, {result['ok']} ok, {result['errors']} errors"
+            " (the master's summary adds up all workers)"
+        )
     if result["interrupted"]:
         raise typer.Exit(130)
 
 
-def show_summary(state: CliState, result: dict[str, Any]) -> None:
+def _ms(v: Any) -> str:
+    return "-" if v is None else f"{v:.0f} ms"
+
+
+def live_rows(s: dict[str, Any]) -> dict[str, str]:
+    """The live table: one row per figure."""
+    lat = s["latency_ms"]
+    rows = {
+        "elapsed": f"{s['elapsed_s']:.0f} s",
+        "sent": str(s["sent"]),
+        "ok": str(s["ok"]),
+        "errors": str(s["errors"]),
+        "rate (now)": f"{s.get('current_rate_per_s', 0):.1f}/s",
+        "rate (average)": f"{s['rate_per_s']:.1f}/s",
+        "latency p50/p95/p99": f"{_ms(lat['p50'])} / {_ms(lat['p95'])} / {_ms(lat['p99'])}",
+    }
+    for err_kind, n in s["errors_by_kind"].items():
+        rows[f"  {err_kind}"] = str(n)
+    return rows
+
+
+CSV_COLUMNS = [
+    "kind",
+    "users",
+    "workers",
+    "sent",
+    "ok",
+    "errors",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "rate_per_s",
+    "elapsed_s",
+    "interrupted",
+    "errors_by_kind",
+]
+
+
+def show_summary(state: CliState, result: dict[str, Any], *, csv_out: bool = False) -> None:
     if state.out.json_mode:
         state.out.data(result)
         return
     lat = result["latency_ms"]
-
-    def ms(v: Any) -> str:
-        return "-" if v is None else f"{v:.0f} ms"
-
+    if csv_out:
+        row = {
+            **result,
+            "workers": result.get("workers", 0),
+            "p50_ms": lat["p50"],
+            "p95_ms": lat["p95"],
+            "p99_ms": lat["p99"],
+            "errors_by_kind": ";".join(f"{k}={n}" for k, n in result["errors_by_kind"].items()),
+        }
+        state.out.csv([row], CSV_COLUMNS)
+        return
     rows = {
         "devices": result["users"],
         "sent": result["sent"],
         "ok": result["ok"],
         "errors": result["errors"],
-        "latency p50/p95/p99": f"{ms(lat['p50'])} / {ms(lat['p95'])} / {ms(lat['p99'])}",
+        "latency p50/p95/p99": f"{_ms(lat['p50'])} / {_ms(lat['p95'])} / {_ms(lat['p99'])}",
         "rate": f"{result['rate_per_s']}/s over {result['elapsed_s']} s",
     }
+    if "workers" in result:
+        rows["workers"] = result["workers"]
     for err_kind, n in result["errors_by_kind"].items():
         rows[f"  {err_kind}"] = n
     if result["interrupted"]:

@@ -135,6 +135,23 @@ class Output:
             return _NoProgress()
         return _Progress(self.stderr, label, total)
 
+    def live(self) -> Any:
+        """A live key/value table on stderr, redrawn in place (a terminal only; not with --json): a context
+        manager whose value has ``update(rows)`` and ``active``; elsewhere one that does nothing."""
+        if self.json_mode or not getattr(self.stderr, "isatty", lambda: False)():
+            return _NoLive()
+        return _Live(self.stderr)
+
+    def csv(self, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+        """Rows as CSV on stdout: a header line, then one line per row (None as an empty field)."""
+        import csv
+
+        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        self.stdout.flush()
+
     # -- messages -------------------------------------------------------------------------------
     def info(self, text: str) -> None:
         """A note for people, on stderr so that stdout stays clean for pipes."""
@@ -252,3 +269,43 @@ class _Progress(_NoProgress):
 
     def advance(self, n: int = 1) -> None:
         self._bar.advance(self._task, n)
+
+
+class _NoLive:
+    active = False
+
+    def __enter__(self) -> _NoLive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, rows: dict[str, str]) -> None:
+        return None
+
+
+class _Live(_NoLive):
+    active = True
+
+    def __init__(self, stream: IO[str]) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self._live = Live(console=Console(file=stream), transient=True, auto_refresh=False)
+
+    def __enter__(self) -> _Live:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def update(self, rows: dict[str, str]) -> None:
+        from rich.table import Table
+
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in rows.items():
+            table.add_row(key, value)
+        self._live.update(table, refresh=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HttpDevice", "LoRaWANDevice"]
+__all__ = ["HttpDevice", "IotFlowDevice", "LoRaWANDevice"]
 
 
 def __getattr__(name: str) -> Any:

@@ -26,3 +26,9 @@ def load_devices(path: str | Path) -> tuple[dict[str, Any], list[SimDevice]]:
         if isinstance(d, dict) and d.get("device") and d.get("callback_url")
     ]
     return data, devices
+
+
+def deveuis(count: int, first: str = "70B3D57ED0000000") -> list[str]:
+    """``count`` consecutive DevEUIs from ``first`` (the simulated LoRaWAN devices of a fleet)."""
+    start = int(first, 16)
+    return [f"{start + i:016X}" for i in range(count)]

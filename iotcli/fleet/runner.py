@@ -1,24 +1,87 @@
-"""Run a fleet in this process: ``locust.env.Environment`` + ``LocalRunner``, then a summary.
+"""Run a fleet on Locust: in this process (``LocalRunner``), or distributed with Locust's own master and
+workers (``MasterRunner`` / ``WorkerRunner``), then a summary.
+
+Distributed, the master holds the fleet: its configuration and device list go to each worker in a
+``fleet_config`` message (workers need no devices file), each simulated device on a worker asks the master
+for its device number (``fleet_claim``), so the devices are split across the workers and none is played
+twice, and ``--uplinks N`` is split into one budget per worker process. The workers report their stats to
+the master (every second here), whose summary adds them up. At the end the master asks every worker to
+stop (``fleet_stop``): uplinks in flight finish, the worker sends its last stats and ``fleet_done``; then
+the master quits them.
 
 Imports Locust (gevent monkey-patching): only ``iotcli fleet run`` imports this module.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
 import signal
+import socket
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gevent
 import gevent.event
+import locust.runners
 from locust.env import Environment
+from locust.exception import RPCError
 
-from iotcli.fleet.users import Budget
+from iotcli.errors import NetworkError, UsageError
+from iotcli.fleet.users import CLASS_NAME, Budget, HttpDevice, fleet_class, fleet_size
 
 #: Seconds a device in the middle of an uplink gets to finish it when the fleet stops.
 STOP_TIMEOUT = 10.0
+#: Seconds between two stats reports of a worker to the master (Locust's default is 3).
+REPORT_INTERVAL = 1.0
+#: Locust's master port.
+DEFAULT_PORT = 5557
+#: A worker that hears nothing from its master for this long stops (Locust's default is 60 s).
+MASTER_TIMEOUT = 15
+
+Tick = Callable[[dict[str, Any]], None]
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[gevent.event.Event]:
+    """Ctrl-C is taken by gevent's hub and only sets a flag: a KeyboardInterrupt raised in whichever
+    greenlet runs at that moment could abort a device's uplink after the server stored it."""
+    asked = gevent.event.Event()
+    handler = gevent.signal_handler(signal.SIGINT, asked.set)
+    try:
+        yield asked
+    finally:
+        handler.cancel()
+
+
+def _drive(
+    env: Environment,
+    stop_asked: gevent.event.Event,
+    *,
+    duration: float | None,
+    uplinks: int | None,
+    tick: Tick | None,
+    tick_every: float,
+) -> tuple[bool, float]:
+    """Wait until ``duration`` passed, ``uplinks`` were answered, or Ctrl-C; (interrupted, started)."""
+    started = time.monotonic()
+    next_tick = started + tick_every
+    while True:
+        if stop_asked.wait(0.05):
+            return True, started
+        now = time.monotonic()
+        elapsed = now - started
+        if duration is not None and elapsed >= duration:
+            return False, started
+        if uplinks is not None and env.stats.total.num_requests >= uplinks:
+            return False, started
+        if tick is not None and now >= next_tick:
+            tick(summary(env, elapsed))
+            next_tick = now + tick_every
 
 
 def run_fleet(
@@ -28,51 +91,263 @@ def run_fleet(
     ramp_up: float = 0.0,
     duration: float | None = None,
     uplinks: int | None = None,
-    tick: Callable[[dict[str, Any]], None] | None = None,
+    tick: Tick | None = None,
+    tick_every: float = 1.0,
 ) -> dict[str, Any]:
-    """Run ``users`` simulated devices until ``duration`` seconds have passed or ``uplinks`` uplinks have
-    been answered (or Ctrl-C: the summary then says ``interrupted``); the summary of the run."""
+    """Run ``users`` simulated devices in this process until ``duration`` seconds have passed or
+    ``uplinks`` uplinks have been answered (or Ctrl-C: the summary then says ``interrupted``); ``tick``
+    gets the summary so far every ``tick_every`` seconds. The summary of the run."""
     user_class.budget = Budget(uplinks) if uplinks else None
     # stop_timeout: at the end (or Ctrl-C) a device in the middle of an uplink finishes it, so every
     # request the server took is in the summary; devices waiting for their next uplink stop at once.
     env = Environment(user_classes=[user_class], stop_timeout=STOP_TIMEOUT)
-    answered = 0
-
-    def on_request(**_kw: Any) -> None:
-        nonlocal answered
-        answered += 1
-
-    env.events.request.add_listener(on_request)
     runner = env.create_local_runner()
-    spawn_rate = users / ramp_up if ramp_up > 0 else float(users)
-    started = time.monotonic()
-    interrupted = False
-    # Ctrl-C is taken by gevent's hub and only sets a flag: a KeyboardInterrupt raised in whichever
-    # greenlet runs at that moment could abort a device's uplink after the server stored it.
-    stop_asked = gevent.event.Event()
-    handler = gevent.signal_handler(signal.SIGINT, stop_asked.set)
-    runner.start(users, spawn_rate=spawn_rate)
-    try:
-        while True:
-            if stop_asked.wait(0.05):
-                raise KeyboardInterrupt
-            elapsed = time.monotonic() - started
-            if duration is not None and elapsed >= duration:
-                break
-            if uplinks is not None and answered >= uplinks:
-                break
-            if tick is not None:
-                tick(summary(env, elapsed))
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        runner.stop()  # graceful: uplinks in flight are answered (up to STOP_TIMEOUT), no new ones start
-        runner.quit()
-        handler.cancel()
+    with _ctrl_c() as stop_asked:
+        runner.start(users, spawn_rate=_spawn_rate(users, ramp_up))
+        try:
+            interrupted, started = _drive(
+                env, stop_asked, duration=duration, uplinks=uplinks, tick=tick, tick_every=tick_every
+            )
+        finally:
+            runner.stop()  # graceful: uplinks in flight are answered (up to STOP_TIMEOUT), no new ones start
+            runner.quit()
     result = summary(env, time.monotonic() - started)
     result["interrupted"] = interrupted
     result["users"] = users
     return result
+
+
+def _spawn_rate(users: int, ramp_up: float) -> float:
+    return users / ramp_up if ramp_up > 0 else float(users)
+
+
+def split(total: int | None, parts: int) -> list[int | None]:
+    """``total`` uplinks as ``parts`` budgets that add up to it (the first ones get the remainder)."""
+    if total is None:
+        return [None] * parts
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def run_master(
+    config: dict[str, Any],
+    *,
+    users: int,
+    ramp_up: float = 0.0,
+    duration: float | None = None,
+    uplinks: int | None = None,
+    tick: Tick | None = None,
+    tick_every: float = 1.0,
+    bind_host: str = "*",
+    bind_port: int = DEFAULT_PORT,
+    expect_workers: int = 1,
+    wait_workers: float = 60.0,
+    on_worker: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Locust's master: wait for ``expect_workers`` workers (``iotcli fleet run --worker``), hand them the
+    fleet ``config`` (see ``iotcli.fleet.users.fleet_class``) and its devices one by one, run ``users``
+    devices across them as ``run_fleet`` does, and add up their stats in the summary.
+
+    ``on_worker(connected, expected)`` is called as workers connect. NetworkError when the port cannot be
+    bound or too few workers connect within ``wait_workers`` seconds.
+    """
+    size = fleet_size(config)
+    if users > size:
+        raise UsageError(f"fleet run: {users} devices asked, the fleet has {size}")
+    env = Environment(user_classes=[fleet_class(config)], stop_timeout=STOP_TIMEOUT, host=config["host"])
+    try:
+        runner = env.create_master_runner(master_bind_host=bind_host, master_bind_port=bind_port)
+    except RPCError as exc:
+        raise NetworkError(
+            f"fleet run --master: cannot listen on {bind_host}:{bind_port} ({exc})",
+            hint="another master runs there? pick another --master-port",
+        ) from None
+    free: deque[int] = deque(range(users))
+    owner: dict[int, str] = {}
+    done: dict[str, dict[str, Any]] = {}
+
+    def on_claim(environment: Any, msg: Any, **_kw: Any) -> None:
+        index = free.popleft() if free else None
+        if index is not None:
+            owner[index] = msg.node_id
+        runner.send_message("fleet_assign", {"req": msg.data["req"], "index": index}, client_id=msg.node_id)
+
+    def on_release(environment: Any, msg: Any, **_kw: Any) -> None:
+        index = msg.data["index"]
+        if owner.pop(index, None) is not None:
+            free.appendleft(index)
+
+    def on_done(environment: Any, msg: Any, **_kw: Any) -> None:
+        done[msg.node_id] = msg.data or {}
+
+    runner.register_message("fleet_claim", on_claim)
+    runner.register_message("fleet_release", on_release)
+    runner.register_message("fleet_done", on_done)
+    configured: list[str] = []
+    interrupted = False
+    started = time.monotonic()
+    with _ctrl_c() as stop_asked:
+        try:
+            deadline = time.monotonic() + wait_workers
+            seen = -1
+            while len(runner.clients.ready) < expect_workers:
+                if len(runner.clients.ready) != seen:
+                    seen = len(runner.clients.ready)
+                    if on_worker is not None:
+                        on_worker(seen, expect_workers)
+                if stop_asked.wait(0.1):
+                    raise KeyboardInterrupt
+                if time.monotonic() > deadline:
+                    raise NetworkError(
+                        f"fleet run --master: {len(runner.clients.ready)} of {expect_workers} workers"
+                        f" connected within {wait_workers:g} s",
+                        hint=f"start them with: iotcli fleet run --worker --master-host HOST --master-port {bind_port}",
+                    )
+            workers = list(runner.clients.ready)
+            if on_worker is not None:
+                on_worker(len(workers), expect_workers)
+            for worker, budget in zip(workers, split(uplinks, len(workers)), strict=True):
+                runner.send_message("fleet_config", {**config, "budget": budget}, client_id=worker.id)
+                configured.append(worker.id)
+            runner.start(users, spawn_rate=_spawn_rate(users, ramp_up))
+            interrupted, started = _drive(
+                env, stop_asked, duration=duration, uplinks=uplinks, tick=tick, tick_every=tick_every
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            _stop_workers(runner, configured, done)
+            runner.quit()
+    result = summary(env, time.monotonic() - started)
+    result["interrupted"] = interrupted
+    result["users"] = users
+    result["workers"] = len(configured)
+    result["per_worker"] = [done.get(w, {}) for w in configured]
+    return result
+
+
+def _stop_workers(runner: Any, workers: list[str], done: dict[str, Any]) -> None:
+    """Ask each worker to stop (uplinks in flight finish) and wait for its last stats and ``fleet_done``."""
+    for worker in workers:
+        runner.send_message("fleet_stop", None, client_id=worker)
+    alive = {c.id for c in runner.clients.all}
+    deadline = time.monotonic() + STOP_TIMEOUT + 5
+    while time.monotonic() < deadline:
+        waiting = [w for w in workers if w not in done and w in alive]
+        if not waiting:
+            return
+        gevent.sleep(0.05)
+        alive = {c.id for c in runner.clients.all}
+
+
+class _MasterPool:
+    """A worker's side of the master's device pool: ``claim`` asks the master for a device number."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self.pending: dict[int, gevent.event.AsyncResult] = {}
+        self.ids = itertools.count()
+
+    def claim(self) -> int | None:
+        req = next(self.ids)
+        answer = gevent.event.AsyncResult()
+        self.pending[req] = answer
+        try:
+            self.runner.send_message("fleet_claim", {"req": req})
+            return answer.get(timeout=30)  # type: ignore[no-any-return]
+        except gevent.Timeout:
+            return None
+        finally:
+            self.pending.pop(req, None)
+
+    def release(self, index: int) -> None:
+        self.runner.send_message("fleet_release", {"index": index})
+
+    def on_assign(self, environment: Any, msg: Any, **_kw: Any) -> None:
+        answer = self.pending.get(msg.data["req"])
+        if answer is not None:
+            answer.set(msg.data["index"])
+
+
+def run_worker(
+    master_host: str,
+    master_port: int = DEFAULT_PORT,
+    *,
+    connect_timeout: float = 30.0,
+    on_config: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Locust's worker: connect to the master (NetworkError when none answers within ``connect_timeout``
+    seconds), simulate the devices it hands out until it says stop; this worker's own counts."""
+    try:
+        socket.getaddrinfo(master_host, master_port)
+    except OSError as exc:
+        raise NetworkError(
+            f"fleet run --worker: cannot resolve the master's host {master_host!r} ({exc})"
+        ) from None
+    locust.runners.CONNECT_TIMEOUT = 1
+    locust.runners.CONNECT_RETRY_COUNT = max(0, math.ceil(connect_timeout) - 1)
+    locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL
+    locust.runners.MASTER_HEARTBEAT_TIMEOUT = MASTER_TIMEOUT
+    # Until the master's configuration comes, a user of this class has no device and stops at once.
+    unconfigured = type(CLASS_NAME, (HttpDevice,), {"abstract": False, "host": "http://127.0.0.1"})
+    env = Environment(user_classes=[unconfigured], stop_timeout=STOP_TIMEOUT)
+    counts = {"sent": 0, "ok": 0, "errors": 0}
+
+    def on_request(exception: Any = None, **_kw: Any) -> None:
+        counts["sent"] += 1
+        counts["ok" if exception is None else "errors"] += 1
+
+    env.events.request.add_listener(on_request)
+    try:
+        runner = env.create_worker_runner(master_host, master_port)
+    except (ConnectionError, RPCError, OSError) as exc:
+        raise NetworkError(
+            f"fleet run --worker: no master answered at {master_host}:{master_port}"
+            f" within {connect_timeout:g} s" + (f" ({exc})" if str(exc) else ""),
+            hint="start `iotcli fleet run --master` there first (or check --master-host/--master-port)",
+        ) from None
+    pool = _MasterPool(runner)
+    stopped = gevent.event.Event()
+    config: dict[str, Any] = {}
+
+    def on_fleet_config(environment: Any, msg: Any, **_kw: Any) -> None:
+        config.update(msg.data)
+        user_class = fleet_class(msg.data, pool)
+        budget = msg.data.get("budget")
+        user_class.budget = Budget(budget) if budget is not None else None
+        env.user_classes = [user_class]
+        if on_config is not None:
+            on_config(msg.data)
+
+    def on_fleet_stop(environment: Any, msg: Any, **_kw: Any) -> None:
+        runner.stop()  # uplinks in flight finish (stop_timeout)
+        send_stats = getattr(runner, "_send_stats", None)
+        if send_stats is not None:
+            send_stats()  # the last stats reach the master before fleet_done (one socket, in order)
+        else:
+            gevent.sleep(REPORT_INTERVAL + 0.5)
+        runner.send_message("fleet_done", dict(counts))
+        stopped.set()
+
+    runner.register_message("fleet_assign", pool.on_assign)
+    runner.register_message("fleet_config", on_fleet_config)
+    runner.register_message("fleet_stop", on_fleet_stop, concurrent=True)
+    interrupted = False
+    with _ctrl_c() as stop_asked:
+        while len(runner.greenlet):
+            if stop_asked.wait(0.1):
+                interrupted = True
+                runner.stop()
+                getattr(runner, "_send_stats", lambda: None)()
+                env.events.quitting.fire(environment=env, reverse=True)  # tells the master this worker quits
+                runner.quit()
+                break
+    if not interrupted and not stopped.is_set():
+        raise NetworkError(
+            f"fleet run --worker: lost the master at {master_host}:{master_port}"
+            f" (no heartbeat for {MASTER_TIMEOUT} s)"
+        )
+    return {**counts, "interrupted": interrupted, "worker_index": runner.worker_index}
 
 
 def summary(env: Environment, elapsed: float) -> dict[str, Any]:
@@ -93,6 +368,7 @@ def summary(env: Environment, elapsed: float) -> dict[str, Any]:
         },
         "elapsed_s": round(elapsed, 3),
         "rate_per_s": round(sent / elapsed, 2) if elapsed > 0 else 0.0,
+        "current_rate_per_s": round(float(total.current_rps), 2),
     }
 
 
@@ -102,8 +378,18 @@ def _pct(stats: Any, q: float) -> float | None:
     return float(stats.get_response_time_percentile(q))
 
 
+_REPR = re.compile(r"^(\w+)\((?:(['\"])(.*)\2)?.*\)$", re.S)
+
+
 def _kind(error: object) -> str:
-    """``HTTP 401``, ``no answer: ConnectionRefusedError``, ...: the kind, never a URL or a token."""
-    if type(error).__name__ == "CatchResponseError" or isinstance(error, str):
+    """``HTTP 401``, ``no answer: ConnectionRefusedError``, ...: the kind, never a URL or a token.
+
+    Locally the error is the exception; on a master it is its repr as a worker reported it."""
+    if type(error).__name__ == "CatchResponseError":
         return str(error)
+    if isinstance(error, str):
+        m = _REPR.match(error)
+        if m is None:
+            return error
+        return m.group(3) if m.group(1) == "CatchResponseError" and m.group(3) else m.group(1)
     return type(error).__name__

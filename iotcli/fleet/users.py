@@ -12,13 +12,18 @@ your own locustfiles do. Subclass and set the class attributes, or let ``fleet r
         devices = load_devices("fleet-devices.json")[1]
         payload = '{"device": "{{device}}", "temperature": {{walk:temperature:18:25}}}'
         interval = Interval(60, 0.2)
+
+``LoRaWANDevice`` sends through the emulator's LoRaWAN ingress, ``IotFlowDevice`` straight to an
+application server in the IoT Flow format. ``fleet_class(config)`` builds the class ``fleet run`` uses.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, ClassVar
+import time
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
 
 from locust import HttpUser, task
 from locust.exception import StopUser
@@ -43,6 +48,17 @@ class Budget:
         return True
 
 
+class Pool(Protocol):
+    """Who hands out the fleet's devices: ``claim()`` -> an index (None: none left), ``release(index)``.
+
+    In one process a counter does; on a Locust worker the master does (``iotcli.fleet.runner``), so no
+    device is played by two workers."""
+
+    def claim(self) -> int | None: ...
+
+    def release(self, index: int) -> None: ...
+
+
 class _Device(HttpUser):
     abstract = True
     #: Each uplink's body (iotcli.fleet.template placeholders).
@@ -53,8 +69,11 @@ class _Device(HttpUser):
     spread_start: ClassVar[bool] = True
     #: ``--uplinks N``: the fleet stops after N uplinks in all (None: no limit).
     budget: ClassVar[Budget | None] = None
+    #: Where device numbers come from (None: a counter of this class, user k plays device k).
+    pool: ClassVar[Pool | None] = None
     _assign: ClassVar[Any] = None
     _template: ClassVar[FleetTemplate | None] = None
+    _index: int | None = None
 
     def wait_time(self) -> float:
         return self.interval.next_wait(self.state.rng)
@@ -70,6 +89,24 @@ class _Device(HttpUser):
         if cls.__dict__.get("_assign") is None:
             cls._assign = itertools.count()
         return int(next(cls._assign))
+
+    def _claim(self, size: int) -> int:
+        """This user's device number in [0, size): from the pool, else user k plays device k % size."""
+        if not size:
+            raise StopUser()
+        if self.pool is None:
+            return self._next_index() % size
+        index = self.pool.claim()
+        if index is None or not 0 <= index < size:
+            raise StopUser()
+        self._index = index
+        return index
+
+    def on_stop(self) -> None:
+        # A device handed back (the master moves users between workers) is played again by another user.
+        if self.pool is not None and self._index is not None:
+            self.pool.release(self._index)
+            self._index = None
 
     def _start(self, device: str) -> None:
         self.state = DeviceState(device)
@@ -93,9 +130,7 @@ class HttpDevice(_Device):
     devices: ClassVar[list[SimDevice]] = []
 
     def on_start(self) -> None:
-        if not self.devices:
-            raise StopUser()
-        self.device = self.devices[self._next_index() % len(self.devices)]
+        self.device = self.devices[self._claim(len(self.devices))]
         self._start(self.device.device)
 
     @task
@@ -133,9 +168,7 @@ class LoRaWANDevice(_Device):
     account_token: ClassVar[str | None] = None
 
     def on_start(self) -> None:
-        if not self.deveuis:
-            raise StopUser()
-        self.deveui = self.deveuis[self._next_index() % len(self.deveuis)]
+        self.deveui = self.deveuis[self._claim(len(self.deveuis))]
         self._start(self.deveui)
 
     @task
@@ -165,10 +198,104 @@ class LoRaWANDevice(_Device):
                 resp.success()
 
 
-def deveuis(count: int, first: str = "70B3D57ED0000000") -> list[str]:
-    """``count`` consecutive DevEUIs from ``first``."""
-    start = int(first, 16)
-    return [f"{start + i:016X}" for i in range(count)]
+class IotFlowDevice(_Device):
+    """A LoRaWAN device whose uplinks go straight to an application server (``to_url``) in the IoT Flow
+    format (``{"DevEUI_uplink": {...}}``, the emulator's own builder: the same DevAddr, gateway and radio
+    values a connection delivers), with this device's FCntUp and, when set, ``downlink_url`` (the
+    emulator's downlinkUrl, so the server can answer with downlinks)."""
+
+    abstract = True
+    deveuis: ClassVar[list[str]] = []
+    fport: ClassVar[int] = 1
+    #: The application server's uplink URL.
+    to_url: ClassVar[str] = ""
+    #: The downlinkUrl each uplink carries (None: none).
+    downlink_url: ClassVar[str | None] = None
+    #: Extra headers (an application server's own auth).
+    headers: ClassVar[dict[str, str]] = {}
+
+    def on_start(self) -> None:
+        self.deveui = self.deveuis[self._claim(len(self.deveuis))]
+        self._start(self.deveui)
+
+    @task
+    def uplink(self) -> None:
+        from iotcli.sending.iotflow import build_uplink
+
+        self._take()
+        ctx = self.state.next_uplink()
+        rendered = self._compiled().render(self.state, ctx)
+        try:
+            payload = json.loads(rendered)
+        except ValueError:
+            payload = {"text": rendered}
+        now = datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds")
+        message = build_uplink(
+            self.deveui,
+            self.fport,
+            time=now.replace("+00:00", "Z"),
+            fcnt_up=ctx.fcnt,
+            fcnt_dn=0,
+            payload_hex="",
+            payload=payload if isinstance(payload, dict) else {"value": payload},
+        )
+        if self.downlink_url:
+            message["downlinkUrl"] = self.downlink_url
+        headers = {"Content-Type": "application/json", **self.headers}
+        with self.client.post(
+            self.to_url,
+            data=json.dumps({"DevEUI_uplink": message}),
+            headers=headers,
+            name="iotflow",
+            catch_response=True,
+        ) as resp:
+            if not resp.status_code:
+                resp.failure(_no_answer(resp.error))
+            elif resp.status_code >= 400:
+                resp.failure(f"HTTP {resp.status_code}")
+            else:
+                resp.success()
+
+
+KINDS: dict[str, type[_Device]] = {"http": HttpDevice, "lorawan": LoRaWANDevice, "iotflow": IotFlowDevice}
+#: The Locust user class of a fleet run has this name on the master and on every worker.
+CLASS_NAME = "FleetDevice"
+
+
+def fleet_class(config: dict[str, Any], pool: Pool | None = None) -> type[_Device]:
+    """The user class of one fleet run, from its JSON-able configuration (what the master sends to the
+    workers): ``kind``, ``host``, ``interval``, ``jitter``, ``payload``, ``devices`` (http: dicts of
+    device, callback_url, token) or ``deveuis`` (lorawan, iotflow), ``fport``, ``account_token``,
+    ``to``, ``downlink_url``, ``headers``."""
+    kind = config["kind"]
+    attrs: dict[str, Any] = {
+        "abstract": False,
+        "host": config["host"],
+        "interval": Interval(float(config["interval"]), float(config.get("jitter") or 0.0)),
+        "pool": pool,
+    }
+    if config.get("payload") is not None:
+        attrs["payload"] = config["payload"]
+    if kind == "http":
+        attrs["devices"] = [
+            SimDevice(d["device"], d["callback_url"], d.get("token")) for d in config["devices"]
+        ]
+    else:
+        attrs.update(deveuis=list(config["deveuis"]), fport=int(config.get("fport", 1)))
+        if kind == "lorawan":
+            attrs["account_token"] = config.get("account_token")
+        else:
+            attrs.update(
+                to_url=config["to"],
+                downlink_url=config.get("downlink_url"),
+                headers=dict(config.get("headers") or {}),
+            )
+    return type(CLASS_NAME, (KINDS[kind],), attrs)
+
+
+def fleet_size(config: dict[str, Any]) -> int:
+    """How many devices the configuration lists."""
+    return len(config["devices"] if config["kind"] == "http" else config["deveuis"])
 
 
 def _no_answer(error: object) -> str:

@@ -1,0 +1,63 @@
+"""fleet run's bad input: one line on stderr and exit 2 (or 3), before Locust is imported (in-process CLI)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+
+
+@pytest.fixture
+def devices_file(cli: Cli, tmp_path: Path) -> str:
+    path = str(tmp_path / "fleet.json")
+    r = cli("fleet", "provision", "--count", "2", "--with-token", "--devices-file", path)
+    assert r.exit_code == 0, r.stderr
+    return path
+
+
+def test_no_devices_file_or_no_tokens(cli: Cli, tmp_path: Path) -> None:
+    missing = str(tmp_path / "none.json")
+    r = cli("fleet", "run", "--devices-file", missing)
+    assert r.exit_code == 2 and "no devices file" in r.stderr and "fleet provision" in r.stderr
+    plain = str(tmp_path / "plain.json")
+    assert cli("fleet", "provision", "--count", "2", "--devices-file", plain).exit_code == 0
+    r = cli("fleet", "run", "--devices-file", plain)
+    assert r.exit_code == 2 and "no tokens" in r.stderr and "--with-token" in r.stderr
+    r = cli("fleet", "run", "--devices-file", plain, "--users", "3")
+    assert r.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--interval", "soon"], "--interval"),
+        (["--interval", "0s"], "--interval"),
+        (["--jitter", "300%"], "jitter"),
+        (["--uplinks", "0"], "--uplinks"),
+        (["--duration", "0s"], "--duration"),
+        (["--users", "3"], "--users 3"),
+        (["--kind", "zigbee"], "zigbee"),
+        (["--payload", "{{walk:t:9:1}}"], "--payload"),
+        (["--csv", "--json"], "pick one"),
+        (["--master", "--worker"], "pick one"),
+        (["--master", "--expect-workers", "0"], "--expect-workers"),
+        (["--worker", "--master-port", "70000"], "--master-port"),
+        (["--worker", "--connect-timeout", "soon"], "--connect-timeout"),
+        (["--to", "ftp://app.example"], "--to"),
+        (["--kind", "http", "--to", "http://127.0.0.1:9/up"], "--kind lorawan"),
+        (["--connection", "abc"], "go with --to"),
+        (["--to", "http://127.0.0.1:9/up", "--header", "novalue"], "NAME:VALUE"),
+        (["--to", "http://127.0.0.1:9/up", "--fport", "0"], "--fport"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(
+    cli: Cli, devices_file: str, args: list[str], needle: str
+) -> None:
+    r = cli("fleet", "run", "--devices-file", devices_file, *args)
+    assert r.exit_code == 2, (args, r.stdout, r.stderr)
+    assert needle in r.stderr + r.stdout, (args, r.stderr)  # with --json the error is JSON on stdout
+    assert "Traceback" not in r.stderr
+    assert "locust" not in sys.modules and "gevent" not in sys.modules  # refused before the engine loads
