@@ -9,9 +9,11 @@ Heavy imports (uvicorn, the emulator) happen only when an emulator starts, so lo
 from __future__ import annotations
 
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,12 +44,30 @@ class SinkHandle:
 class Emulator:
     """A real emulator on a free loopback port in a thread of this process, with in-memory state."""
 
-    def __init__(self, *, user: str = "local", token: str | None = None, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        user: str = "local",
+        token: str | None = None,
+        time_scale: float = 1.0,
+        tls: bool = False,
+        tls_dir: str | Path | None = None,
+        request_timeout: float = 30.0,
+    ) -> None:
+        """``tls``: serve HTTPS with a local CA (made in ``tls_dir``, else a temporary folder removed on
+        stop); ``.ca_file`` is the CA to trust and ``.client`` trusts it. ``request_timeout``: the slow-client
+        guard of ``iotcli emulate`` (a request must arrive whole within that many seconds)."""
         self.user = user
         self.token = token or "test-" + secrets.token_hex(16)
         self.time_scale = time_scale
+        self.tls = tls
+        self.request_timeout = request_timeout
         self.url = ""
+        self.ca_file: Path | None = None
+        self._tls_dir = Path(tls_dir) if tls_dir is not None else None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._server: Any = None
+        self._emu: Any = None
         self._thread: threading.Thread | None = None
         self._client: ApiClient | None = None
 
@@ -56,17 +76,45 @@ class Emulator:
         import uvicorn
 
         from iotcli.emulator.app import create_app
-        from iotcli.emulator.server import bind_socket
+        from iotcli.emulator.server import bind_socket, guarded_protocol
         from iotcli.emulator.settings import EmulatorSettings
 
+        tls_files = None
+        if self.tls:
+            from iotcli.emulator.tls import ensure_certificates
+
+            if self._tls_dir is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="iotcli-tls-")
+                self._tls_dir = Path(self._tmp.name)
+            tls_files = ensure_certificates(self._tls_dir, "127.0.0.1")
+            self.ca_file = tls_files.ca_file
         sock = bind_socket("127.0.0.1", 0)
         port = int(sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
         settings = EmulatorSettings(
-            port=port, user=self.user, token=self.token, time_scale=self.time_scale, public_url=self.url
+            port=port,
+            user=self.user,
+            token=self.token,
+            time_scale=self.time_scale,
+            public_url=self.url,
+            tls=tls_files,
+            request_timeout=self.request_timeout,
         )
         app = create_app(settings)
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False)
+        self._emu = app.state.emu
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="on",
+            server_header=False,
+            # As `iotcli emulate`: slow or endless clients cannot hold a connection (issue 11).
+            http=guarded_protocol(settings.request_timeout),
+            timeout_keep_alive=settings.timeout_keep_alive,
+            h11_max_incomplete_event_size=settings.max_header_size,
+            timeout_graceful_shutdown=10,
+            ssl_certfile=str(tls_files.cert_file) if tls_files is not None else None,
+            ssl_keyfile=str(tls_files.key_file) if tls_files is not None else None,
+        )
         server = uvicorn.Server(config)
         self._server = server
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -79,13 +127,19 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        if self._emu is not None:
+            self._emu.begin_shutdown()  # event streams end now, so the server's drain is not held up
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(15)
         if self._client is not None:
             self._client.http.close()
-        self._server = self._thread = self._client = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+            self._tls_dir = None
+        self._server = self._thread = self._client = self._emu = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -102,8 +156,13 @@ class Emulator:
 
             from iotcli.client.api import ApiClient
 
+            verify: Any = True
+            if self.ca_file is not None:
+                import ssl
+
+                verify = ssl.create_default_context(cafile=str(self.ca_file))
             self._client = ApiClient(
-                httpx.Client(base_url=self.url, timeout=30), user=self.user, token=self.token
+                httpx.Client(base_url=self.url, timeout=30, verify=verify), user=self.user, token=self.token
             )
         return self._client
 

@@ -30,8 +30,11 @@ def test_emulator_context_manager_serves_and_resets() -> None:
 
 
 def test_plugin_fixture_in_pytester(pytester: pytest.Pytester) -> None:
+    """The plugin as a user's test run sees it: loaded from its ``pytest11`` entry point."""
     pytester.makepyfile(
         """
+        from iotcli.waiting import SinkRequests
+
         def test_one(iot_emulator):
             iot_emulator.client.create_device("d1", type="HTTP")
             assert len(iot_emulator.client.list_devices()) == 1
@@ -39,16 +42,6 @@ def test_plugin_fixture_in_pytester(pytester: pytest.Pytester) -> None:
         def test_two_is_reset(iot_emulator):
             assert iot_emulator.client.list_devices() == []
             assert iot_emulator.token and iot_emulator.user == "local"
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
-
-
-def test_uplink_helpers_reach_the_sink(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        from iotcli.waiting import SinkRequests
 
         def test_lorawan(iot_emulator):
             sink = iot_emulator.sink("app")
@@ -64,8 +57,56 @@ def test_uplink_helpers_reach_the_sink(pytester: pytest.Pytester) -> None:
         def test_http_device(iot_emulator):
             iot_emulator.client.create_device("d1", type="HTTP")
             iot_emulator.send_uplink("d1", {"t": 21})
-            assert iot_emulator.client.device_stats("d1")
+            assert iot_emulator.client.device_stats("d1")["connected"] is True
         """
     )
+    # One run for all four (a subprocess: the plugin comes from the installed entry point, as for users).
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
+
+
+def test_tls_emulator_serves_https_with_its_own_ca() -> None:
+    import ssl
+
+    import httpx
+
+    with Emulator(tls=True) as emu:
+        assert emu.url.startswith("https://127.0.0.1:") and emu.ca_file is not None and emu.ca_file.exists()
+        assert emu.client.health()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(emu.url + "/_emulator/health")  # the system trust store does not know the local CA
+        trusted = ssl.create_default_context(cafile=str(emu.ca_file))
+        assert httpx.get(emu.url + "/_emulator/health", verify=trusted).status_code == 200
+        folder = emu.ca_file.parent
+    assert not folder.exists()  # the temporary CA folder goes with the emulator
+
+
+def test_a_slow_client_is_cut_off_and_stop_ends_event_streams() -> None:
+    import socket
+    import threading
+    import time
+
+    with Emulator(request_timeout=0.3) as emu:
+        port = int(emu.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n")  # never ends its headers
+            start = time.monotonic()
+            assert sock.recv(100) == b""  # closed by the guard, without an answer
+            assert time.monotonic() - start < 3
+        followed: list[str] = []
+
+        def follow() -> None:
+            try:
+                for event in emu.client.follow_events():
+                    followed.append(event["kind"])
+            except Exception as exc:  # the stream ends when the emulator stops
+                followed.append(type(exc).__name__)
+
+        follower = threading.Thread(target=follow, daemon=True)
+        follower.start()
+        time.sleep(0.3)
+        start = time.monotonic()
+        emu.stop()
+    assert time.monotonic() - start < 5  # not the 10 s graceful-shutdown wait for the open stream
+    follower.join(5)
+    assert not follower.is_alive()
