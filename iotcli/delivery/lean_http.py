@@ -1,47 +1,133 @@
-"""A lean HTTP/1.1 client for plain ``http://`` forwards: keep-alive connections per host, nothing else.
+"""The fast HTTP/1.1 client for plain ``http://`` forwards: keep-alive connections per host, nothing else.
 
 The uplink forwarder sends thousands of small POSTs a second to the same destination. httpx costs
 about ten times more CPU per request than the bytes on the wire need, which caps the emulator's
-throughput; this client speaks just enough HTTP/1.1 for that path (Content-Length and chunked
-answers, answers that end with the connection, 1xx skipped). Proxies and https stay with httpx.
+throughput; this client writes the request itself (one ``bytes`` per request) and lets h11 read the
+answer (Content-Length, chunked and close-delimited bodies, 1xx skipped, keep-alive). Each connection
+is an ``asyncio.Protocol`` feeding h11 directly. Proxies and https stay with httpx (see sender.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import time
-from dataclasses import dataclass
+import functools
+from typing import cast
 from urllib.parse import quote, unquote, urlencode, urlsplit
+
+import h11
+
+from iotcli.delivery.protocols import (
+    Answer,
+    AnswerTimeout,
+    ConnectFailed,
+    ConnectionLost,
+    InvalidRequest,
+    ProtocolError,
+)
+
+__all__ = ["AnswerTimeout", "ConnectFailed", "LeanAnswer", "LeanHttpClient", "ProtocolError"]
 
 #: Largest answer body read (bytes); the rest is discarded and the connection closed.
 MAX_ANSWER = 1024 * 1024
+#: Largest status line + header block of an answer (bytes); a longer one is a protocol error.
+MAX_HEAD = 1024 * 1024
 #: Characters kept as they are in the request target (RFC 3986 reserved and unreserved, and '%').
 URL_SAFE = "/%:@!$&'()*+,;=~-._"
 #: Idle keep-alive connections kept per host.
 MAX_IDLE = 64
+#: Headers the client writes itself (a caller's value for them is not sent).
+OWN_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
+
+LeanAnswer = Answer
+
+#: What h11 is told each request was: the request line and headers are written by hand (cheaper), but
+#: h11 frames the answer by the request's method (a HEAD answer has no body), so it sees one of these.
+_REQUESTS: dict[str, h11.Request] = {}
+_END = h11.EndOfMessage()
 
 
-class ConnectFailed(Exception):
-    """The destination could not be reached (no connection)."""
+def _request_event(method: str) -> h11.Request:
+    event = _REQUESTS.get(method)
+    if event is None:
+        event = _REQUESTS[method] = h11.Request(
+            method=method, target="/", headers=[("Host", "-"), ("Content-Length", "0")]
+        )
+    return event
 
 
-class AnswerTimeout(Exception):
-    """No complete answer in time."""
+@functools.lru_cache(maxsize=1024)
+def _split(url: str) -> tuple[str, int, str, str, str, str | None]:
+    """host, port, path and query (percent-encoded), Host header value, and the Basic auth header line
+    for credentials in the URL. Cached: a forwarder sends to the same few URLs over and over."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise InvalidRequest(f"lean client handles http:// URLs only, not {url[:40]}")
+    # Characters that may not travel raw (non-ASCII, spaces) are percent-encoded, as httpx does.
+    target = quote(parts.path or "/", safe=URL_SAFE)
+    query = quote(parts.query, safe=URL_SAFE + "?")
+    basic = None
+    if parts.username is not None:
+        # Credentials in the URL become Basic auth, as httpx does.
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        basic = "Authorization: Basic " + base64.b64encode(pair).decode()
+    return parts.hostname, parts.port or 80, target, query, parts.netloc.rsplit("@", 1)[-1], basic
 
 
-class ProtocolError(Exception):
-    """The destination's answer is not HTTP/1.x."""
+class Wire(asyncio.Protocol):
+    """One connection: the bytes that arrive go to its h11 state machine; a request waits for them."""
+
+    def __init__(self) -> None:
+        self.parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+        self.transport: asyncio.Transport | None = None
+        #: The peer closed (or the connection broke): nothing more arrives.
+        self.eof = False
+        self.lost: Exception | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (uvloop's transports are not subclasses of asyncio.Transport, but have its methods)
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.receive_data(data)
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._closed(None)
+        return None  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed(exc)
+
+    def _closed(self, exc: Exception | None) -> None:
+        if not self.eof:
+            self.eof = True
+            self.lost = exc
+            self.parser.receive_data(b"")
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def more(self) -> None:
+        """Return once more bytes (or the end of the connection) arrived."""
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    def broken(self) -> ConnectionLost:
+        exc = self.lost
+        if exc is None:
+            return ConnectionLost("ConnectionClosed: the connection closed before a complete answer")
+        return ConnectionLost(f"{type(exc).__name__}: {exc}")
 
 
-@dataclass
-class LeanAnswer:
-    status: int
-    body: bytes
-
-
-Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Conn = tuple[Wire, asyncio.Transport]
 
 
 class LeanHttpClient:
@@ -52,30 +138,19 @@ class LeanHttpClient:
 
     async def aclose(self) -> None:
         for conns in self._idle.values():
-            for _reader, writer in conns:
-                writer.close()
+            for _wire, transport in conns:
+                transport.close()
         self._idle.clear()
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: bytes,
-        params: dict[str, str] | None = None,
-    ) -> LeanAnswer:
-        parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"lean client handles http:// URLs only, not {url[:40]}")
-        host, port = parts.hostname, parts.port or 80
-        # Characters that may not travel raw (non-ASCII, spaces) are percent-encoded, as httpx does.
-        target = quote(parts.path or "/", safe=URL_SAFE)
-        query = quote(parts.query, safe=URL_SAFE + "?")
+    def encode(
+        self, method: str, url: str, headers: dict[str, str], body: bytes, params: dict[str, str] | None
+    ) -> tuple[str, int, bytes]:
+        """The destination's host and port, and the request's bytes."""
+        host, port, target, query, netloc, basic = _split(url)
         if params:
             query = (query + "&" if query else "") + urlencode(params)
         if query:
             target += "?" + query
-        netloc = parts.netloc.rsplit("@", 1)[-1]
         lines = [
             f"{method} {target} HTTP/1.1",
             f"Host: {netloc}",
@@ -84,19 +159,27 @@ class LeanHttpClient:
         ]
         lower = {k.lower() for k in headers}
         for name, value in headers.items():
-            if name.lower() in {"host", "content-length", "connection", "transfer-encoding"}:
-                continue
-            lines.append(f"{name}: {value}")
-        if parts.username is not None and "authorization" not in lower:
-            # Credentials in the URL become Basic auth, as httpx does.
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-            lines.append("Authorization: Basic " + base64.b64encode(pair).decode())
+            if name.lower() not in OWN_HEADERS:
+                lines.append(f"{name}: {value}")
+        if basic is not None and "authorization" not in lower:
+            lines.append(basic)
         if body or method in {"POST", "PUT", "PATCH"}:
             lines.append(f"Content-Length: {len(body)}")
         if "connection" not in lower:
             lines.append("Connection: keep-alive")
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body
-        deadline = time.monotonic() + self.timeout
+        return host, port, data
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        params: dict[str, str] | None = None,
+    ) -> Answer:
+        host, port, data = self.encode(method, url, headers, body, params)
+        deadline = asyncio.get_running_loop().time() + self.timeout
         key = (host, port)
         # A pooled connection may have been closed by the server meanwhile: then once more on a fresh one.
         for reused in (True, False):
@@ -105,36 +188,36 @@ class LeanHttpClient:
                 continue
             if conn is None:
                 conn = await self._connect(host, port, deadline)
+            wire, transport = conn
             try:
-                answer, keep = await asyncio.wait_for(
-                    self._exchange(conn, data, method), timeout=max(0.001, deadline - time.monotonic())
-                )
+                async with asyncio.timeout_at(deadline):
+                    answer, keep = await self._exchange(wire, data, method)
             except TimeoutError:
-                conn[1].close()
+                transport.close()
                 raise AnswerTimeout(f"no answer within {self.timeout:g} s") from None
-            except (ConnectionError, asyncio.IncompleteReadError, ProtocolError, OSError) as exc:
-                conn[1].close()
-                if reused and not isinstance(exc, ProtocolError):
+            except ConnectionLost:
+                transport.close()
+                if reused:
                     continue
                 raise
             except BaseException:
-                # Anything else (a cancelled worker, a bug): the connection is in an unknown state.
-                conn[1].close()
+                # A protocol error, a cancelled worker, a bug: the connection is in an unknown state.
+                transport.close()
                 raise
             if keep:
                 self._give(key, conn)
             else:
-                conn[1].close()
+                transport.close()
             return answer
         raise ConnectFailed("no connection")  # not reached
 
     def _take(self, key: tuple[str, int]) -> Conn | None:
         conns = self._idle.get(key)
         while conns:
-            reader, writer = conns.pop()
-            if not writer.is_closing() and not reader.at_eof():
-                return reader, writer
-            writer.close()
+            wire, transport = conns.pop()
+            if not wire.eof and not transport.is_closing() and wire.parser.our_state is h11.IDLE:
+                return wire, transport
+            transport.close()
         return None
 
     def _give(self, key: tuple[str, int], conn: Conn) -> None:
@@ -145,90 +228,54 @@ class LeanHttpClient:
             conn[1].close()
 
     async def _connect(self, host: str, port: int, deadline: float) -> Conn:
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(
-                asyncio.open_connection(host, port, limit=2**20),
-                timeout=max(0.001, deadline - time.monotonic()),
-            )
+            async with asyncio.timeout_at(deadline):
+                transport, wire = await loop.create_connection(Wire, host, port)
         except TimeoutError:
             raise AnswerTimeout(f"connect timeout after {self.timeout:g} s") from None
         except OSError as exc:
             raise ConnectFailed(f"{type(exc).__name__}: {exc}") from None
-
-    async def _exchange(self, conn: Conn, data: bytes, method: str) -> tuple[LeanAnswer, bool]:
-        reader, writer = conn
-        writer.write(data)
-        await writer.drain()
-        while True:
-            head = await _read_until(reader, b"\r\n\r\n")
-            status_line, _, rest = head.partition(b"\r\n")
-            parts = status_line.split(b" ", 2)
-            if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-                raise ProtocolError(f"not an HTTP/1.x answer: {status_line[:60]!r}")
-            status = int(parts[1])
-            if 100 <= status < 200 and status != 101:
-                continue  # 100 Continue and friends: the real answer follows
-            break
-        headers: dict[bytes, bytes] = {}
-        for line in rest.split(b"\r\n"):
-            name, sep, value = line.partition(b":")
-            if sep:
-                headers[name.strip().lower()] = value.strip()
-        keep = parts[0] == b"HTTP/1.1" and headers.get(b"connection", b"").lower() != b"close"
-        if method == "HEAD" or status in (204, 304):
-            return LeanAnswer(status, b""), keep
-        if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-            return LeanAnswer(status, await self._chunked(reader)), keep
-        if b"content-length" in headers:
-            length = _parse_int(headers[b"content-length"], 10, "Content-Length")
-            if length > MAX_ANSWER:
-                body = await reader.readexactly(MAX_ANSWER)
-                return LeanAnswer(status, body), False
-            return LeanAnswer(status, await reader.readexactly(length)), keep
-        # The answer ends with the connection: read until EOF, keeping at most MAX_ANSWER bytes.
-        pieces: list[bytes] = []
-        size = 0
-        while size < MAX_ANSWER:
-            piece = await reader.read(MAX_ANSWER - size)
-            if not piece:
-                break
-            pieces.append(piece)
-            size += len(piece)
-        body = b"".join(pieces)
-        with contextlib.suppress(Exception):
-            while await reader.read(65536):
-                pass
-        return LeanAnswer(status, body), False
+        return wire, cast(asyncio.Transport, transport)
 
     @staticmethod
-    async def _chunked(reader: asyncio.StreamReader) -> bytes:
-        chunks: list[bytes] = []
-        size_total = 0
+    async def _exchange(wire: Wire, data: bytes, method: str) -> tuple[Answer, bool]:
+        """Send ``data`` and read the answer with h11; also says whether the connection can be kept."""
+        parser, transport = wire.parser, wire.transport
+        assert transport is not None
+        parser.send(_request_event(method))
+        parser.send(_END)
+        transport.write(data)
+        status = 0
+        pieces: list[bytes] = []
+        size = 0
         while True:
-            line = await _read_until(reader, b"\r\n")
-            size = _parse_int(line.split(b";", 1)[0].strip(), 16, "chunk size")
-            if size == 0:
-                # Trailers end with an empty line.
-                while (await _read_until(reader, b"\r\n")) != b"\r\n":
-                    pass
-                return b"".join(chunks)
-            chunk = await reader.readexactly(size + 2)
-            if size_total < MAX_ANSWER:
-                chunks.append(chunk[:-2])
-            size_total += size
-
-
-async def _read_until(reader: asyncio.StreamReader, separator: bytes) -> bytes:
-    """``reader.readuntil``, with a line or header block over the reader's limit as a ProtocolError."""
-    try:
-        return await reader.readuntil(separator)
-    except (asyncio.LimitOverrunError, ValueError) as exc:
-        raise ProtocolError(f"answer line or header block too long: {exc}") from None
-
-
-def _parse_int(value: bytes, base: int, what: str) -> int:
-    """A non-negative Content-Length (base 10) or chunk size (base 16); anything else is a ProtocolError."""
-    digits = b"0123456789" if base == 10 else b"0123456789abcdefABCDEF"
-    if not value or len(value) > 16 or value.strip(digits):
-        raise ProtocolError(f"invalid {what}: {value[:40]!r}")
-    return int(value, base)
+            try:
+                event = parser.next_event()
+            except h11.RemoteProtocolError as exc:
+                if wire.eof and not status:
+                    raise wire.broken() from None  # closed before any answer (a stale kept connection)
+                raise ProtocolError(str(exc)) from None
+            if event is h11.NEED_DATA:
+                if wire.eof:
+                    raise wire.broken()
+                await wire.more()
+            elif isinstance(event, h11.Data):
+                pieces.append(event.data)
+                size += len(event.data)
+                if size >= MAX_ANSWER:
+                    # Enough kept: the rest is not read, the connection goes.
+                    return Answer(status, b"".join(pieces)[:MAX_ANSWER]), False
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+                # h11 caps only a head still incomplete; one that arrived whole is measured here.
+                if sum(len(name) + len(value) + 4 for name, value in event.headers) > MAX_HEAD:
+                    raise ProtocolError("answer line or header block too long")
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif not isinstance(event, h11.InformationalResponse):  # 100 Continue: the answer follows
+                raise wire.broken()  # ConnectionClosed or PAUSED before the end of the answer
+        keep = parser.our_state is h11.DONE and parser.their_state is h11.DONE
+        if keep:
+            parser.start_next_cycle()
+        return Answer(status, b"".join(pieces)), keep

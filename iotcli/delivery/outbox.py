@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,3 +247,107 @@ def delivery_to_dict(row: sqlite3.Row, attempts: list[sqlite3.Row] | None = None
             for a in attempts
         ]
     return data
+
+
+# -- the journal: outcomes, replays, caps ---------------------------------------------------------
+
+
+def commit_outcome(
+    conn: sqlite3.Connection,
+    delivery: Delivery,
+    result: AttemptResult | None,
+    decision: Decision,
+    now: float,
+    stage: Callable[[sqlite3.Connection, str, dict[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Record the attempt (if one was made), apply the decision and stage its events; returns them."""
+    if result is not None:
+        record_attempt(conn, delivery, result, now)
+    apply_decision(conn, delivery, decision, now)
+    return [stage(conn, kind, data) for kind, data in decision.events]
+
+
+def due(conn: sqlite3.Connection, now: float, limit: int) -> tuple[list[sqlite3.Row], float | None]:
+    """The oldest ``limit`` pending deliveries due at ``now``, and when the next of the others is due."""
+    # The partial index gives pending rows in id order: the first due ones are found without
+    # sorting the whole backlog (the planner would rather sort the rows of deliveries_due).
+    rows = conn.execute(
+        "SELECT * FROM deliveries INDEXED BY deliveries_pending "
+        "WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?",
+        (now, limit),
+    ).fetchall()
+    nxt = conn.execute(
+        "SELECT MIN(next_at) FROM deliveries WHERE status = ? AND next_at > ?", (PENDING, now)
+    ).fetchone()[0]
+    return rows, nxt
+
+
+def due_count(conn: sqlite3.Connection, now: float) -> int:
+    return int(
+        conn.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE status = ? AND next_at <= ?", (PENDING, now)
+        ).fetchone()[0]
+    )
+
+
+def replay(conn: sqlite3.Connection, delivery_id: int, now: float) -> bool:
+    """Make a final (failed, dropped, expired) delivery pending again, due ``now``."""
+    row = conn.execute("SELECT status FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+    if row is None or row["status"] not in FINAL - {DELIVERED}:
+        return False
+    conn.execute(
+        "UPDATE deliveries SET status = ?, next_at = ?, updated_at = ?, reason = 'replayed' WHERE id = ?",
+        (PENDING, now, now, delivery_id),
+    )
+    return True
+
+
+def prune(conn: sqlite3.Connection, keep: int, limit: int = 2**62) -> int:
+    """Delete the oldest final deliveries beyond ``keep``, at most ``limit`` of them (pending ones are
+    never pruned; their attempts go with them)."""
+    cur = conn.execute(
+        "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status != ? "
+        "AND id <= (SELECT MAX(id) FROM deliveries) - ? ORDER BY id LIMIT ?)",
+        (PENDING, keep, limit),
+    )
+    return cur.rowcount
+
+
+#: Deliveries the write-time cap deletes at most per commit (a large excess goes in the pruner's chunks).
+CAP_STEP = 256
+
+
+class JournalCap:
+    """Keeps the finished deliveries within ``keep`` as they are written, not only when the pruner runs.
+
+    The rule is the pruner's (``prune``): a finished delivery more than ``keep`` ids behind the newest
+    one goes, with its attempts; a pending one never does, whatever its age. ``apply`` runs in the
+    transaction that records attempts, the only writes that make deliveries finished at a rate; it
+    walks ids upwards from where it stopped (``_floor``), at most ``CAP_STEP`` of them per call, so a
+    commit costs one index lookup while the journal is within its cap. A delivery the floor passed
+    while it was pending, and finished later, is left to the pruner.
+    """
+
+    def __init__(self, keep: int | None) -> None:
+        self.keep = keep
+        #: Every finished delivery up to this id is deleted (the cap's progress).
+        self._floor = 0
+
+    def apply(self, conn: sqlite3.Connection) -> int:
+        keep = self.keep
+        if keep is None:
+            return 0
+        last = conn.execute("SELECT MAX(id) FROM deliveries").fetchone()[0]
+        if last is None or last - self._floor <= keep:
+            return 0
+        if self._floor == 0:  # the first time: from the oldest delivery there is
+            oldest = conn.execute("SELECT MIN(id) FROM deliveries").fetchone()[0]
+            self._floor = max((oldest or 1) - 1, 0)
+            if last - self._floor <= keep:
+                return 0
+        upto = min(last - keep, self._floor + CAP_STEP)
+        cur = conn.execute(
+            "DELETE FROM deliveries WHERE id > ? AND id <= ? AND status != ?", (self._floor, upto, PENDING)
+        )
+        self._floor = upto
+        return cur.rowcount

@@ -14,23 +14,22 @@ import contextlib
 import logging
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import httpx
 
-from iotcli.delivery.lean_http import AnswerTimeout, ConnectFailed, LeanHttpClient, ProtocolError
+from iotcli.delivery import outbox
+from iotcli.delivery.commits import OutcomeCommits
 from iotcli.delivery.outbox import (
-    DELIVERED,
-    FINAL,
     PENDING,
     AttemptResult,
     Decision,
     Delivery,
+    JournalCap,
     OutboundRequest,
-    apply_decision,
-    record_attempt,
 )
-from iotcli.delivery.protocols import Clock, Journal
+from iotcli.delivery.protocols import Clock, DeliveryPolicy, HttpClient, Journal
+from iotcli.delivery.sender import Sender
 
 if TYPE_CHECKING:
     from iotcli.store.db import Store
@@ -46,25 +45,7 @@ SCAN_COALESCE = 0.002
 #: Handed-over deliveries kept in memory waiting for room; beyond this the outbox scan takes over.
 MAX_WAITING = 2048
 
-
-class DeliveryPolicy(Protocol):
-    """What a kind of delivery sends and how it reacts to the answer."""
-
-    async def prepare(self, delivery: Delivery) -> OutboundRequest | Decision:
-        """The request to send now, or a Decision instead of sending (e.g. expired, held back)."""
-        ...
-
-    def decide(self, delivery: Delivery, result: AttemptResult) -> Decision:
-        """After an attempt: delivered, pending again (with next_at), dropped or failed."""
-        ...
-
-    def lane_limit(self, delivery: Delivery) -> int:
-        """How many deliveries of this delivery's lane may be in flight at once (1 keeps order)."""
-        ...
-
-    async def after(self, delivery: Delivery, result: AttemptResult | None, decision: Decision) -> None:
-        """Called once the decision is committed (state changes, events, follow-up deliveries)."""
-        ...
+__all__ = ["DeliveryPolicy", "DeliveryWorker"]
 
 
 class DeliveryWorker:
@@ -76,16 +57,19 @@ class DeliveryWorker:
         http: httpx.AsyncClient,
         *,
         max_in_flight: int = MAX_IN_FLIGHT,
+        max_deliveries: int | None = None,
+        fast_client: HttpClient | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.events = events
         self.http = http
         self.policies: dict[str, DeliveryPolicy] = {}
-        self._proxied: dict[str, httpx.AsyncClient] = {}
-        self._lean: LeanHttpClient | None = None
-        #: Tests replace the network with this transport (proxied requests included).
-        self.transport: httpx.AsyncBaseTransport | None = None
+        #: Every attempt goes out through this (one path, one error mapping).
+        self.sender = Sender(http, fast=fast_client)
+        #: Finished deliveries beyond ``max_deliveries`` go as attempts are recorded (None: only the pruner).
+        self.cap = JournalCap(max_deliveries)
+        self.commits = OutcomeCommits(store, events, self.cap)
         self._wake = asyncio.Event()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._lane_count: dict[str, int] = {}
@@ -108,12 +92,17 @@ class DeliveryWorker:
         #: Handed-over deliveries waiting for room, per lane, oldest first (a scan replaces them).
         self._waiting: dict[str | None, collections.deque[tuple[Delivery, DeliveryPolicy]]] = {}
         self._waiting_count = 0
-        #: Attempts finished this loop turn, committed together by ``_flush_commits``.
-        self._commits: list[
-            tuple[Delivery, AttemptResult | None, Decision, float, asyncio.Future[list[dict[str, Any]]]]
-        ] = []
         #: Ids of recently finished attempts: a late hand-off never starts one twice.
         self._finished: dict[int, None] = {}
+
+    @property
+    def transport(self) -> httpx.AsyncBaseTransport | None:
+        """Tests replace the network with this transport (proxied requests included)."""
+        return self.sender.transport
+
+    @transport.setter
+    def transport(self, transport: httpx.AsyncBaseTransport | None) -> None:
+        self.sender.transport = transport
 
     def register(self, kind: str, policy: DeliveryPolicy) -> None:
         self.policies[kind] = policy
@@ -226,22 +215,14 @@ class DeliveryWorker:
             await asyncio.wait(list(self._in_flight.values()), timeout=drain_seconds)
         for task in list(self._in_flight.values()):
             task.cancel()
-        for client in self._proxied.values():
-            await client.aclose()
-        if self._lean is not None:
-            await self._lean.aclose()
+        await self.sender.aclose()
 
     async def idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is due or in flight (for tests and benchmarks)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self._in_flight:
-                due = await self.store.read(
-                    lambda c: c.execute(
-                        "SELECT COUNT(*) FROM deliveries WHERE status = ? AND next_at <= ?",
-                        (PENDING, self.clock.now()),
-                    ).fetchone()[0]
-                )
+                due = await self.store.read(lambda c: outbox.due_count(c, self.clock.now()))
                 if due == 0 and not self._in_flight:
                     return True
             await asyncio.sleep(0.01)
@@ -327,20 +308,9 @@ class DeliveryWorker:
                 await asyncio.sleep(SCAN_COALESCE)
 
     def _scan(self, conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], float | None]:
-        now = self.clock.now()
         in_flight = set(self._in_flight)
-        # The partial index gives pending rows in id order: the first due ones are found without
-        # sorting the whole backlog (the planner would rather sort the rows of deliveries_due).
-        rows = conn.execute(
-            "SELECT * FROM deliveries INDEXED BY deliveries_pending "
-            "WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?",
-            (now, SCAN_BATCH + len(in_flight)),
-        ).fetchall()
-        due = [r for r in rows if r["id"] not in in_flight]
-        nxt = conn.execute(
-            "SELECT MIN(next_at) FROM deliveries WHERE status = ? AND next_at > ?", (PENDING, now)
-        ).fetchone()[0]
-        return due, nxt
+        rows, nxt = outbox.due(conn, self.clock.now(), SCAN_BATCH + len(in_flight))
+        return [r for r in rows if r["id"] not in in_flight], nxt
 
     def _start(self, delivery: Delivery, policy: DeliveryPolicy) -> None:
         lane = delivery.lane
@@ -399,170 +369,26 @@ class DeliveryWorker:
             self.wake()
 
     async def _commit(self, delivery: Delivery, result: AttemptResult | None, decision: Decision) -> None:
-        """Record the attempt and apply the decision; returns once committed.
-
-        Commits of attempts finishing in the same loop turn share one store job (each keeps its own
-        savepoint, so one failing write fails only its own delivery).
-        """
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
-        self._commits.append((delivery, result, decision, self.clock.now(), done))
-        if len(self._commits) == 1:
-            loop.call_soon(self._flush_commits)
-        staged = await done
+        """Record the attempt and apply the decision (with the others of this loop turn); returns once
+        committed."""
+        staged = await self.commits.commit(delivery, result, decision, self.clock.now())
         if decision.status == PENDING:
             self.note_pending(decision.next_at)
         if staged:
             self.events.publish(*staged)
 
-    def _flush_commits(self) -> None:
-        batch, self._commits = self._commits, []
-        if not batch:
-            return
-
-        def write(conn: sqlite3.Connection) -> list[tuple[bool, Any]]:
-            out: list[tuple[bool, Any]] = []
-            for delivery, result, decision, now, _done in batch:
-                conn.execute("SAVEPOINT attempt")
-                try:
-                    if result is not None:
-                        record_attempt(conn, delivery, result, now)
-                    apply_decision(conn, delivery, decision, now)
-                    staged = [self.events.stage(conn, kind, data) for kind, data in decision.events]
-                except Exception as exc:  # noqa: BLE001 - handed to that delivery's attempt
-                    conn.execute("ROLLBACK TO attempt")
-                    conn.execute("RELEASE attempt")
-                    out.append((False, exc))
-                else:
-                    conn.execute("RELEASE attempt")
-                    out.append((True, staged))
-            return out
-
-        def finish(fut: asyncio.Future[list[tuple[bool, Any]]]) -> None:
-            if fut.cancelled():
-                for *_rest, done in batch:
-                    done.cancel()
-                return
-            error = fut.exception()
-            outcomes = fut.result() if error is None else [(False, error)] * len(batch)
-            for (_d, _r, _dec, _now, done), (ok, value) in zip(batch, outcomes, strict=True):
-                if done.done():
-                    continue
-                if ok:
-                    done.set_result(value)
-                else:
-                    done.set_exception(value)
-
-        try:
-            committed = asyncio.wrap_future(self.store.submit(write))
-        except Exception as exc:  # noqa: BLE001 - e.g. the store is closed
-            for *_rest, done in batch:
-                if not done.done():
-                    done.set_exception(exc)
-            return
-        committed.add_done_callback(finish)
-
     async def send(self, req: OutboundRequest) -> AttemptResult:
         """Send one request and measure it; never raises for network trouble."""
-        if req.lean and req.proxy is None and req.url.startswith("http://") and self.transport is None:
-            return await self._send_lean(req)
-        client = self._client_for(req.proxy)
-        start = time.perf_counter()
-        try:
-            response = await client.request(
-                req.method, req.url, headers=req.headers, content=req.body or None, params=req.params or None
-            )
-        except httpx.TimeoutException as exc:
-            return AttemptResult(
-                req,
-                None,
-                None,
-                (time.perf_counter() - start) * 1000,
-                f"timeout: {type(exc).__name__}",
-                unreachable=True,
-            )
-        except httpx.TransportError as exc:
-            return AttemptResult(
-                req,
-                None,
-                None,
-                (time.perf_counter() - start) * 1000,
-                f"{type(exc).__name__}: {exc}",
-                unreachable=True,
-            )
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
-            return AttemptResult(
-                req, None, None, (time.perf_counter() - start) * 1000, f"invalid request: {exc}"
-            )
-        latency = (time.perf_counter() - start) * 1000
-        return AttemptResult(req, response.status_code, response.text, latency)
-
-    async def _send_lean(self, req: OutboundRequest) -> AttemptResult:
-        if self._lean is None:
-            timeout = self.http.timeout.read or self.http.timeout.connect or 10.0
-            self._lean = LeanHttpClient(timeout, self.http.headers.get("user-agent", "iotcli-emulator"))
-        start = time.perf_counter()
-        try:
-            answer = await self._lean.request(req.method, req.url, req.headers, req.body, req.params or None)
-        except AnswerTimeout as exc:
-            return AttemptResult(
-                req, None, None, (time.perf_counter() - start) * 1000, f"timeout: {exc}", True
-            )
-        except ConnectFailed as exc:
-            return AttemptResult(
-                req, None, None, (time.perf_counter() - start) * 1000, f"ConnectError: {exc}", True
-            )
-        except ValueError as exc:
-            return AttemptResult(
-                req, None, None, (time.perf_counter() - start) * 1000, f"invalid request: {exc}"
-            )
-        except (ProtocolError, ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
-            error = f"RemoteProtocolError: {type(exc).__name__}: {exc}"
-            return AttemptResult(req, None, None, (time.perf_counter() - start) * 1000, error, True)
-        latency = (time.perf_counter() - start) * 1000
-        return AttemptResult(req, answer.status, answer.body.decode("utf-8", "replace"), latency)
-
-    def _client_for(self, proxy: str | None) -> httpx.AsyncClient:
-        if proxy is None:
-            return self.http
-        client = self._proxied.get(proxy)
-        if client is None:
-            client = httpx.AsyncClient(
-                proxy=None if self.transport else proxy,
-                transport=self.transport,
-                timeout=self.http.timeout,
-                trust_env=False,
-            )
-            self._proxied[proxy] = client
-        return client
+        return await self.sender.send(req)
 
     # -- journal actions ----------------------------------------------------------------------
     async def replay(self, delivery_id: int) -> bool:
         """Make a final (failed, dropped, expired) delivery pending again, due now."""
         now = self.clock.now()
-
-        def write(conn: sqlite3.Connection) -> bool:
-            row = conn.execute("SELECT status FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-            if row is None or row["status"] not in FINAL - {DELIVERED}:
-                return False
-            conn.execute(
-                "UPDATE deliveries SET status = ?, next_at = ?, updated_at = ?, reason = 'replayed' WHERE id = ?",
-                (PENDING, now, now, delivery_id),
-            )
-            return True
-
-        done = await self.store.write(write)
+        done = await self.store.write(lambda conn: outbox.replay(conn, delivery_id, now))
         if done:
             self.wake()
         return done
 
-    @staticmethod
-    def prune(conn: sqlite3.Connection, keep: int, limit: int = 2**62) -> int:
-        """Delete the oldest final deliveries beyond ``keep``, at most ``limit`` of them (pending ones are
-        never pruned; their attempts go with them)."""
-        cur = conn.execute(
-            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status != ? "
-            "AND id <= (SELECT MAX(id) FROM deliveries) - ? ORDER BY id LIMIT ?)",
-            (PENDING, keep, limit),
-        )
-        return cur.rowcount
+    #: Delete the oldest final deliveries beyond ``keep`` (the pruner's rule; pending ones never).
+    prune = staticmethod(outbox.prune)

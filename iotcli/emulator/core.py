@@ -80,7 +80,9 @@ class Emulator:
             transport=self.settings.outbound_transport,
             verify=self._outbound_verify(),
         )
-        self.deliveries = DeliveryWorker(self.store, self.clock, self.events, self.http)
+        self.deliveries = DeliveryWorker(
+            self.store, self.clock, self.events, self.http, max_deliveries=self.settings.max_deliveries
+        )
         self.deliveries.transport = self.settings.outbound_transport
         for hook in self.start_hooks:
             await hook()

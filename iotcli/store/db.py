@@ -165,18 +165,23 @@ class Store:
                 self._run_batch([(fn, fut)])
         return fut
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` at the loop's next turn, with the other jobs queued by then, and return
-        once their transaction is committed."""
+    def schedule(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue ``fn(conn)`` like ``write`` from a callback that cannot await: its future resolves
+        once the transaction is committed."""
         if self._closed:
             raise StoreClosed("the store is closed")
         if not self._on_loop():
-            return await asyncio.wrap_future(self.submit(fn))
+            return asyncio.wrap_future(self.submit(fn))
         loop = self._loop
         assert loop is not None
         fut: asyncio.Future[T] = loop.create_future()
         self._enqueue((fn, fut))
-        return await fut
+        return fut
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` at the loop's next turn, with the other jobs queued by then, and return
+        once their transaction is committed."""
+        return await self.schedule(fn)
 
     # Reads go through the same connection and queue: they see every committed write, and wait for
     # nothing but the jobs queued before them.

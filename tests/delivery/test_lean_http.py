@@ -1,4 +1,4 @@
-"""The lean HTTP/1.1 client of the forwarder: answers of every framing, keep-alive, failures."""
+"""The fast HTTP/1.1 client of the forwarder (h11 reads its answers): every framing, keep-alive, failures."""
 
 from __future__ import annotations
 
@@ -276,10 +276,10 @@ def test_worker_records_a_malformed_answer_as_a_failed_attempt(answer: bytes) ->
 
     async def test(base: str) -> None:
         async with httpx.AsyncClient(timeout=5) as http:
-            worker = DeliveryWorker(None, None, None, http)  # type: ignore[arg-type]  # _send_lean needs only http
-            result = await worker._send_lean(OutboundRequest("POST", base, body=b"x", lean=True))
-            assert worker._lean is not None
-            await worker._lean.aclose()
+            worker = DeliveryWorker(None, None, None, http)  # type: ignore[arg-type]  # send needs only http
+            result = await worker.send(OutboundRequest("POST", base, body=b"x", lean=True))
+            assert worker.sender._fast is not None  # it went through the fast client
+            await worker.sender.aclose()
         assert result.status is None and result.unreachable
         assert result.error is not None and result.error.startswith("RemoteProtocolError: ProtocolError: ")
 
