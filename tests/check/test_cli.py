@@ -104,3 +104,20 @@ def test_check_help_has_examples() -> None:
     assert result.exit_code == 0
     assert "iotcli check --emulator examples/scenarios/*.toml" in result.stdout
     assert "--junit" in result.stdout and "--fail-fast" in result.stdout and "--filter" in result.stdout
+
+
+def test_the_github_actions_workflow_runs_the_example_scenarios() -> None:
+    import shlex
+
+    import yaml  # type: ignore[import-untyped]
+
+    workflow = Path(__file__).resolve().parents[2] / "examples" / "github-actions.yml"
+    steps = yaml.safe_load(workflow.read_text())["jobs"]["scenarios"]["steps"]
+    (command,) = [s["run"] for s in steps if "iotcli check" in str(s.get("run", ""))]
+    argv = shlex.split(command)
+    assert argv[:3] == ["iotcli", "check", "--emulator"]
+    assert "examples/scenarios/*.toml" in argv and argv[argv.index("--junit") + 1] == "iotcli-check.xml"
+    reporters = [s for s in steps if "junit" in str(s.get("uses", ""))]
+    assert reporters and reporters[0]["with"]["report_paths"] == "iotcli-check.xml"
+    # the command the job runs is the one test_the_example_scenarios_pass_with_a_throw_away_emulator runs
+    assert sorted(EXAMPLES.glob("*.toml"))
