@@ -1,4 +1,5 @@
-"""``iotcli device ...``: HTTP devices, their tokens and their callback settings.
+"""``iotcli device ...``: HTTP devices; their tokens (``device_token``), callback settings
+(``device_callback``) and snippets (``device_snippet``) are subgroups and commands of their own modules.
 
 ``device create ID --bucket B --property P --response-property R --with-token`` is the one command
 to a working device: bucket (when missing), device, callback settings and a device token, then the
@@ -6,11 +7,14 @@ callback URL and a curl command that sends a first reading.
 """
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from iotcli.cli.resources import check_id, confirm, done, parse_ts, show, show_rows
+from iotcli.cli.device_callback import TimeoutOpt, callback_app, callback_changes, merge_callback
+from iotcli.cli.device_snippet import snippet
+from iotcli.cli.device_token import token_app
+from iotcli.cli.resources import DeviceIdArg, check_id, confirm, done, show, show_rows
 from iotcli.cli.state import CliState, get_state
 from iotcli.errors import ApiError, IotcliError, UsageError
 from iotcli.models import render
@@ -21,12 +25,6 @@ if TYPE_CHECKING:
 device_app = typer.Typer(
     help="HTTP devices: create one with a callback URL and token, list, update, stats.",
     no_args_is_help=True,
-)
-token_app = typer.Typer(
-    help="Device tokens: bearer tokens that authorise one device only.", no_args_is_help=True
-)
-callback_app = typer.Typer(
-    help="Callback settings: what the platform does with each POST to the callback URL.", no_args_is_help=True
 )
 device_app.add_typer(token_app, name="token")
 device_app.add_typer(callback_app, name="callback")
@@ -47,9 +45,7 @@ class DeviceType(StrEnum):
     MQTT = "MQTT"
 
 
-DeviceArg = Annotated[
-    str, typer.Argument(help="Device id (1-32 letters, digits, '_' or '-').", show_default=False)
-]
+DeviceArg = DeviceIdArg
 BucketOpt = Annotated[
     str | None, typer.Option("--bucket", help="Store each payload in this bucket (created when missing).")
 ]
@@ -63,14 +59,6 @@ ResponseOpt = Annotated[
         "--response-property", help="Answer each callback with this property's value (commands back)."
     ),
 ]
-TimeoutOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--timeout",
-        min=0,
-        help="Minutes without a call before the device counts as disconnected (0 = never) [10].",
-    ),
-]
 
 
 def curl_command(url: str, token: str | None, payload: str = SAMPLE_PAYLOAD) -> str:
@@ -80,43 +68,6 @@ def curl_command(url: str, token: str | None, payload: str = SAMPLE_PAYLOAD) -> 
     return render.curl_command(
         request, data_option="-d", one_line=True, expand=() if token else ("authorization",)
     )
-
-
-def callback_changes(
-    bucket: str | None,
-    endpoint: str | None,
-    prop: str | None,
-    response_property: str | None,
-    timeout: int | None,
-) -> tuple[dict[str, str], dict[str, int]]:
-    """The actions and properties the options name ('' means: clear that action)."""
-    actions: dict[str, str] = {}
-    for key, value, what in (
-        ("write_bucket", bucket, "bucket"),
-        ("call_endpoint", endpoint, "endpoint"),
-        ("set_property", prop, "property"),
-        ("send_property", response_property, "response property"),
-    ):
-        if value is not None:
-            actions[key] = value if value == "" else check_id(value, what)
-    props = {"timeout": timeout} if timeout is not None else {}
-    return actions, props
-
-
-def merge_callback(current: dict[str, Any], actions: dict[str, str], props: dict[str, int]) -> dict[str, Any]:
-    """The settings to PUT: the current ones with the changes applied; empty actions are dropped."""
-    merged_actions = {k: v for k, v in dict(current.get("actions") or {}).items() if v not in (None, "")}
-    for key, value in actions.items():
-        if value == "":
-            merged_actions.pop(key, None)
-        else:
-            merged_actions[key] = value
-    merged_props = dict(current.get("properties") or {})
-    merged_props.update(props)
-    settings: dict[str, Any] = {"actions": merged_actions}
-    if merged_props:
-        settings["properties"] = merged_props
-    return settings
 
 
 def ensure_bucket(api: "ApiClient", bucket: str) -> bool:
@@ -366,145 +317,5 @@ def stats(device: DeviceArg) -> None:
     show(state, state.client().device_stats(check_id(device, "device")), ("connected_ts",))
 
 
-# --- device token ---------------------------------------------------------------------------
-
-
-@token_app.command("create")
-def token_create(
-    device: DeviceArg,
-    name: Annotated[str, typer.Option("--name", help="A name to recognise the token by.")] = "callback",
-    expires: Annotated[
-        str | None,
-        typer.Option("--expires", help="Expiry time: epoch ms or ISO 8601 [default: never]."),
-    ] = None,
-) -> None:
-    """Create a device token; its secret is printed only this once.
-
-    Example:  iotcli device token create sensor-1 --name field-unit --expires 2027-01-01
-    """
-    state = get_state()
-    check_id(device, "device")
-    expiration = parse_ts(expires, "--expires") if expires is not None else None
-    token = state.client().create_device_token(device, name, expiration=expiration)
-    state.out.data(token)
-    state.out.info("The token is shown only this once: keep it somewhere safe.")
-
-
-@token_app.command("list")
-def token_list(device: DeviceArg) -> None:
-    """List the tokens of a device (never their secrets).
-
-    Example:  iotcli device token list sensor-1
-    """
-    state = get_state()
-    show_rows(
-        state,
-        state.client().list_device_tokens(check_id(device, "device")),
-        [
-            ("id", "ID"),
-            ("name", "NAME"),
-            ("created", "CREATED"),
-            ("expires", "EXPIRES"),
-            ("last_used", "LAST USED"),
-        ],
-        ("created", "expires", "last_used"),
-        empty="no tokens yet: iotcli device token create DEVICE",
-    )
-
-
-@token_app.command("revoke")
-def token_revoke(
-    device: DeviceArg,
-    token_id: Annotated[str, typer.Argument(help="Token id (see `device token list`).", show_default=False)],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
-) -> None:
-    """Revoke a device token: requests with it are refused at once.
-
-    Example:  iotcli device token revoke sensor-1 3f2a9c0d1e2b4a5c --yes
-    """
-    state = get_state()
-    check_id(device, "device")
-    confirm(state, f"Revoke token '{token_id}' of device '{device}'?", yes, what=f"token '{token_id}'")
-    state.client().revoke_device_token(device, token_id)
-    done(
-        state,
-        f"token '{token_id}' of device '{device}' revoked",
-        {"device": device, "id": token_id, "revoked": True},
-    )
-
-
-# --- device callback ------------------------------------------------------------------------
-
-
-def callback_view(api: "ApiClient", device: str, settings: dict[str, Any]) -> dict[str, Any]:
-    return {**settings, "callback_url": api.callback_url(device)}
-
-
-@callback_app.command("show")
-def callback_show(device: DeviceArg) -> None:
-    """Show what happens to each callback of a device, and its callback URL.
-
-    Example:  iotcli device callback show sensor-1
-    """
-    state = get_state()
-    check_id(device, "device")
-    api = state.client()
-    settings = api.get_callback(device)
-    if state.out.json_mode:
-        state.out.data(callback_view(api, device, settings))
-        return
-    actions = settings.get("actions") or {}
-    props = settings.get("properties") or {}
-    state.out.data(
-        {
-            "callback_url": api.callback_url(device),
-            "write_bucket": actions.get("write_bucket"),
-            "call_endpoint": actions.get("call_endpoint"),
-            "set_property": actions.get("set_property"),
-            "send_property": actions.get("send_property"),
-            "timeout": f"{props['timeout']} min" if props.get("timeout") is not None else None,
-        }
-    )
-
-
-@callback_app.command("set")
-def callback_set(
-    device: DeviceArg,
-    bucket: Annotated[
-        str | None, typer.Option("--bucket", help="Store each payload here ('' stops).")
-    ] = None,
-    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Call this endpoint ('' stops).")] = None,
-    prop: Annotated[
-        str | None, typer.Option("--property", help="Keep the payload in this property ('' stops).")
-    ] = None,
-    response_property: Annotated[
-        str | None, typer.Option("--response-property", help="Answer with this property's value ('' stops).")
-    ] = None,
-    timeout: TimeoutOpt = None,
-) -> None:
-    """Change the callback settings of a device; what you do not name stays as it is.
-
-    Examples:
-      iotcli device callback set sensor-1 --bucket readings --timeout 5
-      iotcli device callback set sensor-1 --endpoint ''      # stop calling the endpoint
-    """
-    state = get_state()
-    check_id(device, "device")
-    actions, props = callback_changes(bucket, endpoint, prop, response_property, timeout)
-    if not actions and not props:
-        raise UsageError(
-            "nothing to change",
-            hint="pass --bucket, --endpoint, --property, --response-property or --timeout",
-        )
-    api = state.client()
-    settings = merge_callback(api.get_callback(device), actions, props)
-    answer = api.set_callback(device, settings)
-    state.out.success(f"callback of device '{device}' updated")
-    if state.out.json_mode:
-        state.out.data(callback_view(api, device, answer or settings))
-
-
-# ``device snippet`` lives in its own module (iotcli/cli/device_snippet.py); registered here.
-from iotcli.cli.device_snippet import snippet  # noqa: E402 - after the group it joins
-
+# The subcommand of its own module, listed after the others.
 device_app.command("snippet")(snippet)

@@ -21,6 +21,9 @@ from iotcli.models.ids import ID_PATTERN, ID_RULE
 
 MAX_ITEMS = 1000
 
+DeviceIdArg = Annotated[
+    str, typer.Argument(help="Device id (1-32 letters, digits, '_' or '-').", show_default=False)
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 MinTsOpt = Annotated[
     str | None, typer.Option("--min-ts", help="Oldest record: epoch ms or ISO 8601 (UTC if no zone).")
