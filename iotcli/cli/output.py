@@ -244,6 +244,10 @@ class _NoProgress:
     def advance(self, n: int = 1) -> None:
         return None
 
+    def note(self, text: str) -> bool:
+        """Show a line above the bar; False when there is no bar (the caller prints it as usual)."""
+        return False
+
 
 class _Progress(_NoProgress):
     def __init__(self, stream: IO[str], label: str, total: int) -> None:
@@ -269,6 +273,10 @@ class _Progress(_NoProgress):
 
     def advance(self, n: int = 1) -> None:
         self._bar.advance(self._task, n)
+
+    def note(self, text: str) -> bool:
+        self._bar.console.print(text, markup=False, highlight=False)
+        return True
 
 
 class _NoLive:

@@ -149,7 +149,7 @@ def _dry_run(state: CliState, plan: "RequestPlan", first: "Prepared", repeat: in
     if state.out.json_mode:
         state.out.json({"data": {"target": plan.target, "repeat": repeat, "request": _request_record(first)}})
         return
-    state.out.stdout.write(describe(first) + "\n")
+    state.out.text(describe(first))
     if repeat > 1:
         varies = " (placeholders make each body differ)" if plan.varies else ""
         state.out.info(f"(dry run: the first of {repeat} uplinks{varies}; nothing sent)")
@@ -165,8 +165,8 @@ def _send_single(
     from iotcli.sending.runner import exit_code_for, send_one
 
     out = state.out
-    if verbose and not out.json_mode:
-        out.stderr.write("> " + describe(request).replace("\n", "\n> ") + "\n")
+    if verbose:
+        out.info("> " + describe(request).replace("\n", "\n> "))
     result = send_one(request, transport, 1)
     if result.failure is not None:
         if result.failure.timeout:
@@ -201,20 +201,20 @@ def _send_single(
             }
         )
     else:
-        out.stderr.write(
-            f"{answer.http_version} {answer.status} {answer.reason}  {latency_ms:.1f} ms  {request.method} {mask_url(request.url)}\n"
+        out.info(
+            f"{answer.http_version} {answer.status} {answer.reason}  {latency_ms:.1f} ms  {request.method} {mask_url(request.url)}"
         )
         if verbose:
-            out.stderr.write("".join(f"< {k}: {v}\n" for k, v in answer.headers) + "<\n")
+            out.info("".join(f"< {k}: {v}\n" for k, v in answer.headers) + "<")
         if result.not_stored is not None:
             out.warn(f"the platform stored nothing: {result.not_stored}")
         shown = pretty_body(answer.body)
         if shown:
-            out.stdout.write(shown + "\n")
+            out.text(shown)
         elif plan.target == "device":
-            out.stderr.write("(empty answer: no data for the device)\n")
+            out.info("(empty answer: no data for the device)")
         else:
-            out.stderr.write("(empty answer)\n")
+            out.info("(empty answer)")
 
     code = exit_code_for({result.outcome: 1})
     if code:
@@ -234,48 +234,28 @@ def _send_many(
     from iotcli.sending.runner import run
 
     out = state.out
-    progress = None
-    task = None
     shown_failures = 0
 
-    def on_result(result: "Result") -> None:
-        nonlocal shown_failures
-        if progress is not None and task is not None:
-            progress.advance(task)
-        if out.json_mode:
-            return
-        if verbose or (not result.ok and shown_failures < 5):
-            if not result.ok:
-                shown_failures += 1
-            what = f"{result.answer.status} {result.answer.reason}" if result.answer else str(result.failure)
-            line = f"#{result.index} {what}  {result.latency * 1000:.1f} ms\n"
-            if progress is not None:
-                progress.console.print(line.rstrip(), markup=False, highlight=False)
-            else:
-                out.stderr.write(line)
+    with out.progress("sending", repeat) as bar:
 
-    use_bar = not out.json_mode and bool(getattr(out.stderr, "isatty", lambda: False)())
-    if use_bar:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        def on_result(result: "Result") -> None:
+            nonlocal shown_failures
+            bar.advance()
+            if out.json_mode:
+                return
+            if verbose or (not result.ok and shown_failures < 5):
+                if not result.ok:
+                    shown_failures += 1
+                what = (
+                    f"{result.answer.status} {result.answer.reason}" if result.answer else str(result.failure)
+                )
+                line = f"#{result.index} {what}  {result.latency * 1000:.1f} ms"
+                if not bar.note(line):
+                    out.info(line)
 
-        progress = Progress(
-            TextColumn("sending"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=Console(file=out.stderr),
-            transient=True,
-        )
-        task = progress.add_task("send", total=repeat)
-        progress.start()
-    try:
         summary, _ = run(
             plan, transport, repeat=repeat, concurrency=concurrency, rate=rate, on_result=on_result
         )
-    finally:
-        if progress is not None:
-            progress.stop()
     _show_summary(state, plan, summary)
     if summary.interrupted:
         raise typer.Exit(130)
@@ -301,8 +281,8 @@ def _show_summary(state: CliState, plan: "RequestPlan", summary: "Summary") -> N
         more = f" (+{len(summary.not_stored) - 3} more reasons)" if len(summary.not_stored) > 3 else ""
         out.warn(f"{data['not_stored']} of {data['ok']} ok uplinks stored nothing: {reasons}{more}")
     not_stored = f"  not stored {data['not_stored']}" if data["not_stored"] else ""
-    out.stdout.write(
+    out.text(
         f"sent {data['sent']}  ok {data['ok']}  failed {data['failed']}{failed}{not_stored}  "
         f"in {data['elapsed_s']:.2f} s ({data['rate_per_s']:.1f}/s){stopped}\n"
-        f"latency p50 {lat['p50']:.1f} ms  p95 {lat['p95']:.1f} ms  p99 {lat['p99']:.1f} ms  max {lat['max']:.1f} ms\n"
+        f"latency p50 {lat['p50']:.1f} ms  p95 {lat['p95']:.1f} ms  p99 {lat['p99']:.1f} ms  max {lat['max']:.1f} ms"
     )
