@@ -159,7 +159,12 @@ class EmulatorProcess:
 
     def start(self, timeout: float = 15.0) -> EmulatorProcess:
         self.proc = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+            preexec_fn=sigint_default,  # stop(SIGINT) must work even when the test runner ignores SIGINT
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
