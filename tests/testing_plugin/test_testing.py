@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from iotcli.testing import Emulator
 from iotcli.waiting import SinkRequests
 
 pytest_plugins = ["pytester"]
+DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 
 
 def test_emulator_context_manager_serves_and_resets() -> None:
@@ -60,9 +64,12 @@ def test_plugin_fixture_in_pytester(pytester: pytest.Pytester) -> None:
             assert iot_emulator.client.device_stats("d1")["connected"] is True
         """
     )
-    # One run for all four (a subprocess: the plugin comes from the installed entry point, as for users).
+    # docs/testing.md's application-server test, as the page shows it
+    (app_test,) = [b for b in re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S) if "App(" in b]
+    pytester.makepyfile(test_app_server=app_test)
+    # One run for all (a subprocess: the plugin comes from the installed entry point, as for users).
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_tls_emulator_serves_https_with_its_own_ca() -> None:
