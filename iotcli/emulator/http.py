@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from iotcli.emulator import jsonpolicy
 from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.jsonwords import json_type
 from iotcli.models.ids import ID_PATTERN, ID_RULE
 
 #: The latest epoch-milliseconds time the emulator accepts (9999-12-31T23:59:59.999Z): later times
@@ -58,20 +59,6 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiProblem(400, f"request body must be a JSON object, not {json_type(data)}")
     return data
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def query_int(

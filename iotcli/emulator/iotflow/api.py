@@ -13,12 +13,13 @@ from starlette.responses import Response
 
 from iotcli.emulator.admin import emu_of
 from iotcli.emulator.http import ok, read_json
-from iotcli.emulator.iotflow.connections import MAX_REPORTED_KEYS, Connection, reported_keys
+from iotcli.emulator.iotflow.connection_model import MAX_REPORTED_KEYS, Connection, reported_keys
+from iotcli.emulator.iotflow.connection_secrets import mask_secret_headers
 from iotcli.emulator.iotflow.connector_schema import (
     CONNECTION_SCHEMA,
     CONNECTOR,
     CheckedConnection,
-    mask_secret_headers,
+    connector,
 )
 from iotcli.emulator.routing import RouteTable
 
@@ -55,12 +56,8 @@ async def list_connectors(request: Request) -> Response:
 
 @routes.get("/iot-flow/v1/connectors/{id}", summary="One connector", params={"id": {"type": "string"}})
 async def show_connector(request: Request) -> Response:
-    from iotcli.emulator.errors import ApiProblem
-
     await emu_of(request).auth.account(request)
-    if request.path_params["id"] != CONNECTOR["id"]:
-        raise ApiProblem(404, f"connector '{str(request.path_params['id'])[:64]}' not found")
-    return ok(CONNECTOR)
+    return ok(connector(str(request.path_params["id"])))
 
 
 def _answer(request: Request, conn: Connection, checked: CheckedConnection, status: int = 200) -> Response:

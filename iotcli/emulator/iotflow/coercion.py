@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.jsonwords import json_type
 
 #: Java's int range: Jackson rejects a value outside it for an ``int``/``Integer`` field.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -31,22 +32,8 @@ FALSE_TEXT = {"false", "False", "FALSE"}
 ABSENT = object()
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
 def _fail(where: str, expected: str, value: Any) -> ApiProblem:
-    shown = repr(value) if isinstance(value, str) else _type_name(value)
+    shown = repr(value) if isinstance(value, str) else json_type(value)
     return ApiProblem(400, f"field '{where}' must be of type {expected} (got {shown})")
 
 
@@ -92,16 +79,25 @@ def to_boolean(value: Any, where: str) -> Any:
     raise _fail(where, "boolean", value)
 
 
-def to_string(value: Any, where: str) -> Any:
-    if value is None:
-        return ABSENT
+def scalar_text(value: Any) -> str | None:
+    """A string, number or boolean as text (``5`` -> ``"5"``, ``true`` -> ``"true"``); None for
+    anything else."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    raise _fail(where, "string", value)
+    return None
+
+
+def to_string(value: Any, where: str) -> Any:
+    if value is None:
+        return ABSENT
+    text = scalar_text(value)
+    if text is None:
+        raise _fail(where, "string", value)
+    return text
 
 
 def to_object(value: Any, where: str) -> Any:

@@ -1,170 +1,54 @@
-"""HTTP connections: the stored model, its API view, and the service that owns their state.
+"""The backend of HTTP connections: create, read, replace and delete them, and change their state.
 
-Connection states are the real ones [source: actility/tpx-iot-flow-doc,
-docs/Getting_Started/Setting_Up_A_Connection_instance/About_connections.md]: ``OPENING``, ``OPENED``,
-``CLOSED``, ``AUTHENTICATING``, ``AUTHENTICATION_FAILED``, ``UNREACHABLE``, ``DEACTIVATED``.
-
-- A new, re-activated or replaced connection starts ``CLOSED``, turns ``OPENING`` after
-  ``STARTUP_CLOSED`` and ``OPENED`` after ``STARTUP_OPENING`` more emulated seconds (the page: "the
-  connection can remain on CLOSED state during a short period before changing to OPENING") [source;
-  the durations are chosen]. An HTTP connection has no link to set up, so a message that is due
-  while it starts opens it at once [chosen]: the first uplink is never delayed.
-- ``CLOSED`` with a reason: the destination could not be reached (or, with ``--strict-mode
-  reconnect``, refused a message); reconnect attempts follow ``reconnectStrategy`` and uplinks wait, in
-  order [source: docs/Connector/HTTP/README.md "the connection is CLOSED and the connection retry
-  strategy is applied"].
-- ``DEACTIVATED``: ``active: false``; nothing is forwarded.
-- ``AUTHENTICATING``, ``AUTHENTICATION_FAILED`` and ``UNREACHABLE`` (the bridge hosting the
-  connection is unreachable) belong to connectors that log in, or to the platform's own outages: the
-  HTTP connector of the emulator never enters them [chosen].
-
-Ids have the documented form, a number as a string (``"id": "8"``, Creating_a_connection_instance_
-using_the_API.md), separate from the downlink UUID of ``downlinkUrl`` (``/iot-flow/downlinkMessages/
-<DownlinkUUID>``, docs/Other/TPX_IOT_FLOW_17X/README.md). Connections stored by an earlier version keep
-their 32-hex id, and their downlink UUID is that id's dashed form (migration 2).
-
-Every connection lives in SQLite and in an in-memory cache that is updated by the same code paths,
-so the forwarding policy can read it without a store round trip per uplink.
+Every connection lives in SQLite (``connection_rows``) and in an in-memory cache that is updated by
+the same code paths, so the forwarding policy can read it without a store round trip per uplink. The
+model and its states are in ``connection_model``.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 import sqlite3
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from iotcli.delivery.outbox import DROPPED, PENDING
 from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.iotflow import connection_rows as rows_sql
+from iotcli.emulator.iotflow.connection_model import (
+    CLOSED,
+    DEACTIVATED,
+    OPENED,
+    OPENING,
+    RETENTION,
+    STARTING,
+    STARTUP_CLOSED,
+    STARTUP_OPENING,
+    Connection,
+    dashed_uuid,
+    normalize_connection_id,
+    reported_keys,
+    unknown_keys_message,
+)
+from iotcli.emulator.iotflow.connection_model import iso_time as iso_time
+from iotcli.emulator.iotflow.connection_secrets import keep_secrets
 from iotcli.emulator.iotflow.connector_schema import (
-    CONNECTOR_ID,
     STORED_TOP_LEVEL,
     CheckedConnection,
-    keep_secrets,
-    mask,
-    open_as_key,
-    seal_as_key,
     validate_connection,
     with_defaults,
 )
+from iotcli.emulator.iotflow.reconnect_schedule import next_attempt
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
 
 log = logging.getLogger("iotcli.emulator")
 
-OPENING, OPENED, CLOSED = "OPENING", "OPENED", "CLOSED"
-AUTHENTICATING, AUTHENTICATION_FAILED = "AUTHENTICATING", "AUTHENTICATION_FAILED"
-UNREACHABLE, DEACTIVATED = "UNREACHABLE", "DEACTIVATED"
-STATES = (OPENING, OPENED, CLOSED, AUTHENTICATING, AUTHENTICATION_FAILED, UNREACHABLE, DEACTIVATED)
 
-#: Emulated seconds a starting connection stays CLOSED, then OPENING [chosen].
-STARTUP_CLOSED = 0.5
-STARTUP_OPENING = 0.5
-#: ``state_reason`` of a connection that is starting (CLOSED or OPENING on its way to OPENED).
-STARTING = "starting"
-
-
-def iso_time(ts: float) -> str:
-    """ISO 8601 with milliseconds and a numeric offset, as IoT Flow messages write ``Time``."""
-    dt = datetime.fromtimestamp(ts, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+00:00"
-
-
-@dataclass
-class Connection:
-    id: str
-    user: str
-    name: str
-    active: bool
-    configuration: dict[str, Any]
-    state: str
-    startup_time: float
-    created: float
-    modified: float
-    connector_id: str = CONNECTOR_ID
-    alarms: Any = None
-    state_reason: str | None = None
-    closed_at: float | None = None
-    #: The UUID of ``downlinkUrl`` (dashed, lower case).
-    downlink_uuid: str = ""
-    #: Top-level fields stored as given (``brand``, ``contentType``, keys no document knows).
-    top_level: dict[str, Any] = field(default_factory=dict)
-    #: In memory only: after a reconnect, deliveries up to this id are sent one at a time (in order).
-    drain_upto: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def uuid(self) -> str:
-        """The dashed UUID used in ``downlinkUrl``."""
-        return self.downlink_uuid
-
-    @property
-    def strict(self) -> bool:
-        return bool(self.configuration.get("strictMode"))
-
-    @property
-    def starting(self) -> bool:
-        """Started (created, re-activated, replaced) and not OPENED yet."""
-        return self.active and self.state in (CLOSED, OPENING) and self.state_reason == STARTING
-
-    def to_api(self, base_url: str | None = None) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "id": self.id,
-            "connectorId": self.connector_id,
-            "name": self.name,
-            "active": self.active,
-            "startupTime": iso_time(self.startup_time),
-            "state": self.state,
-            "configuration": mask(self.configuration),
-        }
-        if self.alarms is not None:
-            data["alarms"] = self.alarms
-        for key, value in self.top_level.items():
-            data.setdefault(key, value)
-        if base_url is not None:
-            data["downlinkUrl"] = f"{base_url}/iot-flow/downlinkMessages/{self.downlink_uuid}"
-        return data
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Connection:
-        return cls(
-            id=row["id"],
-            user=row["user"],
-            name=row["name"],
-            active=bool(row["active"]),
-            configuration=open_as_key(json.loads(row["configuration"])),
-            state=row["state"],
-            startup_time=row["startup_time"] / 1000,
-            created=row["created"] / 1000,
-            modified=row["modified"] / 1000,
-            connector_id=row["connector_id"],
-            alarms=None if row["alarms"] is None else json.loads(row["alarms"]),
-            state_reason=row["state_reason"],
-            closed_at=row["closed_at"],
-            downlink_uuid=row["downlink_uuid"] or "",
-            top_level=json.loads(row["top_level"]) if row["top_level"] else {},
-        )
-
-
-def normalize_connection_id(raw: str) -> str | None:
-    """A 32-hex id (an earlier version's form) from itself or its dashed UUID form; None otherwise."""
-    try:
-        return uuid.UUID(raw).hex if len(raw) in (32, 36) else None
-    except ValueError:
-        return None
-
-
-def dashed_uuid(raw: str) -> str | None:
-    """The dashed lower-case form of a UUID given with or without dashes; None if it is not one."""
-    try:
-        return str(uuid.UUID(raw)) if len(raw) in (32, 36) else None
-    except ValueError:
-        return None
+def _nothing() -> None:
+    return None
 
 
 class ConnectionService:
@@ -174,12 +58,13 @@ class ConnectionService:
         self.emu = emu
         self.cache: dict[str, Connection] = {}
         self.by_uuid: dict[str, Connection] = {}
+        #: Called when a connection's timers change (a start, a state change): the reconnect monitor's
+        #: ``wake``, set by the surface's service.
+        self.wake_monitor: Callable[[], None] = _nothing
 
     # -- life cycle ---------------------------------------------------------------------------
     async def load(self) -> None:
-        rows = await self.emu.store.read(
-            lambda c: c.execute("SELECT * FROM iotflow_connections ORDER BY created, id").fetchall()
-        )
+        rows = await self.emu.store.read(rows_sql.all_rows)
         self.cache = {r["id"]: Connection.from_row(r) for r in rows}
         self.by_uuid = {c.downlink_uuid: c for c in self.cache.values()}
         now = self.emu.clock.now()
@@ -233,8 +118,8 @@ class ConnectionService:
         )
 
         def write(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            conn.id = _next_id(c)
-            _insert(c, conn)
+            conn.id = rows_sql.next_id(c)
+            rows_sql.insert(c, conn)
             events = [
                 self.emu.events.stage(
                     c, "connection.created", {"connection": conn.id, "name": conn.name, "state": conn.state}
@@ -287,20 +172,20 @@ class ConnectionService:
         )
 
         def write(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            if c.execute("DELETE FROM iotflow_connections WHERE id = ?", (old.id,)).rowcount == 0:
+            if not rows_sql.delete(c, old.id):
                 # Deleted by a concurrent request between the cache check and this commit.
                 raise ApiProblem(404, f"connection '{cid[:64]}' not found")
-            _insert(c, new)
+            rows_sql.insert(c, new)
             events = [
                 self.emu.events.stage(c, "connection.updated", {"connection": new.id, "name": new.name})
             ]
             events += self._notes(c, new, checked)
             if not active:
-                n = _drop_pending(c, new.id, "connection deactivated", now)
+                n = rows_sql.drop_pending(c, new.id, "connection deactivated", now)
                 if n:
                     events.append(self._outcome_event(c, new.id, n, "connection deactivated"))
             else:
-                drain = release_backlog(c, new.id, now)
+                drain = rows_sql.release_backlog(c, new.id, now)
                 if old.state == CLOSED and not old.starting:
                     new.drain_upto = drain  # as on a reconnect: the backlog goes out in order
             if old.state != new.state or old.starting != new.starting:
@@ -321,14 +206,14 @@ class ConnectionService:
         now = self.emu.clock.now()
 
         def write(c: sqlite3.Connection) -> list[dict[str, Any]]:
-            if c.execute("DELETE FROM iotflow_connections WHERE id = ?", (conn.id,)).rowcount == 0:
+            if not rows_sql.delete(c, conn.id):
                 # Deleted by a concurrent request between the cache check and this commit.
                 raise ApiProblem(404, f"connection '{cid[:64]}' not found")
-            c.execute("DELETE FROM iotflow_downlinks WHERE connection = ? AND status = 'queued'", (conn.id,))
+            rows_sql.delete_queued_downlinks(c, conn.id)
             events = [
                 self.emu.events.stage(c, "connection.deleted", {"connection": conn.id, "name": conn.name})
             ]
-            n = _drop_pending(c, conn.id, "connection deleted", now)
+            n = rows_sql.drop_pending(c, conn.id, "connection deleted", now)
             if n:
                 events.append(self._outcome_event(c, conn.id, n, "connection deleted"))
             return events
@@ -347,17 +232,59 @@ class ConnectionService:
         reason: str | None,
     ) -> dict[str, Any]:
         """Inside a transaction: persist ``conn``'s (already changed) state and stage its event."""
-        c.execute(
-            "UPDATE iotflow_connections SET state = ?, state_reason = ?, closed_at = ? WHERE id = ?",
-            (conn.state, reason, conn.closed_at, conn.id),
-        )
+        rows_sql.save_state(c, conn, reason)
         return self._state_event(c, conn, previous, reason)
+
+    async def set_state(self, conn: Connection, state: str, reason: str) -> None:
+        """Change ``conn``'s state (cache first, so concurrent callers see it at once), persist it and
+        publish a ``connection.state`` event."""
+        if conn.state == state and conn.state_reason == reason:
+            return
+        now = self.emu.clock.now()
+        previous = conn.state
+        conn.state = state
+        conn.state_reason = reason
+        if state == CLOSED and reason != STARTING:
+            conn.closed_at = now
+            conn.extra.pop("startup", None)
+            nxt = next_attempt(conn.reconnect_strategy, now, now)
+            conn.extra["next_probe"] = nxt if nxt is not None else now + RETENTION
+        elif state != CLOSED:
+            conn.closed_at = None
+            conn.extra.pop("next_probe", None)
+        if state == OPENED:
+            conn.extra.pop("startup", None)
+
+        def write(c: sqlite3.Connection) -> tuple[dict[str, Any], int]:
+            event = self.stage_state(c, conn, previous, reason)
+            drain = rows_sql.release_backlog(c, conn.id, now) if state == OPENED else 0
+            return event, drain
+
+        event, drain = await self.emu.store.write(write)
+        if state == OPENED and conn.extra.pop("was_down", False):
+            conn.drain_upto = drain  # after a reconnect the backlog goes out one at a time, in order
+        self.emu.events.publish(event)
+        self.emu.worker.wake()
+        self.wake_monitor()
+
+    async def open_now(self, conn: Connection, reason: str) -> None:
+        """CLOSED or OPENING -> (OPENING ->) OPENED at once: each step is a state change and an event."""
+        if conn.state == CLOSED:
+            if not conn.starting:
+                conn.extra["was_down"] = True
+            await self.set_state(conn, OPENING, reason)
+        if conn.state == OPENING:
+            await self.set_state(conn, OPENED, reason)
+
+    async def pending_count(self, conn: Connection) -> int:
+        """How many messages wait in the outbox for ``conn``."""
+        cid = conn.id
+        count: int = await self.emu.store.read(lambda c: rows_sql.pending_count(c, cid))
+        return count
 
     def _start(self, conn: Connection, now: float) -> None:
         conn.extra["startup"] = (now + STARTUP_CLOSED, now + STARTUP_CLOSED + STARTUP_OPENING)
-        service = self.emu.services.get("iotflow")
-        if service is not None:
-            service.reconnect.wake()
+        self.wake_monitor()
 
     def _cache(self, conn: Connection) -> None:
         self.cache[conn.id] = conn
@@ -422,23 +349,6 @@ class ConnectionService:
         )
 
 
-#: Unknown keys named in a warning, and the length of each name shown [chosen: a body full of junk
-#: keys must not make the answer's headers or the journal grow without bound].
-MAX_REPORTED_KEYS = 20
-MAX_KEY_LENGTH = 128
-
-
-def reported_keys(keys: list[str]) -> list[str]:
-    """The unknown keys a warning names: the first ``MAX_REPORTED_KEYS``, each cut to ``MAX_KEY_LENGTH``."""
-    return [k if len(k) <= MAX_KEY_LENGTH else k[:MAX_KEY_LENGTH] + "..." for k in keys[:MAX_REPORTED_KEYS]]
-
-
-def unknown_keys_message(keys: list[str]) -> str:
-    names = ", ".join(f"'{k}'" for k in reported_keys(keys))
-    more = f" and {len(keys) - MAX_REPORTED_KEYS} more" if len(keys) > MAX_REPORTED_KEYS else ""
-    return f"no document knows {names}{more}: stored and echoed as given"
-
-
 def _order(conn: Connection) -> tuple[float, int, str]:
     return (conn.created, int(conn.id) if conn.id.isdigit() else 0, conn.id)
 
@@ -446,63 +356,3 @@ def _order(conn: Connection) -> tuple[float, int, str]:
 def _top_level(data: dict[str, Any], checked: CheckedConnection) -> dict[str, Any]:
     unknown_top = {k for k in checked.unknown if "." not in k}
     return {k: v for k, v in data.items() if k in STORED_TOP_LEVEL or k in unknown_top}
-
-
-def _next_id(c: sqlite3.Connection) -> str:
-    """The next connection id: "1", "2", ... never reused (until a reset)."""
-    row = c.execute("SELECT value FROM iotflow_counters WHERE name = 'connection'").fetchone()
-    n = (int(row[0]) if row else 0) + 1
-    while c.execute("SELECT 1 FROM iotflow_connections WHERE id = ?", (str(n),)).fetchone():
-        n += 1
-    c.execute(
-        "INSERT INTO iotflow_counters(name, value) VALUES ('connection', ?) "
-        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-        (n,),
-    )
-    return str(n)
-
-
-def _insert(c: sqlite3.Connection, conn: Connection) -> None:
-    c.execute(
-        "INSERT INTO iotflow_connections(id, user, connector_id, name, active, alarms, configuration, state, "
-        "state_reason, closed_at, startup_time, created, modified, downlink_uuid, top_level) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            conn.id,
-            conn.user,
-            conn.connector_id,
-            conn.name,
-            int(conn.active),
-            None if conn.alarms is None else json.dumps(conn.alarms),
-            json.dumps(seal_as_key(conn.configuration)),
-            conn.state,
-            conn.state_reason,
-            conn.closed_at,
-            int(conn.startup_time * 1000),
-            int(conn.created * 1000),
-            int(conn.modified * 1000),
-            conn.downlink_uuid,
-            json.dumps(conn.top_level) if conn.top_level else None,
-        ),
-    )
-
-
-def release_backlog(c: sqlite3.Connection, cid: str, now: float) -> int:
-    """The connection's waiting uplinks are due now; returns the newest one's id (0: none), up to which
-    the backlog goes out one at a time, in order (``Connection.drain_upto``)."""
-    row = c.execute(
-        "SELECT MAX(id) FROM deliveries WHERE connection = ? AND status = ?", (cid, PENDING)
-    ).fetchone()
-    c.execute(
-        "UPDATE deliveries SET next_at = ? WHERE connection = ? AND status = ? AND next_at > ?",
-        (now, cid, PENDING, now),
-    )
-    return int(row[0] or 0)
-
-
-def _drop_pending(c: sqlite3.Connection, cid: str, reason: str, now: float) -> int:
-    cur = c.execute(
-        "UPDATE deliveries SET status = ?, reason = ?, updated_at = ? WHERE connection = ? AND status = ?",
-        (DROPPED, reason, now, cid, PENDING),
-    )
-    return cur.rowcount

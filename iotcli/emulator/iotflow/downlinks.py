@@ -17,185 +17,27 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import sqlite3
 import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.iotflow.connections import Connection, iso_time
-from iotcli.emulator.iotflow.connector_schema import as_key_matches
-from iotcli.emulator.iotflow.uplinks import MAX_FCNT, normalize_deveui, parse_fport, parse_payload_hex
+from iotcli.emulator.iotflow import lrc_tunnel
+from iotcli.emulator.iotflow.connection_model import Connection, iso_time
+from iotcli.emulator.iotflow.connection_secrets import as_key_matches
+from iotcli.emulator.iotflow.fields import validate_downlink
+from iotcli.models.lorawan import MAX_FCNT
 
 if TYPE_CHECKING:
-    from iotcli.emulator.iotflow.service import IotFlow
+    from iotcli.emulator.core import Emulator
+    from iotcli.emulator.iotflow.connections import ConnectionService
 
 QUEUED, SENT, REJECTED, EXPIRED = "queued", "sent", "rejected", "expired"
 STATUSES = (QUEUED, SENT, REJECTED, EXPIRED)
-#: The fields of ``DevEUI_downlink`` [source: actility/tpx-iot-flow-doc docs/Message/Downlink_Message/README.md].
-DOWNLINK_KEYS = {
-    "Time", "DevEUI", "FPort", "payload_hex", "payload", "Confirmed", "FlushDownlinkQueue", "ValidityTime",
-    "FCntDn", "AFCntDn", "CorrelationID", "AS_ID", "AS_KEY", "Token", "RetryIneligibleGateways", "DriverCfg",
-}  # fmt: skip
-#: "64 bits ID", "STRING (64 bits hexadecimal)": 1 to 16 hex digits; the docs show "4434704901C7450B"
-#: (Downlink_Message, thingpark-integrations downlink_frame_sent_report.json) and "1234" (the LRC
-#: application-server examples, send_downlink_with_token.py).
-CORRELATION = re.compile(r"^[0-9a-fA-F]{1,16}$")
-TOKEN = re.compile(r"^[0-9a-fA-F]{64}$")
-#: A ValidityTime in seconds: the largest accepted (about 10 years) [chosen].
-MAX_VALIDITY_SECONDS = 10 * 365 * 86400
-#: Fields kept as given in the downlink's ``extra`` (listed; not acted on by the emulator).
-EXTRA_KEYS = ("Time", "AFCntDn", "RetryIneligibleGateways", "Token", "DriverCfg")
 
 
 def _same(stored: str, given: str) -> bool:
     return hmac.compare_digest(given.encode(), stored.encode())
-
-
-class Fields:
-    """How a downlink's fields are named in errors: ``DevEUI_downlink.FPort`` in a JSON body, ``FPort``
-    in the LRC tunnel's query (where the hex payload is ``Payload``)."""
-
-    def __init__(self, prefix: str = "DevEUI_downlink.", rename: dict[str, str] | None = None) -> None:
-        self.prefix = prefix
-        self.rename = rename or {}
-
-    def __call__(self, key: str) -> str:
-        return self.prefix + self.rename.get(key, key)
-
-
-BODY_FIELDS = Fields()
-
-
-def _flag(body: dict[str, Any], key: str, name: Fields, default: bool = False) -> bool:
-    value = body.get(key, default)
-    if value in (True, 1, "1", "true", "True"):
-        return True
-    if value in (False, 0, "0", "false", "False", None):
-        return False
-    raise ApiProblem(400, f"field '{name(key)}' must be 0 or 1 (or true/false)")
-
-
-def _iso(value: Any, key: str, name: Fields) -> float:
-    if not isinstance(value, str):
-        raise ApiProblem(400, f"field '{name(key)}' must be an ISO 8601 time")
-    try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiProblem(400, f"field '{name(key)}' must be an ISO 8601 time, got '{value[:40]}'") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
-
-
-def _counter(value: Any, key: str, name: Fields) -> int | None:
-    """A 32-bit unsigned frame counter (a number, or digits as Jackson coerces them)."""
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FCNT:
-        raise ApiProblem(400, f"field '{name(key)}' must be an integer between 0 and {MAX_FCNT}")
-    return value
-
-
-def validity_time(value: Any, now: float, name: Fields = BODY_FIELDS) -> float:
-    """``ValidityTime``: "ISO 8601 timestamp or Duration in seconds" [source] -> emulator epoch seconds.
-
-    A duration counts from the downlink's arrival (emulator clock): a number, or a string of digits.
-    """
-    seconds: Any = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
-        seconds = float(value)
-    if seconds is not None:
-        if not 0 <= seconds <= MAX_VALIDITY_SECONDS:
-            raise ApiProblem(
-                400,
-                f"field '{name('ValidityTime')}' in seconds must be between 0 and {MAX_VALIDITY_SECONDS}",
-            )
-        return now + float(seconds)
-    if not isinstance(value, str):
-        raise ApiProblem(
-            400, f"field '{name('ValidityTime')}' must be an ISO 8601 time or a duration in seconds"
-        )
-    return _iso(value, "ValidityTime", name)
-
-
-def correlation_id(value: Any, name: Fields = BODY_FIELDS) -> str:
-    """The CorrelationID as given ('' when none): 1 to 16 hex digits (a JSON number of digits too)."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        value = str(value)
-    if not isinstance(value, str) or not CORRELATION.match(value):
-        raise ApiProblem(400, f"field '{name('CorrelationID')}' must be 1 to 16 hex digits (64 bits)")
-    return value
-
-
-def validate(
-    body: Any, downlink_port: int | None, now: float = 0.0, name: Fields = BODY_FIELDS
-) -> dict[str, Any]:
-    """The checked downlink (normalised) or a 400 naming the field."""
-    if not isinstance(body, dict) or not isinstance(body.get("DevEUI_downlink"), dict):
-        raise ApiProblem(400, 'request body must be {"DevEUI_downlink": {...}}')
-    extra = sorted(set(body) - {"DevEUI_downlink"})
-    if extra:
-        raise ApiProblem(400, f"unknown field '{extra[0]}'")
-    dl = body["DevEUI_downlink"]
-    unknown = sorted(set(dl) - DOWNLINK_KEYS)
-    if unknown:
-        raise ApiProblem(400, f"unknown field '{name(unknown[0])}'")
-    deveui = normalize_deveui(dl.get("DevEUI"), name("DevEUI"))
-    if "FPort" in dl:
-        fport = parse_fport(dl["FPort"], name("FPort"))
-    elif downlink_port is not None:
-        fport = downlink_port
-    else:
-        raise ApiProblem(400, f"field '{name('FPort')}' is required (the connection has no downlinkPort)")
-    has_hex, has_payload = "payload_hex" in dl, "payload" in dl
-    if has_hex == has_payload:
-        raise ApiProblem(400, f"give exactly one of '{name('payload_hex')}' or '{name('payload')}'")
-    payload_hex = parse_payload_hex(dl["payload_hex"], name("payload_hex")) if has_hex else None
-    payload = dl.get("payload")
-    if has_payload and not isinstance(payload, dict | str):
-        raise ApiProblem(400, f"field '{name('payload')}' must be an object")
-    fcnt_dn = _counter(dl.get("FCntDn"), "FCntDn", name)
-    afcnt_dn = _counter(dl.get("AFCntDn"), "AFCntDn", name)
-    validity = validity_time(dl["ValidityTime"], now, name) if dl.get("ValidityTime") is not None else None
-    if dl.get("Time") is not None:
-        _iso(dl["Time"], "Time", name)
-    for key in ("AS_ID", "AS_KEY"):
-        if key in dl and not isinstance(dl[key], str):
-            raise ApiProblem(400, f"field '{name(key)}' must be a string")
-    token = dl.get("Token")
-    if token is not None and (not isinstance(token, str) or not TOKEN.match(token)):
-        raise ApiProblem(400, f"field '{name('Token')}' must be 64 hex digits (a SHA-256)")
-    if "DriverCfg" in dl and not isinstance(dl["DriverCfg"], dict):
-        raise ApiProblem(400, f"field '{name('DriverCfg')}' must be an object")
-    kept = {key: dl[key] for key in EXTRA_KEYS if dl.get(key) is not None}
-    if "RetryIneligibleGateways" in kept:
-        # Multicast only [source]: stored as 0/1, no effect on a unicast class-A downlink.
-        kept["RetryIneligibleGateways"] = int(_flag(dl, "RetryIneligibleGateways", name, True))
-    if afcnt_dn is not None:
-        kept["AFCntDn"] = afcnt_dn
-    return {
-        "deveui": deveui,
-        "fport": fport,
-        "payload_hex": payload_hex,
-        "payload": payload,
-        "confirmed": _flag(dl, "Confirmed", name),
-        "flush": _flag(dl, "FlushDownlinkQueue", name),
-        # The counter the AS encrypted with: FCntDn (LoRaWAN 1.0) or else AFCntDn (1.1) [source].
-        "fcnt_dn": fcnt_dn if fcnt_dn is not None else afcnt_dn,
-        "correlation_id": correlation_id(dl.get("CorrelationID"), name),
-        "validity": validity,
-        "as_id": dl.get("AS_ID"),
-        "as_key": dl.get("AS_KEY"),
-        "extra": kept,
-    }
 
 
 #: The ``cause`` listed for a queued downlink whose ValidityTime has passed [chosen]: class A keeps it in the
@@ -271,9 +113,9 @@ def sent_report(
 
 
 class DownlinkService:
-    def __init__(self, service: IotFlow) -> None:
-        self.service = service
-        self.emu = service.emu
+    def __init__(self, emu: Emulator, connections: ConnectionService) -> None:
+        self.emu = emu
+        self.connections = connections
         #: Devices that may have queued downlinks (changed only in the store's thread), so that an
         #: uplink of any other device skips the queue lookup.
         self.queued_devices: set[str] = set()
@@ -288,7 +130,7 @@ class DownlinkService:
 
     async def post(self, raw_uuid: str, body: Any) -> dict[str, Any]:
         """``POST /iot-flow/downlinkMessages/{uuid}``: check AS_ID/AS_KEY and the body; queue it."""
-        conn = self.service.connections.by_downlink_uuid(raw_uuid)
+        conn = self.connections.by_downlink_uuid(raw_uuid)
         if conn is None:
             raise ApiProblem(404, f"no connection with uuid '{raw_uuid[:64]}'")
         self.check_enabled(conn)
@@ -302,8 +144,29 @@ class DownlinkService:
             stored = cfg.get(setting)
             if stored and not matches(str(stored), str(inner.get(key, ""))):
                 raise ApiProblem(401, f"'DevEUI_downlink.{key}' does not match the connection's {setting}")
-        dl = validate(body, cfg.get("downlinkPort"), self.emu.clock.now())
+        dl = validate_downlink(body, cfg.get("downlinkPort"), self.emu.clock.now())
         return await self.queue(conn, dl, source="downlinkMessages")
+
+    async def tunnel(self, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+        """``POST /thingpark/lrc/rest/downlink``: the query's pairs (decoded, in order) checked, the
+        connection found by AS_ID and Token (``lrc_tunnel``), the downlink queued; the 202 body."""
+        given = lrc_tunnel.single_values(pairs)
+        candidates = lrc_tunnel.connections_for(self.connections.cache.values(), given)
+        conn = lrc_tunnel.authenticate(candidates, pairs, given.get("Token"))
+        self.check_enabled(conn)
+        body = lrc_tunnel.downlink_body(conn, given)
+        checked = validate_downlink(
+            body, conn.configuration.get("downlinkPort"), self.emu.clock.now(), lrc_tunnel.QUERY_FIELDS
+        )
+        answer = await self.queue(conn, checked, source="lrc-tunnel")
+        ignored = lrc_tunnel.unknown_params(given)
+        if ignored:
+            await self.emu.events.record(
+                "downlink.warning",
+                id=answer["id"],
+                message=f"LRC tunnel: query parameters not known, ignored: {', '.join(ignored)}",
+            )
+        return answer
 
     @staticmethod
     def check_enabled(conn: Connection) -> None:

@@ -16,9 +16,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
 
 from iotcli.delivery.outbox import (
     DELIVERED,
@@ -31,23 +29,19 @@ from iotcli.delivery.outbox import (
     Delivery,
     OutboundRequest,
 )
-from iotcli.emulator.iotflow.connections import (
-    CLOSED,
-    OPENED,
-    OPENING,
-    STARTING,
-    Connection,
-    release_backlog,
-)
+from iotcli.emulator.iotflow.connection_model import CLOSED, OPENING, RETENTION, Connection
+from iotcli.emulator.iotflow.destination import duration_seconds, proxy_url
 from iotcli.emulator.iotflow.jsonbody import compact_json, splice
 from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
-from iotcli.emulator.iotflow.reconnect import next_attempt
+from iotcli.emulator.iotflow.reconnect_schedule import next_attempt
 from iotcli.emulator.iotflow.templates import HeaderRenderError, render_headers
-from iotcli.emulator.iotflow.uplinks import RETENTION
 from iotcli.models.iotflow import string_typed
 
 if TYPE_CHECKING:
-    from iotcli.emulator.iotflow.service import IotFlow
+    from iotcli.emulator.core import Emulator
+    from iotcli.emulator.iotflow.connections import ConnectionService
+
+__all__ = ["ForwardingPolicy", "duration_seconds", "proxy_url"]
 
 #: strictMode: resends after the first non-2xx answer, and the delay between them (emulator seconds) [source].
 STRICT_RESENDS = 3
@@ -65,40 +59,16 @@ VALUE_TYPES_KEY = "uplinkValueTypes"
 #: AS_ID in the LRC query when the connection has no downlinkAsId [chosen].
 DEFAULT_AS_ID = "iotcli-emulator"
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration_seconds(text: str | None) -> float | None:
-    if not text:
-        return None
-    return float(int(text[:-1]) * UNITS[text[-1]])
-
-
-def proxy_url(proxy: dict[str, Any]) -> str:
-    """``{hostname, username, password}`` as ``scheme://user:pass@host:port`` for the HTTP client."""
-    hostname = str(proxy["hostname"])
-    if "://" not in hostname:
-        hostname = "http://" + hostname
-    parts = urlsplit(hostname)
-    netloc = parts.netloc or parts.path.strip("/")
-    creds = ""
-    if proxy.get("username"):
-        creds = quote(str(proxy["username"]), safe="")
-        if proxy.get("password"):
-            creds += ":" + quote(str(proxy["password"]), safe="")
-        creds += "@"
-    return f"{parts.scheme}://{creds}{netloc}"
-
 
 class ForwardingPolicy:
-    def __init__(self, service: IotFlow) -> None:
-        self.service = service
-        self.emu = service.emu
+    def __init__(self, emu: Emulator, connections: ConnectionService) -> None:
+        self.emu = emu
+        self.connections = connections
         self._sent_with: dict[int, Connection] = {}
 
     # -- the worker's protocol ----------------------------------------------------------------
     def lane_limit(self, delivery: Delivery) -> int:
-        conn = self.service.connections.cache.get(delivery.connection or "")
+        conn = self.connections.cache.get(delivery.connection or "")
         if conn is None:
             return LANE_CONCURRENCY
         if conn.state == CLOSED or conn.drain_upto:
@@ -106,7 +76,7 @@ class ForwardingPolicy:
         return LANE_CONCURRENCY
 
     async def prepare(self, delivery: Delivery) -> OutboundRequest | Decision:
-        conn = self.service.connections.cache.get(delivery.connection or "")
+        conn = self.connections.cache.get(delivery.connection or "")
         if conn is None:
             return self._final(delivery, DROPPED, "connection deleted")
         if not conn.active:
@@ -115,7 +85,7 @@ class ForwardingPolicy:
             # Queued before sendMetadata was set: such connections receive only uplinks [source].
             return self._final(delivery, DROPPED, "sendMetadata: downlink reports are filtered")
         if conn.starting:
-            await self.open_now(conn, "a message is due")
+            await self.connections.open_now(conn, "a message is due")
         now = self.emu.clock.now()
         age = now - delivery.created_at
         if age >= RETENTION:
@@ -135,7 +105,7 @@ class ForwardingPolicy:
                 return Decision(
                     PENDING, next_at=wait_until, reason="waiting for a reconnect", count_attempt=False
                 )
-            nxt = next_attempt(self._strategy(conn), conn.closed_at or now, now)
+            nxt = next_attempt(conn.reconnect_strategy, conn.closed_at or now, now)
             conn.extra["next_probe"] = nxt if nxt is not None else delivery.created_at + RETENTION
         self._sent_with[delivery.id] = conn
         try:
@@ -155,7 +125,7 @@ class ForwardingPolicy:
             if conn.state == CLOSED and isinstance(conn.extra.get("next_probe"), float):
                 nxt = conn.extra["next_probe"]
             else:
-                nxt = next_attempt(self._strategy(conn), now, now)
+                nxt = next_attempt(conn.reconnect_strategy, now, now)
             if nxt is None or nxt >= delivery.created_at + RETENTION:
                 nxt = delivery.created_at + RETENTION
             why = (
@@ -187,7 +157,7 @@ class ForwardingPolicy:
 
     async def after(self, delivery: Delivery, result: AttemptResult | None, decision: Decision) -> None:
         self._sent_with.pop(delivery.id, None)
-        conn = self.service.connections.cache.get(delivery.connection or "")
+        conn = self.connections.cache.get(delivery.connection or "")
         if conn is None:
             return
         if conn.drain_upto and delivery.id >= conn.drain_upto and decision.status != PENDING:
@@ -202,9 +172,9 @@ class ForwardingPolicy:
                     if result.unreachable
                     else f"destination answered HTTP {result.status} (strictMode, --strict-mode reconnect)"
                 )
-                await self.set_state(conn, CLOSED, why)
+                await self.connections.set_state(conn, CLOSED, why)
         elif result.status is not None and conn.state in (CLOSED, OPENING):
-            await self.open_now(conn, f"destination answered HTTP {result.status}")
+            await self.connections.open_now(conn, f"destination answered HTTP {result.status}")
 
     # -- helpers ------------------------------------------------------------------------------
     def _closes(self, conn: Connection, result: AttemptResult) -> bool:
@@ -218,10 +188,6 @@ class ForwardingPolicy:
             and conn.strict
             and self.emu.settings.strict_mode == STRICT_RECONNECT
         )
-
-    @staticmethod
-    def _strategy(conn: Connection) -> str:
-        return str(conn.configuration.get("reconnectStrategy") or "NORMAL")
 
     def _final(self, delivery: Delivery, status: str, reason: str) -> Decision:
         return self._outcome(delivery, status, reason, None, count=False)
@@ -248,48 +214,6 @@ class ForwardingPolicy:
         if result is not None:
             data["http_status"] = result.status
         return Decision(status, next_at=next_at, reason=reason, count_attempt=count, events=[(event, data)])
-
-    async def set_state(self, conn: Connection, state: str, reason: str) -> None:
-        """Change ``conn``'s state (cache first, so concurrent callers see it at once), persist it and
-        publish a ``connection.state`` event."""
-        if conn.state == state and conn.state_reason == reason:
-            return
-        now = self.emu.clock.now()
-        service = self.service.connections
-        previous = conn.state
-        conn.state = state
-        conn.state_reason = reason
-        if state == CLOSED and reason != STARTING:
-            conn.closed_at = now
-            conn.extra.pop("startup", None)
-            nxt = next_attempt(self._strategy(conn), now, now)
-            conn.extra["next_probe"] = nxt if nxt is not None else now + RETENTION
-        elif state != CLOSED:
-            conn.closed_at = None
-            conn.extra.pop("next_probe", None)
-        if state == OPENED:
-            conn.extra.pop("startup", None)
-
-        def write(c: sqlite3.Connection) -> tuple[dict[str, Any], int]:
-            event = service.stage_state(c, conn, previous, reason)
-            drain = release_backlog(c, conn.id, now) if state == OPENED else 0
-            return event, drain
-
-        event, drain = await self.emu.store.write(write)
-        if state == OPENED and conn.extra.pop("was_down", False):
-            conn.drain_upto = drain  # after a reconnect the backlog goes out one at a time, in order
-        self.emu.events.publish(event)
-        self.emu.worker.wake()
-        self.service.reconnect.wake()
-
-    async def open_now(self, conn: Connection, reason: str) -> None:
-        """CLOSED or OPENING -> (OPENING ->) OPENED at once: each step is a state change and an event."""
-        if conn.state == CLOSED:
-            if not conn.starting:
-                conn.extra["was_down"] = True
-            await self.set_state(conn, OPENING, reason)
-        if conn.state == OPENING:
-            await self.set_state(conn, OPENED, reason)
 
     def build_request(
         self, conn: Connection, message: dict[str, Any], kind: str, body_json: str | None = None

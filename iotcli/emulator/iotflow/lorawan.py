@@ -10,9 +10,9 @@ from starlette.responses import Response
 from iotcli.emulator.admin import emu_of
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok, query_int, read_json_object
-from iotcli.emulator.iotflow import uplinks
 from iotcli.emulator.iotflow.api import iotflow_of
 from iotcli.emulator.iotflow.downlinks import STATUSES
+from iotcli.emulator.iotflow.fields import normalize_deveui
 from iotcli.emulator.routing import RouteTable
 
 routes = RouteTable("emulator", tag="lorawan")
@@ -42,7 +42,7 @@ UPLINK_SCHEMA: dict[str, Any] = {
 async def post_uplink(request: Request) -> Response:
     principal = await emu_of(request).auth.account(request)
     body = await read_json_object(request)
-    answer = await uplinks.ingest(iotflow_of(request), principal.user, body)
+    answer = await iotflow_of(request).uplinks.ingest(principal.user, body)
     return ok(answer, status=202)
 
 
@@ -67,7 +67,7 @@ async def list_downlinks(request: Request) -> Response:
     await emu_of(request).auth.account(request)
     deveui = request.query_params.get("DevEUI") or request.query_params.get("deveui")
     if deveui:
-        deveui = uplinks.normalize_deveui(deveui, "DevEUI")
+        deveui = normalize_deveui(deveui, "DevEUI")
     status = request.query_params.get("status") or None
     if status and status not in STATUSES:
         raise ApiProblem(400, f"query parameter 'status' must be one of {', '.join(STATUSES)}")

@@ -1,12 +1,4 @@
-"""Reconnect schedules of a CLOSED connection (``reconnectStrategy``) [source]:
-
-- NORMAL: every 5 min for 1 h, then hourly for 1 day, then daily.
-- CALM: every 10 min for 12 h, then hourly for 1 day, then no more attempts (stays CLOSED).
-- AGGRESSIVE: every 3 min for 3 h, then every 30 min for 1 week, then hourly.
-
-Phases follow each other [chosen]: NORMAL's hourly phase runs from 1 h to 25 h after the connection
-closed. Attempt times are counted from the moment it closed, so a clock jump lands on the schedule.
-"""
+"""The reconnect monitor: the timers of connection states (the schedules: ``reconnect_schedule``)."""
 
 from __future__ import annotations
 
@@ -17,48 +9,16 @@ import math
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from iotcli.emulator.iotflow.connections import CLOSED, OPENED, OPENING, Connection
+from iotcli.emulator.iotflow.connection_model import CLOSED, OPENED, OPENING, Connection
+from iotcli.emulator.iotflow.destination import proxy_url
+from iotcli.emulator.iotflow.reconnect_schedule import attempt_times as attempt_times
+from iotcli.emulator.iotflow.reconnect_schedule import next_attempt
 
 if TYPE_CHECKING:
-    from iotcli.emulator.iotflow.service import IotFlow
+    from iotcli.emulator.core import Emulator
+    from iotcli.emulator.iotflow.connections import ConnectionService
 
 log = logging.getLogger("iotcli.emulator")
-
-MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
-
-#: strategy -> [(interval, phase length)]; a phase length of inf never ends.
-SCHEDULES: dict[str, list[tuple[float, float]]] = {
-    "NORMAL": [(5 * MINUTE, HOUR), (HOUR, DAY), (DAY, math.inf)],
-    "CALM": [(10 * MINUTE, 12 * HOUR), (HOUR, DAY)],
-    "AGGRESSIVE": [(3 * MINUTE, 3 * HOUR), (30 * MINUTE, 7 * DAY), (HOUR, math.inf)],
-}
-
-
-def next_attempt(strategy: str, closed_at: float, now: float) -> float | None:
-    """The first scheduled reconnect attempt strictly after ``now``; None when the schedule is over."""
-    phases = SCHEDULES.get(strategy, SCHEDULES["NORMAL"])
-    start = closed_at
-    for interval, length in phases:
-        end = start + length
-        if now < end:
-            k = max(1, math.floor((now - start) / interval) + 1)
-            candidate = start + k * interval
-            if candidate <= end:
-                return candidate
-        start = end
-    return None
-
-
-def attempt_times(strategy: str, closed_at: float, until: float) -> list[float]:
-    """Every attempt from ``closed_at`` up to ``until`` (for docs and tests)."""
-    out: list[float] = []
-    t = closed_at
-    while True:
-        nxt = next_attempt(strategy, closed_at, t)
-        if nxt is None or nxt > until:
-            return out
-        out.append(nxt)
-        t = nxt
 
 
 class ReconnectMonitor:
@@ -71,9 +31,9 @@ class ReconnectMonitor:
     each scheduled attempt, so ``state`` turns ``OPENED`` when the destination is back, traffic or not.
     """
 
-    def __init__(self, service: IotFlow) -> None:
-        self.service = service
-        self.emu = service.emu
+    def __init__(self, emu: Emulator, connections: ConnectionService) -> None:
+        self.emu = emu
+        self.connections = connections
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -94,7 +54,7 @@ class ReconnectMonitor:
             self._wake.clear()
             soonest: float | None = None
             try:
-                for conn in list(self.service.connections.cache.values()):
+                for conn in list(self.connections.cache.values()):
                     if not conn.active:
                         continue
                     if conn.starting:
@@ -117,41 +77,32 @@ class ReconnectMonitor:
         """Move a starting connection along CLOSED -> OPENING -> OPENED; return its next step's time."""
         opening_at, opened_at = conn.extra.get("startup") or (0.0, 0.0)
         now = self.emu.clock.now()
-        forwarding = self.service.forwarding
         if now >= opening_at and conn.state == CLOSED:
-            await forwarding.set_state(conn, OPENING, conn.state_reason or "starting")
+            await self.connections.set_state(conn, OPENING, conn.state_reason or "starting")
         if now >= opened_at and conn.state == OPENING:
-            await forwarding.set_state(conn, OPENED, "started")
+            await self.connections.set_state(conn, OPENED, "started")
             return None
         return float(opening_at if conn.state == CLOSED else opened_at)
 
     async def _visit(self, conn: Connection) -> float | None:
         """Probe ``conn`` if its attempt is due; return when to look at it again (None: never)."""
         now = self.emu.clock.now()
-        strategy = str(conn.configuration.get("reconnectStrategy") or "NORMAL")
+        strategy = conn.reconnect_strategy
         probe_at = conn.extra.get("next_probe")
         if isinstance(probe_at, float) and probe_at > now:
             return None if probe_at == math.inf else probe_at
         closed_at = conn.closed_at or now
-        cid = conn.id
-        waiting = await self.emu.store.read(
-            lambda c: c.execute(
-                "SELECT COUNT(*) FROM deliveries WHERE connection = ? AND status = 'pending'", (cid,)
-            ).fetchone()[0]
-        )
-        if waiting:
+        if await self.connections.pending_count(conn):
             # A waiting message is the attempt (sent by the forwarding policy).
             return next_attempt(strategy, closed_at, now)
         nxt = next_attempt(strategy, closed_at, now)
         conn.extra["next_probe"] = nxt if nxt is not None else math.inf
         if await self._reachable(conn):
-            await self.service.forwarding.open_now(conn, "reconnected: the destination accepts connections")
+            await self.connections.open_now(conn, "reconnected: the destination accepts connections")
             return None
         return nxt
 
     async def _reachable(self, conn: Connection) -> bool:
-        from iotcli.emulator.iotflow.forwarding import proxy_url
-
         cfg = conn.configuration
         target = proxy_url(cfg["proxy"]) if cfg.get("proxy") else str(cfg["destinationURL"])
         parts = urlsplit(target)

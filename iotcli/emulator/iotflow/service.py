@@ -1,4 +1,9 @@
-"""The IoT Flow surface's service object: what ``emu.services["iotflow"]`` holds."""
+"""The IoT Flow surface's backend: what ``emu.services["iotflow"]`` holds, and how its parts are wired.
+
+Each part gets what it uses, and none imports this module: connections (state, SQL, cache),
+downlinks (class-A queues, the LRC tunnel), the uplink ingress, the forwarding policy the delivery
+worker calls, and the reconnect monitor.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from iotcli.emulator.iotflow.connections import ConnectionService
 from iotcli.emulator.iotflow.downlinks import DownlinkService
 from iotcli.emulator.iotflow.forwarding import ForwardingPolicy
 from iotcli.emulator.iotflow.reconnect import ReconnectMonitor
+from iotcli.emulator.iotflow.uplinks import UplinkIngress
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -20,9 +26,11 @@ class IotFlow:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self.connections = ConnectionService(emu)
-        self.downlinks = DownlinkService(self)
-        self.forwarding = ForwardingPolicy(self)
-        self.reconnect = ReconnectMonitor(self)
+        self.downlinks = DownlinkService(emu, self.connections)
+        self.uplinks = UplinkIngress(emu, self.connections, self.downlinks)
+        self.forwarding = ForwardingPolicy(emu, self.connections)
+        self.reconnect = ReconnectMonitor(emu, self.connections)
+        self.connections.wake_monitor = self.reconnect.wake
 
     async def start(self) -> None:
         await self.connections.load()

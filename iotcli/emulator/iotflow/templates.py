@@ -19,6 +19,8 @@ from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JsonPathParserError
 from jsonpath_ng.ext import parse as jsonpath_parse
 
+from iotcli.emulator.iotflow.coercion import scalar_text
+
 EXPRESSION = re.compile(r"\{([^{}]*)\}")
 _MISSING = object()
 
@@ -112,13 +114,8 @@ def _resolve(token: str, document: dict[str, Any], inner: dict[str, Any]) -> Any
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"))
+    text = scalar_text(value)
+    return text if text is not None else json.dumps(value, separators=(",", ":"))
 
 
 def render_value(template: str, document: dict[str, Any], inner: dict[str, Any] | None = None) -> str:

@@ -1,54 +1,24 @@
-"""The LRC downlink tunnel: ``POST /thingpark/lrc/rest/downlink?DevEUI&FPort&Payload&...&AS_ID&Time&Token``.
+"""The LRC downlink tunnel's route: ``POST /thingpark/lrc/rest/downlink?DevEUI&FPort&Payload&...&AS_ID&Time&Token``.
 
-How ThingPark's application-server examples send a downlink [source: actility/thingpark-integrations
-``1_tpNS-AS/AS_python_example/send_downlink_with_token.py``, ``AS_nodejs_example/send_downlink_with_token.js``,
-``curl_script_examples/send_downlink.sh``]: every field is a query parameter, and
-
-    Token = sha256_hex("DevEUI=..&FPort=..&Payload=..[&Confirmed=1][&FlushDownlinkQueue=1][&ValidityTime=..]"
-                       "&AS_ID=..&Time=..[&CorrelationID=..]" + AS_KEY)
-
-over the query as written before URL-encoding (the examples encode ``:`` and ``+`` afterwards). The
-emulator checks it over the parameters in the order they came, decoded, without ``Token``, so any
-order a client signs works.
-
-The connection is the one whose ``downlinkAsId`` is the request's ``AS_ID``; its ``downlinkAsKey`` is
-the AS_KEY. A good token queues the downlink exactly as ``/iot-flow/downlinkMessages/{uuid}`` does
-(202). A bad token, or an AS_ID no connection has, is 409 ``{"code","message"}`` [source: the LRC v2
-API's answer, per issue 16]. A connection without a ``downlinkAsKey`` takes unsigned downlinks
-("Token is mandatory when the Application server authentication has been activated" [source:
-Downlink_Message/README.md]). ``Time`` is not checked against a "Max Time Deviation" [chosen: there is
-no AS profile to take it from].
+The query is decoded here; the rules (AS_ID, Token, the fields) are ``lrc_tunnel``'s, and the downlink
+is queued by the downlink backend, exactly as ``/iot-flow/downlinkMessages/{uuid}`` does.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from typing import Any
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from iotcli.emulator.admin import emu_of
-from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok
 from iotcli.emulator.iotflow.api import iotflow_of
-from iotcli.emulator.iotflow.connections import Connection
-from iotcli.emulator.iotflow.connector_schema import as_key_of, is_hashed_as_key
-from iotcli.emulator.iotflow.downlinks import Fields, validate
+from iotcli.emulator.iotflow.lrc_tunnel import PARAMS
 from iotcli.emulator.routing import RouteTable
 
 routes = RouteTable("iotflow", tag="LRC tunnel")
 
 PATH = "/thingpark/lrc/rest/downlink"
-#: The query parameters of a LoRaWAN downlink [source: Downlink_Message/README.md fields, with the
-#: hex payload as ``Payload`` as the tunnel examples send it].
-PARAMS = (
-    "DevEUI", "FPort", "Payload", "FCntDn", "AFCntDn", "Confirmed", "FlushDownlinkQueue", "ValidityTime",
-    "CorrelationID", "RetryIneligibleGateways", "AS_ID", "Time", "Token",
-)  # fmt: skip
-QUERY_FIELDS = Fields(prefix="", rename={"payload_hex": "Payload"})
 
 
 def parse_query(raw: str) -> list[tuple[str, str]]:
@@ -61,41 +31,6 @@ def parse_query(raw: str) -> list[tuple[str, str]]:
         key, _, value = part.partition("=")
         pairs.append((unquote(key), unquote(value)))
     return pairs
-
-
-def token_for(pairs: list[tuple[str, str]], as_key: str) -> str:
-    """The Token of a tunnel request: SHA-256 of its query (without ``Token``) followed by the AS_KEY."""
-    signed = "&".join(f"{k}={v}" for k, v in pairs if k != "Token")
-    return hashlib.sha256((signed + as_key).encode("utf-8")).hexdigest()
-
-
-def _connections_for(request: Request, as_id: str) -> list[Connection]:
-    conns = iotflow_of(request).connections.cache.values()
-    return [c for c in conns if str(c.configuration.get("downlinkAsId") or "") == as_id]
-
-
-def _authenticate(
-    candidates: list[Connection], pairs: list[tuple[str, str]], token: str | None
-) -> Connection:
-    """The connection whose AS_KEY signed the request (or one without a key), else 409."""
-    unsigned = [c for c in candidates if not c.configuration.get("downlinkAsKey")]
-    keyed = [c for c in candidates if c.configuration.get("downlinkAsKey")]
-    if keyed and token is None and not unsigned:
-        raise ApiProblem(400, "query parameter 'Token' is required (the connection has a downlinkAsKey)")
-    if token is not None:
-        for conn in keyed:
-            key = as_key_of(conn.configuration.get("downlinkAsKey"))
-            if key is not None and hmac.compare_digest(token_for(pairs, key), token.lower()):
-                return conn
-    if unsigned:
-        return unsigned[0]
-    if all(is_hashed_as_key(str(c.configuration.get("downlinkAsKey"))) for c in keyed):
-        raise ApiProblem(
-            409,
-            "the connection's downlinkAsKey was stored as a hash by an earlier emulator version: "
-            "set it again (PUT the connection) to use the LRC tunnel",
-        )
-    raise ApiProblem(409, "Token does not match: expected sha256(query without Token + AS_KEY)")
 
 
 @routes.post(
@@ -112,39 +47,5 @@ def _authenticate(
     },
 )
 async def tunnel_downlink(request: Request) -> Response:
-    emu = emu_of(request)
-    pairs = parse_query(request.url.query)
-    given: dict[str, str] = {}
-    for key, value in pairs:
-        if key in given:
-            raise ApiProblem(400, f"query parameter '{key}' is given twice")
-        given[key] = value
-    ignored = sorted(set(given) - set(PARAMS))
-    as_id = given.get("AS_ID")
-    if not as_id:
-        raise ApiProblem(400, "query parameter 'AS_ID' is required")
-    candidates = _connections_for(request, as_id)
-    if not candidates:
-        raise ApiProblem(409, f"AS_ID '{as_id[:128]}' is not the downlinkAsId of any connection")
-    conn = _authenticate(candidates, pairs, given.get("Token"))
-    service = iotflow_of(request).downlinks
-    service.check_enabled(conn)
-    if "Payload" not in given:
-        raise ApiProblem(400, "query parameter 'Payload' is required (the hex payload)")
-    if conn.configuration.get("downlinkAsKey") and "Time" not in given:
-        raise ApiProblem(400, "query parameter 'Time' is required (ISO 8601) with AS authentication")
-    dl: dict[str, Any] = {"payload_hex": given["Payload"]}
-    for key in PARAMS:
-        if key in given and key != "Payload":
-            dl[key] = given[key]
-    checked = validate(
-        {"DevEUI_downlink": dl}, conn.configuration.get("downlinkPort"), emu.clock.now(), QUERY_FIELDS
-    )
-    answer = await service.queue(conn, checked, source="lrc-tunnel")
-    if ignored:
-        await emu.events.record(
-            "downlink.warning",
-            id=answer["id"],
-            message=f"LRC tunnel: query parameters not known, ignored: {', '.join(ignored)}",
-        )
+    answer = await iotflow_of(request).downlinks.tunnel(parse_query(request.url.query))
     return ok(answer, status=202)

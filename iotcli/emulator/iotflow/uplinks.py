@@ -13,52 +13,27 @@ from typing import TYPE_CHECKING, Any
 
 from iotcli.delivery.outbox import PENDING, Delivery, enqueue
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.iotflow.connections import CLOSED, Connection, iso_time, normalize_connection_id
+from iotcli.emulator.iotflow.connection_model import (
+    CLOSED,
+    RETENTION,
+    Connection,
+    iso_time,
+    normalize_connection_id,
+)
+from iotcli.emulator.iotflow.fields import normalize_deveui, parse_fport, parse_payload_hex
 from iotcli.emulator.iotflow.jsonbody import compact_json
-from iotcli.emulator.iotflow.reconnect import next_attempt
+from iotcli.emulator.iotflow.reconnect_schedule import next_attempt
 from iotcli.models.iotflow import build_uplink as build_message
 from iotcli.models.iotflow import devaddr_for
-from iotcli.models.lorawan import MAX_FCNT, UPLINK_KEYS, is_fport, is_payload_hex
-from iotcli.models.lorawan import normalize_deveui as deveui_normal_form
+from iotcli.models.lorawan import MAX_FCNT, UPLINK_KEYS
 
 if TYPE_CHECKING:
-    from iotcli.emulator.iotflow.service import IotFlow
+    from iotcli.emulator.core import Emulator
+    from iotcli.emulator.iotflow.connections import ConnectionService
+    from iotcli.emulator.iotflow.downlinks import DownlinkService
 
-#: LoRaWAN's largest application payload (bytes) [chosen limit].
-MAX_PAYLOAD = 242
-#: Waiting uplinks are kept this long [source: 24 h retention].
-RETENTION = 86400.0
 #: LoRaWAN RECEIVE_DELAY1: the class-A downlink window opens this long after the uplink.
 RX1_DELAY = 1.0
-
-
-def normalize_deveui(value: Any, field_name: str = "DevEUI") -> str:
-    if not isinstance(value, str):
-        raise ApiProblem(400, f"field '{field_name}' is required: 16 hex digits (dashes allowed)")
-    deveui = deveui_normal_form(value)
-    if deveui is None:
-        raise ApiProblem(
-            400, f"field '{field_name}' must be 16 hex digits (dashes allowed), got '{value[:40]}'"
-        )
-    return deveui
-
-
-def parse_fport(value: Any, field_name: str = "FPort") -> int:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiProblem(400, f"field '{field_name}' must be an integer between 1 and 224")
-    if not is_fport(value):
-        raise ApiProblem(400, f"field '{field_name}' must be between 1 and 224, got {value}")
-    return value
-
-
-def parse_payload_hex(value: Any, field_name: str = "payload_hex") -> str:
-    if not isinstance(value, str) or not is_payload_hex(value):
-        raise ApiProblem(400, f"field '{field_name}' is not valid hex (an even number of 0-9a-f digits)")
-    if len(value) // 2 > MAX_PAYLOAD:
-        raise ApiProblem(400, f"field '{field_name}' is longer than {MAX_PAYLOAD} bytes")
-    return value.lower()
 
 
 @dataclass
@@ -130,10 +105,9 @@ def build_uplink(
 
 
 def targets(
-    service: IotFlow, user: str, named: list[str] | None
+    conns: ConnectionService, user: str, named: list[str] | None
 ) -> tuple[list[Connection], list[dict[str, str]]]:
     """The connections an uplink goes to, and the named ones skipped (inactive)."""
-    conns = service.connections
     if named is None:
         return [c for c in conns.list(user) if c.active], []
     chosen: list[Connection] = []
@@ -163,131 +137,144 @@ def due_time(conn: Connection, now: float) -> float:
     return nxt if nxt is not None else now + RETENTION
 
 
-async def ingest(service: IotFlow, user: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Store one uplink, queue it for its connections (and any downlink events); return the 202 body."""
-    emu = service.emu
-    req = parse_request(body)
-    chosen, skipped = targets(service, user, req.connections)
-    uplink_id = f"{random.getrandbits(128):032x}"
-    now = emu.clock.now()
+class UplinkIngress:
+    """The uplink ingress backend: frame counters, the device's class-A downlinks, one delivery per
+    connection, all in one transaction."""
 
-    #: Deliveries due now, handed to the worker after the commit; ``later``: when the first of the others
-    #: (waiting in the outbox) is due.
-    ready: list[Delivery] = []
-    later: float | None = None
+    def __init__(self, emu: Emulator, connections: ConnectionService, downlinks: DownlinkService) -> None:
+        self.emu = emu
+        self.connections = connections
+        self.downlinks = downlinks
 
-    def wait(due: float) -> None:
-        nonlocal later
-        later = due if later is None else min(later, due)
+    async def ingest(self, user: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Store one uplink, queue it for its connections (and any downlink events); return the 202 body."""
+        emu = self.emu
+        req = parse_request(body)
+        chosen, skipped = targets(self.connections, user, req.connections)
+        uplink_id = f"{random.getrandbits(128):032x}"
+        now = emu.clock.now()
 
-    def write(c: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-        nonlocal later
-        ready.clear()
-        later = None
-        row = c.execute(
-            "SELECT fcnt_up, fcnt_dn, devaddr FROM iotflow_devices WHERE deveui = ?", (req.deveui,)
-        ).fetchone()
-        if row is None:
-            fcnt_up, fcnt_dn, devaddr = 0, 0, devaddr_for(req.deveui)
-        else:
-            fcnt_up, fcnt_dn, devaddr = (row["fcnt_up"] + 1) % (MAX_FCNT + 1), row["fcnt_dn"], row["devaddr"]
-        if "FCntUp" in req.overrides:
-            fcnt_up = int(req.overrides["FCntUp"])
-        uplink = build_uplink(req, now=now, fcnt_up=fcnt_up, fcnt_dn=fcnt_dn, devaddr=devaddr)
-        # Class A: the device's queued downlinks go out in the receive windows of this uplink.
-        dl_events, dl_journal, fcnt_dn = service.downlinks.transmit(c, req.deveui, uplink, fcnt_dn, now)
-        c.execute(
-            "INSERT INTO iotflow_devices(deveui, fcnt_up, fcnt_dn, devaddr, last_uplink) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(deveui) DO UPDATE SET fcnt_up = excluded.fcnt_up, fcnt_dn = excluded.fcnt_dn, "
-            "last_uplink = excluded.last_uplink",
-            (req.deveui, fcnt_up, fcnt_dn, devaddr, now),
-        )
-        message = {"wrapper": "DevEUI_uplink", "body": uplink, "uplink": uplink_id}
-        # Encoded once: the outbox rows of every connection, and the forwarded bodies, are spliced from it.
-        body_json = compact_json(uplink) if chosen else ""
-        message_json = f'{{"wrapper":"DevEUI_uplink","body":{body_json},"uplink":"{uplink_id}"}}'
-        for conn in chosen:
-            due = due_time(conn, now)
-            did = enqueue(
-                c,
-                kind="uplink",
-                message=message,
-                now=now,
-                user=user,
-                device=req.deveui,
-                connection=conn.id,
-                due=due,
-                message_json=message_json,
-            )
-            if due <= now:
-                ready.append(
-                    Delivery(
-                        did,
-                        "uplink",
-                        PENDING,
-                        message,
-                        0,
-                        due,
-                        now,
-                        user,
-                        req.deveui,
-                        None,
-                        conn.id,
-                        body_json=body_json,
-                    )
-                )
+        #: Deliveries due now, handed to the worker after the commit; ``later``: when the first of the others
+        #: (waiting in the outbox) is due.
+        ready: list[Delivery] = []
+        later: float | None = None
+
+        def wait(due: float) -> None:
+            nonlocal later
+            later = due if later is None else min(later, due)
+
+        def write(c: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+            nonlocal later
+            ready.clear()
+            later = None
+            row = c.execute(
+                "SELECT fcnt_up, fcnt_dn, devaddr FROM iotflow_devices WHERE deveui = ?", (req.deveui,)
+            ).fetchone()
+            if row is None:
+                fcnt_up, fcnt_dn, devaddr = 0, 0, devaddr_for(req.deveui)
             else:
-                wait(due)
-        for cid, wrapper, inner in dl_events:
-            target = service.connections.cache.get(cid)
-            if target is None or not target.active:
-                continue
-            if target.configuration.get("sendMetadata"):
-                # "Only uplink messages are received, downlink acknowledge are filtered" [source:
-                # About_connections.md, sendMetadata]: the report stays in the downlink journal only.
-                continue
-            # The report follows the uplink: the downlink goes out in RX1, 1 s after it [source: LoRaWAN].
-            report_due = due_time(target, now + RX1_DELAY)
-            wait(report_due)
-            enqueue(
-                c,
-                kind="downlink_event",
-                message={"wrapper": wrapper, "body": inner, "uplink": uplink_id},
-                now=now,
-                user=target.user,
-                device=req.deveui,
-                connection=cid,
-                due=report_due,
+                fcnt_up, fcnt_dn, devaddr = (
+                    (row["fcnt_up"] + 1) % (MAX_FCNT + 1),
+                    row["fcnt_dn"],
+                    row["devaddr"],
+                )
+            if "FCntUp" in req.overrides:
+                fcnt_up = int(req.overrides["FCntUp"])
+            uplink = build_uplink(req, now=now, fcnt_up=fcnt_up, fcnt_dn=fcnt_dn, devaddr=devaddr)
+            # Class A: the device's queued downlinks go out in the receive windows of this uplink.
+            dl_events, dl_journal, fcnt_dn = self.downlinks.transmit(c, req.deveui, uplink, fcnt_dn, now)
+            c.execute(
+                "INSERT INTO iotflow_devices(deveui, fcnt_up, fcnt_dn, devaddr, last_uplink) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(deveui) DO UPDATE SET fcnt_up = excluded.fcnt_up, fcnt_dn = excluded.fcnt_dn, "
+                "last_uplink = excluded.last_uplink",
+                (req.deveui, fcnt_up, fcnt_dn, devaddr, now),
             )
-        events = [
-            emu.events.stage(
-                c,
-                "uplink.received",
-                {
-                    "id": uplink_id,
-                    "DevEUI": req.deveui,
-                    "FPort": req.fport,
-                    "FCntUp": fcnt_up,
-                    "connections": [conn.id for conn in chosen],
-                },
-            )
-        ]
-        events += [emu.events.stage(c, kind, data) for kind, data in dl_journal]
-        return uplink, events, [{"id": d["id"], "status": d["status"]} for _k, d in dl_journal]
+            message = {"wrapper": "DevEUI_uplink", "body": uplink, "uplink": uplink_id}
+            # Encoded once: the outbox rows of every connection, and the forwarded bodies, are spliced from it.
+            body_json = compact_json(uplink) if chosen else ""
+            message_json = f'{{"wrapper":"DevEUI_uplink","body":{body_json},"uplink":"{uplink_id}"}}'
+            for conn in chosen:
+                due = due_time(conn, now)
+                did = enqueue(
+                    c,
+                    kind="uplink",
+                    message=message,
+                    now=now,
+                    user=user,
+                    device=req.deveui,
+                    connection=conn.id,
+                    due=due,
+                    message_json=message_json,
+                )
+                if due <= now:
+                    ready.append(
+                        Delivery(
+                            did,
+                            "uplink",
+                            PENDING,
+                            message,
+                            0,
+                            due,
+                            now,
+                            user,
+                            req.deveui,
+                            None,
+                            conn.id,
+                            body_json=body_json,
+                        )
+                    )
+                else:
+                    wait(due)
+            for cid, wrapper, inner in dl_events:
+                target = self.connections.cache.get(cid)
+                if target is None or not target.active:
+                    continue
+                if target.configuration.get("sendMetadata"):
+                    # "Only uplink messages are received, downlink acknowledge are filtered" [source:
+                    # About_connections.md, sendMetadata]: the report stays in the downlink journal only.
+                    continue
+                # The report follows the uplink: the downlink goes out in RX1, 1 s after it [source: LoRaWAN].
+                report_due = due_time(target, now + RX1_DELAY)
+                wait(report_due)
+                enqueue(
+                    c,
+                    kind="downlink_event",
+                    message={"wrapper": wrapper, "body": inner, "uplink": uplink_id},
+                    now=now,
+                    user=target.user,
+                    device=req.deveui,
+                    connection=cid,
+                    due=report_due,
+                )
+            events = [
+                emu.events.stage(
+                    c,
+                    "uplink.received",
+                    {
+                        "id": uplink_id,
+                        "DevEUI": req.deveui,
+                        "FPort": req.fport,
+                        "FCntUp": fcnt_up,
+                        "connections": [conn.id for conn in chosen],
+                    },
+                )
+            ]
+            events += [emu.events.stage(c, kind, data) for kind, data in dl_journal]
+            return uplink, events, [{"id": d["id"], "status": d["status"]} for _k, d in dl_journal]
 
-    uplink, events, downlinks = await emu.store.write(write)
-    emu.events.publish(*events)
-    if later is not None:
-        emu.worker.note_pending(later)  # no rescan now: the worker wakes when the first one is due
-    if ready:
-        emu.worker.hand_off(ready)
-    answer: dict[str, Any] = {
-        "id": uplink_id,
-        "FCntUp": uplink["FCntUp"],
-        "connections": [conn.id for conn in chosen],
-    }
-    if skipped:
-        answer["skipped"] = skipped
-    if downlinks:
-        answer["downlinks"] = downlinks
-    return answer
+        uplink, events, downlinks = await emu.store.write(write)
+        emu.events.publish(*events)
+        if later is not None:
+            emu.worker.note_pending(later)  # no rescan now: the worker wakes when the first one is due
+        if ready:
+            emu.worker.hand_off(ready)
+        answer: dict[str, Any] = {
+            "id": uplink_id,
+            "FCntUp": uplink["FCntUp"],
+            "connections": [conn.id for conn in chosen],
+        }
+        if skipped:
+            answer["skipped"] = skipped
+        if downlinks:
+            answer["downlinks"] = downlinks
+        return answer

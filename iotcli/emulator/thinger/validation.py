@@ -18,6 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from iotcli.emulator.errors import ApiProblem
+from iotcli.emulator.jsonwords import json_type, missing_property
 
 DOC_URI = "urn:iotcli:thinger-openapi"
 
@@ -122,7 +123,9 @@ def _one_of(error: ValidationError) -> str:
         return f"field '{full}' must be one of {options}, not {json.dumps(instance)[:64]}"
     prefix = f"field '{where}'" if where else "request body"
     if types:
-        return f"{prefix} must be of type {' or '.join(types)}, not {_json_type(error.instance)}"
+        return (
+            f"{prefix} must be of type {' or '.join(types)}, not {json_type(error.instance, integers=True)}"
+        )
     return f"{prefix} does not match any allowed form"
 
 
@@ -140,7 +143,7 @@ def describe(error: ValidationError) -> str:
     prefix = f"field '{where}'" if where else "request body"
     validator_name = error.validator
     if validator_name == "required":
-        missing = str(error.message).split("'")[1] if "'" in str(error.message) else str(error.message)
+        missing = missing_property(error, str(error.message))
         full = f"{where}.{missing}" if where else missing
         return f"missing required field '{full}'"
     if validator_name == "additionalProperties":
@@ -149,7 +152,7 @@ def describe(error: ValidationError) -> str:
         full = f"{where}.{name}" if where else name
         return f"unknown field '{full}'"
     if validator_name == "type":
-        return f"{prefix} must be of type {_types(error.validator_value)}, not {_json_type(error.instance)}"
+        return f"{prefix} must be of type {_types(error.validator_value)}, not {json_type(error.instance, integers=True)}"
     if validator_name == "pattern":
         return f"{prefix} '{_short(error.instance)}' does not match {error.validator_value}"
     if validator_name == "enum":
@@ -173,19 +176,3 @@ def _types(value: Any) -> str:
 def _short(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 64 else text[:61] + "..."
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
