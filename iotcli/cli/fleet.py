@@ -37,6 +37,8 @@ TOKEN_NAME = "fleet"
 PAGE = 500
 #: Devices provisioned at once by default, and at most.
 DEFAULT_CONCURRENCY = 8
+#: Devices per request of the emulator's bulk route.
+BULK = 500
 MAX_CONCURRENCY = 64
 
 
@@ -153,40 +155,78 @@ def provision(
     settings = {"actions": {"write_bucket": bucket}} if bucket else None
     made: dict[str, tuple[dict[str, Any], bool, bool]] = {}
 
-    def one(device: str) -> tuple[dict[str, Any], bool, bool]:
-        """The device's steps, one after the other: create, callback, token; (entry, created, token made)."""
+    def step(device: str) -> tuple[dict[str, Any], bool, bool, bool]:
+        """What a device needs: (its entry so far, create it, set its callback, make a token)."""
         entry: dict[str, Any] = {"device": device, "callback_url": api.callback_url(device)}
+        if bucket:
+            entry["bucket"] = bucket
         old = known.get(device) or {}
         new_device = device not in present
         if new_device:
-            api.create_device(device, type="HTTP")
             old = {}  # a token of a device that was gone is void
-            if settings:
-                api.set_callback(device, settings)
-        elif settings and old.get("bucket") != bucket:
-            api.set_callback(device, settings)
-        if bucket:
-            entry["bucket"] = bucket
-        token_made = False
+        set_callback = bool(settings) and (new_device or old.get("bucket") != bucket)
         if old.get("token"):
             entry["token"] = old["token"]
-        elif with_token:
+        return entry, new_device, set_callback, with_token and not old.get("token")
+
+    def one(device: str) -> tuple[dict[str, Any], bool, bool]:
+        """The device's steps, one after the other: create, callback, token; (entry, created, token made)."""
+        entry, new_device, set_callback, make_token = step(device)
+        if new_device:
+            api.create_device(device, type="HTTP")
+        if set_callback and settings:
+            api.set_callback(device, settings)
+        if make_token:
             entry["token"] = api.create_device_token(device, TOKEN_NAME)["token"]
-            token_made = True
-        return entry, new_device, token_made
+        return entry, new_device, make_token
+
+    def bulk(chunk: list[str]) -> bool:
+        """The emulator's bulk route: a chunk of devices in one request; False on a server without it."""
+        steps = {device: step(device) for device in chunk}
+        items = []
+        for device, (_entry, _new, set_callback, make_token) in steps.items():
+            item: dict[str, Any] = {"device": device}
+            if set_callback:
+                item["callback"] = settings
+            if make_token:
+                item["token_name"] = TOKEN_NAME
+            items.append(item)
+        try:
+            answer = api.call("POST", "/_emulator/devices/bulk", json={"devices": items})
+        except ApiError as exc:
+            if exc.status in (404, 405) and not made:
+                return False  # a real tenant: one device at a time
+            raise
+        for result in answer["devices"]:
+            entry, _new, _cb, _tok = steps[result["device"]]
+            if result.get("token"):
+                entry["token"] = result["token"]
+            made[result["device"]] = (entry, bool(result["created"]), bool(result.get("token")))
+        return True
 
     try:
-        # Devices in parallel (--concurrency requests in flight), each device's steps in order.
-        with state.out.progress("provisioning", len(ids)) as bar, ThreadPoolExecutor(concurrency) as pool:
-            futures = {pool.submit(one, device): device for device in ids}
-            try:
-                for future in as_completed(futures):
-                    made[futures[future]] = future.result()
-                    bar.advance()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        with state.out.progress("provisioning", len(ids)) as bar:
+            chunks = [ids[i : i + BULK] for i in range(0, len(ids), BULK)]
+            rest = ids
+            for n, chunk in enumerate(chunks):
+                if not bulk(chunk):
+                    rest = ids[n * BULK :]
+                    break
+                bar.advance(len(chunk))
+            else:
+                rest = []
+            if rest:
+                # Devices in parallel (--concurrency requests in flight), each device's steps in order.
+                with ThreadPoolExecutor(concurrency) as pool:
+                    futures = {pool.submit(one, device): device for device in rest}
+                    try:
+                        for future in as_completed(futures):
+                            made[futures[future]] = future.result()
+                            bar.advance()
+                    except BaseException:
+                        for future in futures:
+                            future.cancel()
+                        raise
     finally:
         # What was made so far is written even when a request fails, so a rerun goes on from there.
         entries = [made[d][0] for d in ids if d in made]

@@ -8,6 +8,7 @@ from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.thinger import (
     access_tokens,
     buckets,
+    bulk,
     callback,
     devices,
     endpoints,
@@ -30,6 +31,7 @@ ROUTE_TABLES: list[RouteTable] = [
     properties.routes,
     access_tokens.routes,
     server_info.routes,
+    bulk.routes,  # the emulator's own: fleet provisioning in bulk
 ]
 
 
