@@ -267,7 +267,9 @@ def bucket_read(
         ),
     ] = None,
 ) -> None:
-    """Read records of a bucket, newest first unless --sort asc; with --agg, one record per interval.
+    """Read records of a bucket, newest first unless --sort asc.
+
+    With --agg INTERVAL, one record per interval: --agg-type says what it reports for each numeric field, --tz the time zone the intervals follow.
 
     Examples:
       iotcli bucket read readings -n 10

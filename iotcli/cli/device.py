@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from iotcli.cli.device_callback import TimeoutOpt, callback_app, callback_changes, merge_callback
+from iotcli.cli.bundles import takes
+from iotcli.cli.device_callback import CallbackFlags, callback_app, merge_callback
 from iotcli.cli.device_snippet import snippet
 from iotcli.cli.device_token import token_app
 from iotcli.cli.resources import DeviceIdArg, check_id, confirm, done, show, show_rows
@@ -46,19 +47,6 @@ class DeviceType(StrEnum):
 
 
 DeviceArg = DeviceIdArg
-BucketOpt = Annotated[
-    str | None, typer.Option("--bucket", help="Store each payload in this bucket (created when missing).")
-]
-EndpointOpt = Annotated[str | None, typer.Option("--endpoint", help="Call this endpoint with each payload.")]
-PropertyOpt = Annotated[
-    str | None, typer.Option("--property", help="Keep the last payload in this device property.")
-]
-ResponseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--response-property", help="Answer each callback with this property's value (commands back)."
-    ),
-]
 
 
 def curl_command(url: str, token: str | None, payload: str = SAMPLE_PAYLOAD) -> str:
@@ -99,16 +87,13 @@ def require_endpoint(api: "ApiClient", endpoint: str) -> None:
 
 
 @device_app.command("create")
+@takes(flags=CallbackFlags)
 def create(
     device: DeviceArg,
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
     description: Annotated[str | None, typer.Option("--description", help="Free text.")] = None,
     type_: Annotated[DeviceType, typer.Option("--type", help="Device type.")] = DeviceType.HTTP,
-    bucket: BucketOpt = None,
-    endpoint: EndpointOpt = None,
-    prop: PropertyOpt = None,
-    response_property: ResponseOpt = None,
-    timeout: TimeoutOpt = None,
+    flags: CallbackFlags = CallbackFlags(),  # noqa: B008 - expanded into the options by @takes
     with_token: Annotated[
         bool, typer.Option("--with-token", help="Also create a device token and print it (shown only once).")
     ] = False,
@@ -127,7 +112,8 @@ def create(
     """
     state = get_state()
     check_id(device, "device")
-    actions, props = callback_changes(bucket, endpoint, prop, response_property, timeout)
+    actions, props = flags.changes()
+    bucket, endpoint = flags.bucket, flags.endpoint
     if any(v == "" for v in actions.values()):
         raise UsageError("device create: --bucket, --endpoint and the properties need an id, not ''")
     if type_ is not DeviceType.HTTP and (actions or props):

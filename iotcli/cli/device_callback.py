@@ -1,13 +1,15 @@
 """``iotcli device callback show|set``: what the platform does with each POST to a device's callback URL.
 
-The callback options (``--bucket --endpoint --property --response-property --timeout``) and how they
-change the settings (``callback_changes``, ``merge_callback``) are shared with ``device create``.
+The callback options (``CallbackFlags``: ``--bucket --endpoint --property --response-property
+--timeout``) and how they change the settings (``merge_callback``) are shared with ``device create``.
 """
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from iotcli.cli.bundles import takes
 from iotcli.cli.resources import DeviceIdArg, check_id
 from iotcli.cli.state import get_state
 from iotcli.errors import UsageError
@@ -29,25 +31,47 @@ TimeoutOpt = Annotated[
 ]
 
 
-def callback_changes(
-    bucket: str | None,
-    endpoint: str | None,
-    prop: str | None,
-    response_property: str | None,
-    timeout: int | None,
-) -> tuple[dict[str, str], dict[str, int]]:
-    """The actions and properties the options name ('' means: clear that action)."""
-    actions: dict[str, str] = {}
-    for key, value, what in (
-        ("write_bucket", bucket, "bucket"),
-        ("call_endpoint", endpoint, "endpoint"),
-        ("set_property", prop, "property"),
-        ("send_property", response_property, "response property"),
-    ):
-        if value is not None:
-            actions[key] = value if value == "" else check_id(value, what)
-    props = {"timeout": timeout} if timeout is not None else {}
-    return actions, props
+@dataclass
+class CallbackFlags:
+    """What the platform does with each callback: declared once, for ``device create`` and
+    ``device callback set`` (``bundles.takes``); None means 'not given', '' clears an action."""
+
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            "--bucket",
+            help="Store each payload in this bucket ('' stops; device create makes a missing one).",
+        ),
+    ] = None
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="Call this endpoint with each payload ('' stops).")
+    ] = None
+    prop: Annotated[
+        str | None,
+        typer.Option("--property", help="Keep the last payload in this device property ('' stops)."),
+    ] = None
+    response_property: Annotated[
+        str | None,
+        typer.Option(
+            "--response-property",
+            help="Answer each callback with this property's value, commands back ('' stops).",
+        ),
+    ] = None
+    timeout: TimeoutOpt = None
+
+    def changes(self) -> tuple[dict[str, str], dict[str, int]]:
+        """The actions and properties the options name ('' means: clear that action)."""
+        actions: dict[str, str] = {}
+        for key, value, what in (
+            ("write_bucket", self.bucket, "bucket"),
+            ("call_endpoint", self.endpoint, "endpoint"),
+            ("set_property", self.prop, "property"),
+            ("send_property", self.response_property, "response property"),
+        ):
+            if value is not None:
+                actions[key] = value if value == "" else check_id(value, what)
+        props = {"timeout": self.timeout} if self.timeout is not None else {}
+        return actions, props
 
 
 def merge_callback(current: dict[str, Any], actions: dict[str, str], props: dict[str, int]) -> dict[str, Any]:
@@ -98,19 +122,10 @@ def callback_show(device: DeviceIdArg) -> None:
 
 
 @callback_app.command("set")
+@takes(flags=CallbackFlags)
 def callback_set(
     device: DeviceIdArg,
-    bucket: Annotated[
-        str | None, typer.Option("--bucket", help="Store each payload here ('' stops).")
-    ] = None,
-    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Call this endpoint ('' stops).")] = None,
-    prop: Annotated[
-        str | None, typer.Option("--property", help="Keep the payload in this property ('' stops).")
-    ] = None,
-    response_property: Annotated[
-        str | None, typer.Option("--response-property", help="Answer with this property's value ('' stops).")
-    ] = None,
-    timeout: TimeoutOpt = None,
+    flags: CallbackFlags = CallbackFlags(),  # noqa: B008 - expanded into the options by @takes
 ) -> None:
     """Change the callback settings of a device; what you do not name stays as it is.
 
@@ -120,7 +135,7 @@ def callback_set(
     """
     state = get_state()
     check_id(device, "device")
-    actions, props = callback_changes(bucket, endpoint, prop, response_property, timeout)
+    actions, props = flags.changes()
     if not actions and not props:
         raise UsageError(
             "nothing to change",
