@@ -23,7 +23,6 @@ A bad file is a ``ScenarioError`` (exit 2) naming the file, the step and the key
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -515,7 +514,3 @@ def _type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     return type(value).__name__
-
-
-def environ_default() -> Mapping[str, str]:
-    return os.environ

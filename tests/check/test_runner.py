@@ -352,11 +352,27 @@ advance = 60
 name = "uplink"
 uplink = { device = "d1", data = { t = 1 } }
 expect = [{ response = 200 }, { sink = "app" }, { device = "d1", connected = true }]
+
+[[step]]
+name = "journal"
+expect = { events = "uplink" }
 """,
     )
     assert not report.emulator and report.ok
-    clock, uplink = report.steps
+    clock, uplink, journal = report.steps
+    assert journal.status == SKIPPED and "needs the emulator" in journal.message
     assert clock.status == SKIPPED and "needs the emulator" in clock.message
     assert uplink.status == PASSED
     assert [a.status for a in uplink.assertions] == [PASSED, SKIPPED, PASSED]
     assert "skip clock" in "\n".join(report.text_lines())
+
+
+def test_a_setup_token_that_existed_already_is_explained(emu: Emulator) -> None:
+    text = (
+        '[setup.devices.d]\ntokens = ["ci"]\n'
+        '[[step]]\nname = "send"\nuplink = { device = "d", token = "{{tokens.d.ci}}" }\nexpect = { response = 200 }\n'
+    )
+    assert run(emu, text).ok
+    again = run(emu, text)  # the same server, not reset: the token is there, its secret unknown
+    (step,) = again.steps
+    assert step.status == ERROR and "the setup did not create this token (it existed already" in step.message
