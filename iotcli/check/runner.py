@@ -396,7 +396,7 @@ def do_wait(ctx: Context, spec: dict[str, Any]) -> str:
     elif "downlinks" in s:
         condition = Downlinks(s["downlinks"], count, s.get("deveui"))
     else:
-        condition = EventSeen(s["event"], count, after=ctx.events_after)
+        condition = EventSeen(s.get("event") or s["events"], count, after=ctx.events_after)
     seen = wait_for(ctx.api, condition, timeout=float(s["timeout"]), clock=s.get("clock", "wall"))
     ctx.last = {"status": 200, "json": seen.data, "headers": {}}
     return f"waited for {condition.describe()}: {seen.seen}"
@@ -657,7 +657,7 @@ def check_deliveries(ctx: Context, spec: dict[str, Any]) -> tuple[bool, str, str
         kind=spec.get("kind"),
         limit=PAGE,
     )
-    detail = {"attempts", "gaps", "reason"} & spec.keys()
+    detail = {"attempts", "gaps", "reason", "took"} & spec.keys()
     notes: list[str] = []
     n = 0
     for row in rows:
@@ -666,6 +666,10 @@ def check_deliveries(ctx: Context, spec: dict[str, Any]) -> tuple[bool, str, str
             bad.append(f"attempts {m.describe(spec['attempts'])} (got {row.get('attempts')})")
         if "reason" in spec and not m.matches(row.get("reason"), spec["reason"]):
             bad.append(f"reason {m.describe(spec['reason'])} (got {m.show(row.get('reason'))})")
+        if "took" in spec:
+            took = round((int(row.get("updated") or 0) - int(row.get("created") or 0)) / 1000, 3)
+            if not m.matches(took, spec["took"]):
+                bad.append(f"took {m.describe(spec['took'])} s (got {took:g} s)")
         if "gaps" in spec:
             full = ctx.api.get_delivery(str(row["id"]))
             stamps = [a["ts"] for a in full.get("attempt_log") or []]
@@ -682,6 +686,7 @@ def check_deliveries(ctx: Context, spec: dict[str, Any]) -> tuple[bool, str, str
     extra = [f"attempts {m.describe(spec['attempts'])}"] if "attempts" in spec else []
     extra += [f"gaps {spec['gaps']} s (emulator time)"] if "gaps" in spec else []
     extra += [f"reason {m.describe(spec['reason'])}"] if "reason" in spec else []
+    extra += [f"took {m.describe(spec['took'])} s (emulator time)"] if "took" in spec else []
     expected = f"{wanted} {status if status != 'any' else ''} deliver{'y' if _s(wanted) == '' else 'ies'}"
     expected = " ".join(expected.split()) + (f" with {', '.join(extra)}" if extra else "")
     actual = f"{len(rows)} {status if status != 'any' else ''}".replace("  ", " ") + " found"

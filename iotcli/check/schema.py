@@ -85,6 +85,7 @@ WAITS: dict[str, dict[str, tuple[str, bool]]] = {
     "device": {"connected": (BOOL, True)},
     "downlinks": {"count": (POSINT, False), "deveui": (STR, False)},
     "event": {"count": (POSINT, False)},
+    "events": {"count": (POSINT, False)},  # the same as event (the name the assertion uses)
 }
 WAIT_COMMON = {"timeout": (DURATION, False), "clock": (STR, False)}
 #: ``expect`` entries: subject -> its keys (the first subject key found in an entry names its kind).
@@ -109,6 +110,7 @@ EXPECTS: dict[str, dict[str, tuple[str, bool]]] = {
         "gaps": (NUMBERS, False),
         "tolerance": (NUM, False),
         "reason": (MATCHER, False),
+        "took": (MATCHER, False),
     },
     "downlinks": {"count": (COUNT, False), "deveui": (STR, False), "cause": (MATCHER, False)},
     "events": {"count": (COUNT, False), "fields": (MATCHERS, False)},
@@ -118,7 +120,7 @@ EXPECT_COMMON = {"label": (STR, False)}
 #: Subject kinds of ``expect`` that read the emulator's own routes (skipped on a real tenant).
 EMULATOR_ONLY_EXPECTS = frozenset({"sink", "deliveries", "downlinks", "events"})
 EMULATOR_ONLY_ACTIONS = frozenset({"advance", "lorawan"})
-EMULATOR_ONLY_WAITS = frozenset({"sink", "deliveries", "downlinks", "event"})
+EMULATOR_ONLY_WAITS = frozenset({"sink", "deliveries", "downlinks", "event", "events"})
 STEP_KEYS = {"name", "description", "expect", "capture", "within", *ACTIONS}
 TOP_KEYS = {"name", "description", "vars", "setup", "step"}
 SETUP_SECTIONS = ("sinks", "buckets", "endpoints", "devices", "connections")

@@ -147,7 +147,7 @@ name = "delivered"
 advance = "2s"
 within = "5s"
 expect = [
-  { deliveries = "delivered", connection = "app", count = 1, attempts = 3, gaps = [2, 2] },
+  { deliveries = "delivered", connection = "app", count = 1, attempts = 3, gaps = [2, 2], took = { approx = 4, within = 0.5 } },
   { deliveries = "any", kind = "uplink", count = 1 },
   { events = "delivery.delivered", count = 1 },
 ]
@@ -162,7 +162,7 @@ def test_lorawan_uplinks_sinks_deliveries_and_events(emu: Emulator) -> None:
 
 
 def test_delivery_and_sink_assertions_that_do_not_hold(emu: Emulator) -> None:
-    text = STRICT.replace("gaps = [2, 2] }", "gaps = [5, 5] }").replace(
+    text = STRICT.replace("gaps = [2, 2],", "gaps = [5, 5],").replace(
         'headers = { X-Thing = "{{deveui}}", X-Key = "secret-1" }',
         'headers = { X-Thing = "0018B2000000FFFF" }',
     )
@@ -267,6 +267,10 @@ wait = { sink = "app", count = 1, header = "X-A=1", timeout = "0.3s" }
 [[step]]
 name = "an event"
 wait = { event = "device.connected", timeout = "2s" }
+
+[[step]]
+name = "events, as the assertion names them"
+wait = { events = "callback", timeout = "2s" }
 """,
     )
     by = steps(report)
@@ -277,6 +281,7 @@ wait = { event = "device.connected", timeout = "2s" }
     assert nothing.status == FAILED and "timed out after 0.3s" in nothing.assertions[0].actual
     assert by["an event"].status == PASSED
     assert by["an event"].did.endswith(": 1 event 'device.connected'")
+    assert by["events, as the assertion names them"].status == PASSED
 
 
 def test_errors_setup_failures_fail_fast_and_filter(emu: Emulator) -> None:
