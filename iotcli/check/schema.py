@@ -121,6 +121,8 @@ EXPECT_COMMON = {"label": (STR, False)}
 EMULATOR_ONLY_EXPECTS = frozenset({"sink", "deliveries", "downlinks", "events"})
 EMULATOR_ONLY_ACTIONS = frozenset({"advance", "lorawan"})
 EMULATOR_ONLY_WAITS = frozenset({"sink", "deliveries", "downlinks", "event", "events"})
+#: ``within`` of a step that checks sinks, deliveries, downlinks or events and does not say (seconds).
+ASYNC_WITHIN = 2.0
 STEP_KEYS = {"name", "description", "expect", "capture", "within", *ACTIONS}
 TOP_KEYS = {"name", "description", "vars", "setup", "step"}
 SETUP_SECTIONS = ("sinks", "buckets", "endpoints", "devices", "connections")
@@ -331,6 +333,8 @@ def _step(path: str, index: int, raw: dict[str, Any]) -> Step:
         raise where.error("expect", "must be an array of tables ({ bucket = ..., count = ... })")
     for n, entry in enumerate(expect, 1):
         step.expect.append(_expect(where.at(f"expect[{n}]."), entry))
+    if "within" not in raw and any(kind in EMULATOR_ONLY_EXPECTS for kind, _ in step.expect):
+        step.within = ASYNC_WITHIN  # the emulator delivers after it answered: give it a moment
     capture = _want(where, "capture", raw.get("capture", {}), TABLE)
     for cname, source in capture.items():
         _capture(where.at(f"capture.{cname}"), source)

@@ -141,6 +141,13 @@ def test_a_good_scenario_parses_into_steps() -> None:
     one, two = scenario.steps
     assert (one.action, one.within, one.expect) == ("uplink", 2.0, [("response", {"response": 200})])
     assert two.spec["timeout"] == 60.0 and two.needs_emulator and not one.needs_emulator
+    assert two.within == 0  # nothing asynchronous to check
+
+
+def test_checks_of_what_the_emulator_does_later_wait_two_seconds_unless_told() -> None:
+    text = '[[step]]\nname = "a"\nexpect = { sink = "s" }\n[[step]]\nname = "b"\nexpect = { sink = "s" }\nwithin = 0\n'
+    a, b = parse_scenario(text, "w.toml").steps
+    assert (a.within, b.within) == (2.0, 0.0)
 
 
 def test_a_scenario_without_a_name_takes_its_file_name(tmp_path: Path) -> None:
