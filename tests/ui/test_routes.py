@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from iotcli.emulator.ui.stream import STREAM_BATCH, batch_message
 from tests.harness import InProcessEmulator, Sink
 from tests.ui.support import UI, login, secrets_in, seed_traffic
 
@@ -222,6 +223,28 @@ def test_static_files_are_shipped_and_same_origin_only(seeded: InProcessEmulator
 
 def test_stream_needs_a_session(seeded: InProcessEmulator) -> None:
     assert seeded.http.get(f"{UI}/stream").status_code == 401
+
+
+def _events(*kinds: str) -> list[dict[str, object]]:
+    return [{"id": i, "ts": 0, "kind": kind} for i, kind in enumerate(kinds, 1)]
+
+
+def test_the_stream_tells_each_page_only_what_concerns_it() -> None:
+    """Filtered on the server for the page's data-live: a device page under load gets "changed", not events."""
+    batch = _events("callback.received", "device.connected", "uplink.received")
+    device_page = batch_message(batch, ("callback", "device", "property"), None)
+    assert device_page == {"events": [], "skipped": 0, "changed": True}
+    assert batch_message(_events("uplink.received"), ("callback", "device", "property"), None) is None
+    journal = batch_message(batch, ("events",), None)
+    assert journal is not None and [e["kind"] for e in journal["events"]] == [e["kind"] for e in batch]
+    assert journal["changed"] is False
+    filtered = batch_message(batch, ("events",), "device")
+    assert filtered is not None and [e["kind"] for e in filtered["events"]] == ["device.connected"]
+    assert batch_message(batch, ("events",), "sink") is None
+    # Without ?live= (an older page): every event, and "changed".
+    assert batch_message(batch, None, None) == {"events": batch, "skipped": 0, "changed": True}
+    many = batch_message(_events(*["device.created"] * (STREAM_BATCH + 7)), ("events",), None)
+    assert many is not None and many["skipped"] == 7 and len(many["events"]) == STREAM_BATCH
 
 
 def test_logout_ends_the_session(seeded: InProcessEmulator) -> None:

@@ -61,13 +61,19 @@
     while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
   }
 
-  // Pages with data-live="kind prefixes" refresh their content when a matching event arrives
-  // (at most once a second, and not while you type in one of their forms).
+  // Pages with data-live="kind prefixes" refresh their content when a matching event arrives: a second
+  // after it, then at most once every REFRESH_GAP ms while events keep coming (a page left open under
+  // load costs the server and the browser one page load every few seconds), and not while you type in
+  // one of their forms.
+  var REFRESH_GAP = 2500;
   var pending = null;
+  var lastRefresh = 0;
   function refresh() {
     if (pending) return;
+    var wait = Math.max(1000, lastRefresh + REFRESH_GAP - Date.now());
     pending = setTimeout(function () {
       pending = null;
+      lastRefresh = Date.now();
       var active = document.activeElement;
       if (active && active.form && active.tagName !== "BUTTON") { refresh(); return; }
       fetch(window.location.href, { credentials: "same-origin" }).then(function (r) {
@@ -80,46 +86,27 @@
         var main = document.getElementById("content");
         if (fresh && main) { main.innerHTML = fresh.innerHTML; drawChart(); }
       }).catch(function () {});
-    }, 1000);
+    }, wait);
   }
-
-  var buffered = [];
-  var flushing = null;
 
   function startStream() {
     var live = (document.body.getAttribute("data-live") || "").split(/\s+/).filter(Boolean);
     if (!live.length || !window.EventSource) return;
-    var source = new EventSource(document.body.getAttribute("data-stream"));
     var status = document.getElementById("live-status");
     var filter = status ? status.getAttribute("data-kind") : "";
+    // The server filters for this page: the events themselves only for the journal's page (with its
+    // kind filter), for the others only "changed"; at most two small messages a second.
+    var url = document.body.getAttribute("data-stream") + "?live=" + encodeURIComponent(live.join(" "));
+    if (filter) url += "&kind=" + encodeURIComponent(filter);
+    var source = new EventSource(url);
     source.onopen = function () { document.body.classList.add("streaming"); };
     source.onerror = function () { document.body.classList.remove("streaming"); };
     source.onmessage = function (msg) {
       var batch = JSON.parse(msg.data);
       var table = document.getElementById("journal");
-      var again = false;
-      if (live.indexOf("events") >= 0 && table) {
-        // Shown at most twice a second, however fast they come: the browser has little to redraw.
-        buffered = buffered.concat(batch.events.filter(function (ev) {
-          return !filter || ev.kind === filter || ev.kind.indexOf(filter + ".") === 0;
-        })).slice(-MAX_ROWS);
-        if (!flushing) {
-          flushing = setTimeout(function () {
-            flushing = null;
-            var shown = buffered;
-            buffered = [];
-            var current = document.getElementById("journal");
-            if (current) prepend(current, shown);
-          }, 500);
-        }
-      }
-      batch.events.forEach(function (ev) {
-        live.forEach(function (prefix) {
-          if (prefix !== "events" && (ev.kind === prefix || ev.kind.indexOf(prefix + ".") === 0)) again = true;
-        });
-      });
+      if (live.indexOf("events") >= 0 && table && batch.events.length) prepend(table, batch.events);
       if (batch.skipped && status) status.textContent = batch.skipped + " events went by too fast to show; the journal keeps them all.";
-      if (again) refresh();
+      if (batch.changed) refresh();
     };
   }
 
