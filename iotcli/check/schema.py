@@ -333,6 +333,11 @@ def _step(path: str, index: int, raw: dict[str, Any]) -> Step:
         raise where.error("expect", "must be an array of tables ({ bucket = ..., count = ... })")
     for n, entry in enumerate(expect, 1):
         step.expect.append(_expect(where.at(f"expect[{n}]."), entry))
+    if step.action is None and any(kind == "response" for kind, _ in step.expect):
+        n = next(i for i, (kind, _) in enumerate(step.expect, 1) if kind == "response")
+        raise where.error(
+            f"expect[{n}].response", "checks the answer of this step's action, and the step has none"
+        )
     if "within" not in raw and any(kind in EMULATOR_ONLY_EXPECTS for kind, _ in step.expect):
         step.within = ASYNC_WITHIN  # the emulator delivers after it answered: give it a moment
     capture = _want(where, "capture", raw.get("capture", {}), TABLE)

@@ -66,6 +66,10 @@ def error_of(text: str) -> str:
         ),
         ('[[step]]\nname = "a"\nexpect = [{ property = "p" }]\n', "expect[1].device: required"),
         (
+            '[[step]]\nname = "a"\nexpect = [{ response = 200 }]\n',
+            "expect[1].response: checks the answer of this step's action",
+        ),
+        (
             '[[step]]\nname = "a"\nexpect = [{ sink = "s", fields = { "$.[" = 1 } }]\n',
             "expect[1].fields.$.[: '$.[' is not a JsonPath",
         ),
@@ -124,7 +128,7 @@ def test_placeholders_may_name_vars_setup_tokens_and_earlier_captures() -> None:
         'vars = { d = "x" }\n[setup.devices.s]\ntokens = ["ci"]\n'
         '[[step]]\nname = "a"\nuplink = { device = "{{d}}", token = "{{tokens.s.ci}}", data = { n = "{{i}}", r = "{{random:1:2}}" } }\n'
         'capture = { got = "$.v" }\n'
-        '[[step]]\nname = "b"\nexpect = { response = 200, value = "{{got}}" }\n',
+        '[[step]]\nname = "b"\nexpect = { bucket = "b", value = "{{got}}" }\n',
         "ok.toml",
     )
 
