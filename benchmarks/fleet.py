@@ -63,7 +63,9 @@ def start_emulator(env: dict[str, str], data_dir: str) -> tuple[subprocess.Popen
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(1200):  # up to a minute on a busy machine
+        if proc.poll() is not None:
+            raise SystemExit(f"the emulator exited with {proc.returncode}")
         try:
             urllib.request.urlopen(f"{base}/_emulator/health", timeout=0.5)
             return proc, base
@@ -80,9 +82,8 @@ def stored_records(base: str, bucket: str) -> int:
     with urllib.request.urlopen(req, timeout=60) as resp:
         rows = json.loads(resp.read())
     total = 0
-    for row in rows:
-        val = row.get("val") or {}
-        total += int(val.get("n") or 0)
+    for row in rows:  # {"count": {field: n}, "ts": interval start}
+        total += int((row.get("count") or {}).get("n") or 0)
     return total
 
 
