@@ -15,6 +15,7 @@ import typer
 
 from iotcli.cli.state import get_state
 from iotcli.errors import UsageError
+from iotcli.models import lorawan
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -120,8 +121,8 @@ PortOpt = Annotated[
     int | None,
     typer.Option(
         "--downlink-port",
-        min=1,
-        max=224,
+        min=lorawan.FPORT_MIN,
+        max=lorawan.FPORT_MAX,
         help="downlinkPort: FPort of downlinks that give none.",
         rich_help_panel=CONFIG,
     ),

@@ -11,7 +11,6 @@ from iotcli.cli.state import get_state
 from iotcli.errors import UsageError
 from iotcli.models import lorawan
 
-HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 #: CorrelationID: "64 bits hexadecimal", 1 to 16 digits (the docs show 4434704901C7450B and 1234).
 CORRELATION = re.compile(r"^[0-9a-fA-F]{1,16}$")
 
@@ -72,7 +71,7 @@ def build_downlink(
     if fport is not None:
         body["FPort"] = fport
     if payload_hex is not None:
-        if not HEX.match(payload_hex):
+        if not payload_hex or not lorawan.is_payload_hex(payload_hex):  # one byte at least
             raise UsageError(f"--payload-hex '{payload_hex}' is not hex (an even number of 0-9a-f digits)")
         body["payload_hex"] = payload_hex.lower()
     if payload is not None:
@@ -115,7 +114,12 @@ def send(
     deveui: Annotated[str, typer.Option("--deveui", help="Device EUI, 16 hex digits.")] = "",
     fport: Annotated[
         int | None,
-        typer.Option("--fport", min=1, max=224, help="FPort (default: the connection's downlinkPort)."),
+        typer.Option(
+            "--fport",
+            min=lorawan.FPORT_MIN,
+            max=lorawan.FPORT_MAX,
+            help="FPort (default: the connection's downlinkPort).",
+        ),
     ] = None,
     payload_hex: Annotated[str | None, typer.Option("--payload-hex", help="Payload as hex.")] = None,
     payload: Annotated[
