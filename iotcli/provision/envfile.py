@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from iotcli.errors import UsageError
+from iotcli.models.ids import ID_PATTERN, ID_RULE
 from iotcli.sinkspec import SCRIPT_KEYS, ScriptError, parse_script
 
-ID = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
+ID = ID_PATTERN  # the id rule of iotcli.models.ids
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SINK_PREFIX = "sink:"
 MASKED = "*****"
@@ -142,7 +143,7 @@ def _check_entry(env: EnvFile, kind: str, entry: str, spec: Any) -> None:
     if not isinstance(spec, dict):
         raise env.error(where, "must be a table")
     if kind != "connections" and not ID.match(entry):
-        raise env.error(where, "the id must be 1-32 letters, digits, '_' or '-'")
+        raise env.error(where, f"the id must be {ID_RULE}")
     allowed = FIELDS[kind]
     for key, value in spec.items():
         if key not in allowed:
@@ -206,7 +207,7 @@ def _check_device(env: EnvFile, where: str, spec: dict[str, Any]) -> None:
             raise env.error(f"{where}.callback.properties.timeout", "must be a whole number of minutes >= 1")
     for prop in spec.get("properties", {}):
         if not ID.match(prop):
-            raise env.error(f"{where}.properties.{prop}", "the id must be 1-32 letters, digits, '_' or '-'")
+            raise env.error(f"{where}.properties.{prop}", f"the id must be {ID_RULE}")
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
