@@ -18,7 +18,6 @@ from iotcli.cli.device_token import token_app
 from iotcli.cli.resources import DeviceIdArg, check_id, confirm, done, show, show_rows
 from iotcli.cli.state import CliState, get_state
 from iotcli.errors import ApiError, IotcliError, UsageError
-from iotcli.models import render
 
 if TYPE_CHECKING:
     from iotcli.client.api import ApiClient
@@ -51,6 +50,8 @@ DeviceArg = DeviceIdArg
 
 def curl_command(url: str, token: str | None, payload: str = SAMPLE_PAYLOAD) -> str:
     """A ready-to-run, shell-quoted curl command that POSTs ``payload`` with the bearer token."""
+    from iotcli.models import render  # only device create prints one: not imported at start-up
+
     headers = [("Authorization", f"Bearer {token or '$DEVICE_TOKEN'}"), ("Content-Type", "application/json")]
     request = render.Prepared("POST", url, headers, payload.encode())
     return render.curl_command(
