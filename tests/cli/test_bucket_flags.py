@@ -92,3 +92,16 @@ def test_delete_a_range_mistakes(cli: Cli) -> None:
     r = cli("bucket", "delete", "readings", "--min-ts", str(T0))
     assert r.exit_code == 2
     assert len(cli("bucket", "read", "readings", "--json").json()["data"]) == 4
+
+
+def test_help_shows_an_example_of_each_new_flag() -> None:
+    from tests.harness import run_cli
+
+    examples = {
+        ("bucket", "read"): "iotcli bucket read readings --agg 1h --agg-type max",
+        ("bucket", "list"): "iotcli bucket list --name read --count 20",
+        ("bucket", "delete"): "iotcli bucket delete readings --min-ts 2026-01-01 --max-ts",
+    }
+    for argv, example in examples.items():
+        r = run_cli([*argv, "--help"])
+        assert r.exit_code == 0 and example in r.stdout, argv
