@@ -2,7 +2,7 @@
 workers (``MasterRunner`` / ``WorkerRunner``), then a summary.
 
 Distributed, the master holds the fleet: its configuration and device list go to each worker in a
-``fleet_config`` message (workers need no devices file), each simulated device on a worker asks the master
+``fleet_config`` message, the answer to the worker's ``fleet_hello`` (workers need no devices file), each simulated device on a worker asks the master
 for its device number (``fleet_claim``), so the devices are split across the workers and none is played
 twice, and ``--uplinks N`` is split into one budget per worker process. The workers report their stats to
 the master (every second here), whose summary adds them up. At the end the master asks every worker to
@@ -180,35 +180,52 @@ def run_master(
     def on_done(environment: Any, msg: Any, **_kw: Any) -> None:
         done[msg.node_id] = msg.data or {}
 
+    hello: list[str] = []  # workers ready for the fleet's configuration, in the order they said so
+    configured: list[str] = []
+
+    def on_hello(environment: Any, msg: Any, **_kw: Any) -> None:
+        # A worker asks once its handlers are in place (so the configuration cannot come too early).
+        if msg.node_id in configured:
+            return
+        if configured:  # the run has started: it joins without a share of --uplinks
+            runner.send_message("fleet_config", {**config, "budget": None}, client_id=msg.node_id)
+            configured.append(msg.node_id)
+        elif msg.node_id not in hello:
+            hello.append(msg.node_id)
+
+    def ready() -> list[str]:
+        connected = {c.id for c in runner.clients.ready}
+        return [w for w in hello if w in connected]
+
+    runner.register_message("fleet_hello", on_hello)
     runner.register_message("fleet_claim", on_claim)
     runner.register_message("fleet_release", on_release)
     runner.register_message("fleet_done", on_done)
-    configured: list[str] = []
     interrupted = False
     started = time.monotonic()
     with _ctrl_c() as stop_asked:
         try:
             deadline = time.monotonic() + wait_workers
             seen = -1
-            while len(runner.clients.ready) < expect_workers:
-                if len(runner.clients.ready) != seen:
-                    seen = len(runner.clients.ready)
+            while len(ready()) < expect_workers:
+                if len(ready()) != seen:
+                    seen = len(ready())
                     if on_worker is not None:
                         on_worker(seen, expect_workers)
                 if stop_asked.wait(0.1):
                     raise KeyboardInterrupt
                 if time.monotonic() > deadline:
                     raise NetworkError(
-                        f"fleet run --master: {len(runner.clients.ready)} of {expect_workers} workers"
+                        f"fleet run --master: {len(ready())} of {expect_workers} workers"
                         f" connected within {wait_workers:g} s",
                         hint=f"start them with: iotcli fleet run --worker --master-host HOST --master-port {bind_port}",
                     )
-            workers = list(runner.clients.ready)
+            workers = ready()
             if on_worker is not None:
                 on_worker(len(workers), expect_workers)
             for worker, budget in zip(workers, split(uplinks, len(workers)), strict=True):
-                runner.send_message("fleet_config", {**config, "budget": budget}, client_id=worker.id)
-                configured.append(worker.id)
+                runner.send_message("fleet_config", {**config, "budget": budget}, client_id=worker)
+                configured.append(worker)
             runner.start(users, spawn_rate=_spawn_rate(users, ramp_up))
             interrupted, started = _drive(
                 env, stop_asked, duration=duration, uplinks=uplinks, tick=tick, tick_every=tick_every
@@ -332,6 +349,7 @@ def run_worker(
     runner.register_message("fleet_assign", pool.on_assign)
     runner.register_message("fleet_config", on_fleet_config)
     runner.register_message("fleet_stop", on_fleet_stop, concurrent=True)
+    runner.send_message("fleet_hello", None)  # now the master may send the configuration
     interrupted = False
     with _ctrl_c() as stop_asked:
         while len(runner.greenlet):

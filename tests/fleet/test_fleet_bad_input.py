@@ -61,3 +61,27 @@ def test_bad_options_are_one_line_and_exit_2(
     assert needle in r.stderr + r.stdout, (args, r.stderr)  # with --json the error is JSON on stdout
     assert "Traceback" not in r.stderr
     assert "locust" not in sys.modules and "gevent" not in sys.modules  # refused before the engine loads
+
+
+def test_the_compose_example_runs_a_master_and_workers_with_real_options() -> None:
+    """examples/fleet-compose.yml (not run here: no Docker): its fleet commands use options that exist."""
+    import yaml  # type: ignore[import-untyped]
+
+    from iotcli.cli.fleet import run
+
+    doc = yaml.safe_load((Path(__file__).parents[2] / "examples" / "fleet-compose.yml").read_text())
+    services = doc["services"]
+    assert {"emulator", "provision", "master", "worker"} <= set(services)
+    master, worker = services["master"]["command"], services["worker"]["command"]
+    assert (
+        "fleet run --master --expect-workers" in master
+        and "fleet run --worker --master-host master" in worker
+    )
+    assert "iotcli fleet provision --count" in services["provision"]["command"]
+    import inspect
+    import re
+
+    known = set(re.findall(r'"(--[a-z-]+)"', inspect.getsource(run)))
+    for command in (master, worker):
+        used = set(re.findall(r"(--[a-z][a-z-]+)", command.split("iotcli fleet run", 1)[1]))
+        assert used <= known, used - known
