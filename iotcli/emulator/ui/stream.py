@@ -18,7 +18,7 @@ from iotcli.emulator.ui.web import emu_of, sessions
 #: events: an open page costs the emulator (and the browser) a couple of small writes a second,
 #: whatever the load. The events page shows each batch as it comes (no second buffer in the browser).
 STREAM_EVERY = 0.5
-STREAM_BATCH = 50
+STREAM_BATCH = 20
 SSE_KEEPALIVE = 15.0
 
 

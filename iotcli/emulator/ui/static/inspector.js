@@ -30,7 +30,7 @@
   }
 
   // Rows kept in a live table: a page left open under load stays cheap for the browser too.
-  var MAX_ROWS = 200;
+  var MAX_ROWS = 100;
 
   function row(ev, highlight) {
     var tr = document.createElement("tr");
