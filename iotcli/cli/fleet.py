@@ -3,8 +3,10 @@
 ``fleet provision --count N --prefix sim-`` creates the devices ``sim-0001`` .. ``sim-N`` (callback settings,
 and with --with-token a device token each) and writes them to a devices file (mode 0600) that ``fleet run``
 reads; a second run creates only what is missing. ``fleet deprovision --prefix sim-`` deletes them.
-Tokens are never printed: they are only in the devices file. ``fleet run`` runs the fleet on Locust in
-this process (the optional extra ``pip install 'iotcli[fleet]'``; without it: exit 3 and how to install it).
+Tokens are never printed: they are only in the devices file (on the emulator they are made in bulk by its
+``POST /_emulator/devices/bulk``; elsewhere one device at a time, --concurrency at once). ``fleet run`` runs the
+fleet on Locust in this process, or with --master / --worker on Locust's master and workers (the optional
+extra ``pip install 'iotcli[fleet]'``; without it: exit 3 and how to install it).
 """
 
 import importlib.util
