@@ -134,13 +134,15 @@ def operation(spec: RouteSpec, operation_id: str) -> dict[str, Any]:
         schema = spec.params.get(name) or {"type": "string", "pattern": ID_PATTERN.pattern}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     for name, declared in spec.query.items():
+        required = False
         if isinstance(declared, dict):  # a schema as strict as the handler (types, patterns, bounds)
             description = str(declared.get("description", ""))
-            schema = {k: v for k, v in declared.items() if k != "description"}
+            required = declared.get("required") is True  # the parameter itself, not a JSON Schema keyword
+            schema = {k: v for k, v in declared.items() if k not in ("description", "required")}
         else:
             description, schema = declared, {"type": "string"}
         params.append(
-            {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+            {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
         )
     if params:
         op["parameters"] = params

@@ -18,6 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
+import tests.conformance.iotflow_strict as iotflow_strict
 from iotcli.emulator.app import create_app, route_tables
 from iotcli.emulator.openapi import ERROR_SCHEMAS, build_openapi, error_schema_name
 from iotcli.emulator.settings import EmulatorSettings
@@ -83,12 +84,16 @@ STRICT_OPERATIONS = {
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
         for path in ("/_emulator/sinks/{name}/in", "/_emulator/sinks/{name}/in/{path}")
     ),
+    # IoT Flow: connectors, connections (both paths), downlinkMessages, the LRC tunnel, LoRaWAN uplinks.
+    *iotflow_strict.STRICT_IOTFLOW_OPERATIONS,
 }
 
 
 def breaks_an_unstated_rule(case: schemathesis.Case) -> bool:
     """A rule a JSON Schema cannot state (the document says it in words), broken by this case: a sink's
-    random delay ``[min, max]`` needs min <= max."""
+    random delay ``[min, max]`` needs min <= max; the IoT Flow ones are ``iotflow_strict``'s."""
+    if iotflow_strict.breaks_an_unstated_rule(case):
+        return True
     delay = case.body.get("delay") if isinstance(case.body, dict) else None
     return (
         isinstance(delay, list)

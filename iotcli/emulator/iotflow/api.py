@@ -21,6 +21,7 @@ from iotcli.emulator.iotflow.connector_schema import (
     CheckedConnection,
     connector,
 )
+from iotcli.emulator.iotflow.fields import DOWNLINK_SCHEMA
 from iotcli.emulator.routing import RouteTable
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ async def delete_connection(request: Request) -> Response:
     "/iot-flow/downlinkMessages/{uuid}",
     summary="Queue a downlink for a device (the downlinkUrl of every uplink); no token: the uuid is the key",
     auth=False,
+    body=DOWNLINK_SCHEMA,
     status=202,
     params={"uuid": UUID_PARAM},
     responses={401: "AS_ID/AS_KEY mismatch", 403: "downlinkEnabled is false", 404: "unknown uuid"},

@@ -26,13 +26,20 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from iotcli.emulator.errors import ApiProblem
-from iotcli.emulator.iotflow.coercion import coerce_object
+from iotcli.emulator.iotflow.coercion import INT_MAX, coerce_object
 from iotcli.emulator.iotflow.connection_secrets import MASK as MASK
 from iotcli.emulator.iotflow.templates import header_value_problem
 from iotcli.emulator.jsonwords import missing_property
 
 CONNECTOR_ID = "actility-http-iot"
 RECONNECT_STRATEGIES = ["NORMAL", "CALM", "AGGRESSIVE"]
+
+#: White space as both Python's ``re`` (the checks) and ECMA-262 (JSON Schema's patterns, what a client
+#: generates from the document) read ``\s``: the two differ (\x1c-\x1f and \x85 for Python, \ufeff
+#: for ECMA), so patterns name the union. ``(?![\s\S])`` ends them where ``$`` would also match before
+#: a final newline.
+_WS = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_END = r"(?![\s\S])"
 
 CONFIGURATION_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -45,14 +52,19 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
     "properties": {
         "destinationURL": {
             "type": "string",
-            "pattern": r"^https?://[^\s/?#]+[^\s]*$",
+            "pattern": rf"^https?://[^{_WS}/?#]+[^{_WS}]*{_END}",
             "maxLength": 2048,
             "description": "Where uplinks are POSTed; http:// or https://",
         },
         "headers": {
             "type": "object",
-            "propertyNames": {"pattern": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$"},
-            "additionalProperties": {"type": "string", "maxLength": 4096, "pattern": r"^[^\r\n]*$"},
+            "propertyNames": {"pattern": rf"^[!#$%&'*+.^_`|~0-9A-Za-z-]{{1,128}}{_END}"},
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": 4096,
+                # Sendable: tab, printable ASCII and the rest of Latin-1 (check_headers).
+                "pattern": rf"^[\t\x20-\x7e\x80-\xff]*{_END}",
+            },
             "description": "HTTP headers; values may hold pattern expressions such as {DevEUI}",
         },
         "strictMode": {
@@ -64,6 +76,7 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
         "blamePeriod": {
             "type": "integer",
             "minimum": 0,
+            "maximum": INT_MAX,
             "default": 30,
             "description": "Integer, in seconds (stored; the emulator does not act on it)",
         },
@@ -71,7 +84,12 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
             "type": "object",
             "required": ["hostname"],
             "properties": {
-                "hostname": {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^[^\s]+$"},
+                "hostname": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 512,
+                    "pattern": rf"^[^{_WS}]+{_END}",
+                },
                 "username": {"type": "string", "maxLength": 256},
                 "password": {"type": "string", "maxLength": 256, "writeOnly": True},
             },
@@ -241,11 +259,15 @@ def describe(error: ValidationError) -> str:
     if validator == "pattern":
         hints = {
             "configuration.destinationURL": "an http:// or https:// URL",
+            "configuration.proxy.hostname": "a host name (no spaces)",
             "configuration.tiak": "32 hex digits",
             "configuration.uplinkTimeValidity": "a duration such as 30s, 5m, 2h or 1d",
         }
         if where.startswith("configuration.headers."):
-            return f"header '{where.split('.', 2)[2]}' must not contain line breaks"
+            problem = header_value_problem(error.instance) if isinstance(error.instance, str) else None
+            return (
+                f"header '{where.split('.', 2)[2]}' in 'configuration.headers' {problem or 'is not sendable'}"
+            )
         return f"field '{where}' must be {hints.get(where, 'in the form ' + str(error.validator_value))}"
     if validator in {"minimum", "maximum"}:
         low, high = error.schema.get("minimum"), error.schema.get("maximum")

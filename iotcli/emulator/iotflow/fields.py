@@ -30,9 +30,22 @@ def normalize_deveui(value: Any, field_name: str = "DevEUI") -> str:
     return deveui
 
 
+def whole_number(value: Any) -> Any:
+    """A JSON number without a fraction (``5.0``) as the integer it is (JSON Schema's ``integer`` takes
+    it, and so does the real, Jackson-based server); any other value as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()  # str.isdigit alone takes "²", which int() refuses
+
+
 def parse_fport(value: Any, field_name: str = "FPort") -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and _digits(value):
         value = int(value)
+    value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiProblem(400, f"field '{field_name}' must be an integer between 1 and 224")
     if not is_fport(value):
@@ -104,8 +117,9 @@ def _counter(value: Any, key: str, name: Fields) -> int | None:
     """A 32-bit unsigned frame counter (a number, or digits as Jackson coerces them)."""
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _digits(value.strip()):
         value = int(value)
+    value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FCNT:
         raise ApiProblem(400, f"field '{name(key)}' must be an integer between 0 and {MAX_FCNT}")
     return value
@@ -207,3 +221,76 @@ def validate_downlink(
         "as_key": dl.get("AS_KEY"),
         "extra": kept,
     }
+
+
+# -- the same rules as JSON Schemas, for the OpenAPI document --------------------------------------
+#: ``(?![\s\S])`` ends a pattern where ``$`` would also match before a final newline (Python's ``re``),
+#: which the checks above refuse.
+END = r"(?![\s\S])"
+DEVEUI_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": rf"^[-:]*(?:[0-9a-fA-F][-:]*){{16}}{END}",
+    "description": "16 hex digits, dashes or colons allowed between them",
+}
+FPORT_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 224}
+PAYLOAD_HEX_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": rf"^(?:[0-9a-fA-F]{{2}}){{0,{MAX_PAYLOAD}}}{END}",
+    "description": f"the payload as hex, at most {MAX_PAYLOAD} bytes",
+}
+COUNTER_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_FCNT}
+FLAG_SCHEMA: dict[str, Any] = {"enum": [0, 1, True, False, "0", "1", "true", "false", "True", "False", None]}
+#: An ISO 8601 time as ``datetime.fromisoformat`` reads it (a trailing ``Z`` for UTC too); a day the
+#: month does not have (02-30) passes the pattern and is refused by the check.
+ISO_TIME_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": rf"^[1-9][0-9]{{3}}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{{1,6}})?)?"
+    rf"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?{END}",
+}
+VALIDITY_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": MAX_VALIDITY_SECONDS},
+        {"type": "string", "pattern": rf"^ *[0-9]{{1,8}}(?:\.[0-9]+)? *{END}"},
+        ISO_TIME_SCHEMA,
+    ],
+    "description": "an ISO 8601 time, or a duration in seconds from the downlink's arrival",
+}
+CORRELATION_SCHEMA: dict[str, Any] = {"type": "string", "pattern": rf"^[0-9a-fA-F]{{1,16}}{END}"}
+TOKEN_SCHEMA: dict[str, Any] = {"type": "string", "pattern": rf"^[0-9a-fA-F]{{64}}{END}"}
+
+#: The body of ``POST /iot-flow/downlinkMessages/{uuid}``: what ``validate_downlink`` takes. (FPort may
+#: be left out only when the connection has a ``downlinkPort``; the schema cannot know that.)
+DOWNLINK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["DevEUI_downlink"],
+    "additionalProperties": False,
+    "properties": {
+        "DevEUI_downlink": {
+            "type": "object",
+            "required": ["DevEUI"],
+            "additionalProperties": False,
+            "oneOf": [{"required": ["payload_hex"]}, {"required": ["payload"]}],
+            "properties": {
+                "DevEUI": DEVEUI_SCHEMA,
+                "FPort": FPORT_SCHEMA,
+                "payload_hex": PAYLOAD_HEX_SCHEMA,
+                "payload": {
+                    "type": ["object", "string"],
+                    "description": "a payload for the driver to encode",
+                },
+                "Confirmed": FLAG_SCHEMA,
+                "FlushDownlinkQueue": FLAG_SCHEMA,
+                "RetryIneligibleGateways": FLAG_SCHEMA,
+                "ValidityTime": VALIDITY_SCHEMA,
+                "FCntDn": COUNTER_SCHEMA,
+                "AFCntDn": COUNTER_SCHEMA,
+                "CorrelationID": CORRELATION_SCHEMA,
+                "Time": ISO_TIME_SCHEMA,
+                "AS_ID": {"type": "string"},
+                "AS_KEY": {"type": "string"},
+                "Token": TOKEN_SCHEMA,
+                "DriverCfg": {"type": "object"},
+            },
+        }
+    },
+}

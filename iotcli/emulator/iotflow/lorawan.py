@@ -12,7 +12,13 @@ from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok, query_int, read_json_object
 from iotcli.emulator.iotflow.api import iotflow_of
 from iotcli.emulator.iotflow.downlinks import STATUSES
-from iotcli.emulator.iotflow.fields import normalize_deveui
+from iotcli.emulator.iotflow.fields import (
+    COUNTER_SCHEMA,
+    DEVEUI_SCHEMA,
+    FPORT_SCHEMA,
+    PAYLOAD_HEX_SCHEMA,
+    normalize_deveui,
+)
 from iotcli.emulator.routing import RouteTable
 
 routes = RouteTable("emulator", tag="lorawan")
@@ -21,13 +27,23 @@ UPLINK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["DevEUI", "FPort"],
     "additionalProperties": False,
+    "anyOf": [{"required": ["payload_hex"]}, {"required": ["payload"]}],
     "properties": {
-        "DevEUI": {"type": "string", "description": "16 hex digits, dashes allowed"},
-        "FPort": {"type": "integer", "minimum": 1, "maximum": 224},
-        "payload_hex": {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"},
+        "DevEUI": DEVEUI_SCHEMA,
+        "FPort": FPORT_SCHEMA,
+        "payload_hex": PAYLOAD_HEX_SCHEMA,
         "payload": {"type": "object", "description": "decoded payload"},
-        "connections": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        "DevEUI_uplink": {"type": "object", "description": "fields overriding the generated uplink"},
+        "connections": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "description": "ids of existing connections (default: every active one)",
+        },
+        "DevEUI_uplink": {
+            "type": "object",
+            "description": "fields overriding the generated uplink (DevEUI, if given, the uplink's own)",
+            "properties": {"DevEUI": DEVEUI_SCHEMA, "FCntUp": COUNTER_SCHEMA},
+        },
     },
 }
 

@@ -30,7 +30,17 @@ from typing import Any
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.iotflow.connection_model import Connection
 from iotcli.emulator.iotflow.connection_secrets import as_key_of, is_hashed_as_key
-from iotcli.emulator.iotflow.fields import Fields
+from iotcli.emulator.iotflow.fields import (
+    CORRELATION_SCHEMA,
+    COUNTER_SCHEMA,
+    DEVEUI_SCHEMA,
+    FPORT_SCHEMA,
+    ISO_TIME_SCHEMA,
+    PAYLOAD_HEX_SCHEMA,
+    TOKEN_SCHEMA,
+    VALIDITY_SCHEMA,
+    Fields,
+)
 
 #: The query parameters of a LoRaWAN downlink [source: Downlink_Message/README.md fields, with the
 #: hex payload as ``Payload`` as the tunnel examples send it].
@@ -39,6 +49,35 @@ PARAMS = (
     "CorrelationID", "RetryIneligibleGateways", "AS_ID", "Time", "Token",
 )  # fmt: skip
 QUERY_FIELDS = Fields(prefix="", rename={"payload_hex": "Payload"})
+
+_FLAG = {"type": "string", "enum": ["0", "1", "true", "false", "True", "False"]}
+_SEE = "see docs/reference/http-connections-api.md"
+#: The parameters as JSON Schemas, as strict as the checks (the OpenAPI document's query). ``Time`` is
+#: required only when the connection has a downlinkAsKey, ``Token`` too: the document cannot know.
+QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "DevEUI": {**DEVEUI_SCHEMA, "description": "the device (16 hex digits)"},
+    "FPort": {**FPORT_SCHEMA, "description": "1..224 (the connection's downlinkPort when left out)"},
+    "Payload": {**PAYLOAD_HEX_SCHEMA, "description": "the payload as hex (required)"},
+    "FCntDn": {**COUNTER_SCHEMA, "description": _SEE},
+    "AFCntDn": {**COUNTER_SCHEMA, "description": _SEE},
+    "Confirmed": {**_FLAG, "description": "0 or 1"},
+    "FlushDownlinkQueue": {**_FLAG, "description": "0 or 1"},
+    "ValidityTime": {
+        "anyOf": [schema for schema in VALIDITY_SCHEMA["anyOf"] if schema.get("type") == "string"],
+        "description": "an ISO 8601 time, or a duration in seconds",
+    },
+    "CorrelationID": {**CORRELATION_SCHEMA, "description": "1 to 16 hex digits"},
+    "RetryIneligibleGateways": {**_FLAG, "description": "0 or 1 (multicast only)"},
+    "AS_ID": {
+        "type": "string",
+        "minLength": 1,
+        "required": True,
+        "description": "the downlinkAsId of the connection",
+    },
+    "Time": {**ISO_TIME_SCHEMA, "description": "ISO 8601 (required with AS authentication)"},
+    "Token": {**TOKEN_SCHEMA, "description": "sha256(query without Token + AS_KEY), 64 hex digits"},
+}
+assert tuple(QUERY_SCHEMAS) == PARAMS
 
 
 def token_for(pairs: list[tuple[str, str]], as_key: str) -> str:

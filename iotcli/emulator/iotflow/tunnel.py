@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from iotcli.emulator.http import ok
 from iotcli.emulator.iotflow.api import iotflow_of
-from iotcli.emulator.iotflow.lrc_tunnel import PARAMS
+from iotcli.emulator.iotflow.lrc_tunnel import QUERY_SCHEMAS
 from iotcli.emulator.routing import RouteTable
 
 routes = RouteTable("iotflow", tag="LRC tunnel")
@@ -39,7 +39,7 @@ def parse_query(raw: str) -> list[tuple[str, str]]:
     "query + AS_KEY); queued like a downlinkMessages POST",
     auth=False,
     status=202,
-    query={name: "see docs/http-connections.md" for name in PARAMS},
+    query={**QUERY_SCHEMAS},
     responses={
         400: "a bad or missing parameter (named)",
         403: "downlinkEnabled is false",

@@ -20,7 +20,7 @@ from iotcli.emulator.iotflow.connection_model import (
     iso_time,
     normalize_connection_id,
 )
-from iotcli.emulator.iotflow.fields import normalize_deveui, parse_fport, parse_payload_hex
+from iotcli.emulator.iotflow.fields import normalize_deveui, parse_fport, parse_payload_hex, whole_number
 from iotcli.emulator.iotflow.jsonbody import compact_json
 from iotcli.emulator.iotflow.reconnect_schedule import next_attempt
 from iotcli.models.iotflow import build_uplink as build_message
@@ -78,11 +78,12 @@ def parse_request(body: dict[str, Any]) -> UplinkRequest:
             )
         overrides = {**overrides, "DevEUI": deveui}
     if "FCntUp" in overrides:
-        fcnt = overrides["FCntUp"]
+        fcnt = whole_number(overrides["FCntUp"])
         if isinstance(fcnt, bool) or not isinstance(fcnt, int) or not 0 <= fcnt <= MAX_FCNT:
             raise ApiProblem(
                 400, f"field 'FCntUp' in 'DevEUI_uplink' must be an integer between 0 and {MAX_FCNT}"
             )
+        overrides = {**overrides, "FCntUp": fcnt}
     return UplinkRequest(deveui, fport, payload_hex, payload, connections, overrides)
 
 
