@@ -33,9 +33,15 @@ REFRESH_TTL = 30 * 86400
 FORM = "application/x-www-form-urlencoded"
 
 
+def _media_type(request: Request) -> str:
+    """The body's media type without its parameters, lower-cased: type and subtype are case-insensitive
+    and may be followed by spaces before ``;`` (RFC 9110 section 8.3.1)."""
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
 async def _form(request: Request) -> dict[str, str]:
     ctype = request.headers.get("content-type", "")
-    if not ctype.startswith(FORM):
+    if not _media_type(request).startswith(FORM):
         raise ApiProblem(400, f"expected a form body ({FORM}), got '{ctype or 'none'}'")
     raw = await request.body()
     try:
@@ -52,14 +58,26 @@ async def _form(request: Request) -> dict[str, str]:
     auth=False,
     body_type=FORM,
     body={
-        "type": "object",
-        "required": ["grant_type"],
-        "properties": {
-            "grant_type": {"enum": ["password", "refresh_token"]},
-            "username": {"type": "string"},
-            "password": {"type": "string"},
-            "refresh_token": {"type": "string"},
-        },
+        # One form per grant, each with the fields it needs (the handler refuses a grant without them).
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["grant_type", "username", "password"],
+                "properties": {
+                    "grant_type": {"const": "password"},
+                    "username": {"type": "string", "minLength": 1},
+                    "password": {"type": "string", "minLength": 1},
+                },
+            },
+            {
+                "type": "object",
+                "required": ["grant_type", "refresh_token"],
+                "properties": {
+                    "grant_type": {"const": "refresh_token"},
+                    "refresh_token": {"type": "string", "minLength": 1},
+                },
+            },
+        ],
     },
 )
 async def thinger_token(request: Request) -> Response:
@@ -116,12 +134,13 @@ async def thinger_token(request: Request) -> Response:
 async def _thinger_body(request: Request) -> dict[str, Any]:
     """The Thinger token request: a form (the console's) or a JSON object (the OpenAPI's) [source]."""
     ctype = request.headers.get("content-type", "")
-    if ctype.startswith("application/json"):
+    media = _media_type(request)
+    if media.startswith("application/json"):
         body = parse_json_bytes(await request.body())
         if not isinstance(body, dict):
             raise ApiProblem(400, "body must be a JSON object")
         return body
-    if not ctype.startswith(FORM):
+    if not media.startswith(FORM):
         raise ApiProblem(400, f"expected a form ({FORM}) or JSON body, got '{ctype or 'none'}'")
     return dict(await _form(request))
 

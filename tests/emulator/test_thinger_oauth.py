@@ -109,3 +109,40 @@ def test_bodies_that_are_neither_form_nor_json_object(emulator: InProcessEmulato
     r = emulator.anon("POST", "/oauth/token", content=b"{", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "JSON" in r.json()["error"]["message"]
     assert token_count(emulator) == before
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "Application/X-WWW-Form-Urlencoded",
+        " application/x-www-form-urlencoded ; charset=UTF-8",
+        "APPLICATION/JSON",
+        "application/json ; charset=utf-8",
+    ],
+)
+def test_media_types_are_read_case_insensitively(emulator: InProcessEmulator, content_type: str) -> None:
+    """Type and subtype are case-insensitive and may be followed by spaces before ';' (RFC 9110 section
+    8.3.1): a client spelling them so still logs in."""
+    import json
+    from urllib.parse import urlencode
+
+    body = json.dumps(LOGIN) if "json" in content_type.lower() else urlencode(LOGIN)
+    r = emulator.anon("POST", "/oauth/token", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == 200, r.text
+    assert emulator.anon("GET", f"{U}/devices", headers=bearer(r.json()["access_token"])).status_code == 200
+
+
+def test_the_document_declares_each_grant_with_its_fields() -> None:
+    """/_emulator/openapi.json calls a password grant without username and password invalid, as the route
+    does (schemathesis' ST202 holds the document to it: tests/reliability/test_fuzz.py)."""
+    import jsonschema
+
+    from iotcli.emulator import oauth
+
+    (spec,) = [s for s in oauth.routes.specs if s.path == "/oauth/token"]
+    assert spec.body is not None
+    jsonschema.validate(LOGIN, spec.body)
+    jsonschema.validate({"grant_type": "refresh_token", "refresh_token": "x"}, spec.body)
+    for refused in ({"grant_type": "password"}, {"grant_type": "refresh_token", "refresh_token": ""}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(refused, spec.body)

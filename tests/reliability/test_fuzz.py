@@ -22,6 +22,7 @@ import tests.conformance.iotflow_strict as iotflow_strict
 from iotcli.emulator.app import create_app, route_tables
 from iotcli.emulator.openapi import ERROR_SCHEMAS, build_openapi, error_schema_name
 from iotcli.emulator.settings import EmulatorSettings
+from tests.conformance import thinger_strict
 from tests.harness import TEST_TOKEN, TEST_USER
 
 EXAMPLES = int(os.environ.get("IOTCLI_FUZZ_EXAMPLES", "10"))
@@ -143,9 +144,15 @@ def check(case: schemathesis.Case, response: Any) -> None:
 def test_fuzz(case: schemathesis.Case, app: Any) -> None:
     if isinstance(case.query, dict):
         case.query.pop("follow", None)  # an event stream never ends by itself
+    operation = f"{case.method} {case.path}"
+    if operation in thinger_strict.THINGER_OPERATIONS:
+        thinger_strict.aim(case)
     response = case.call(app=app, headers={"Authorization": f"Bearer {TEST_TOKEN}"}, timeout=10)
     check(case, response)
-    if f"{case.method} {case.path}" in STRICT_OPERATIONS and not breaks_an_unstated_rule(case):
+    if (operation in STRICT_OPERATIONS and not breaks_an_unstated_rule(case)) or (
+        operation in thinger_strict.STRICT_THINGER_OPERATIONS
+        and not thinger_strict.breaks_an_unstated_rule(case, response)
+    ):
         # The document is as strict as the server here: data it calls valid is not refused with a 400
         # (integer parameters typed integer, patterns, enums, bounds; schemathesis ST202 when looser).
         case.validate_response(response, checks=[positive_data_acceptance])

@@ -16,8 +16,8 @@ from starlette.responses import Response
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok, read_json
 from iotcli.emulator.routing import RouteTable
-from iotcli.emulator.thinger.parse import account_user, list_filter
-from iotcli.emulator.thinger.tokens import token_id
+from iotcli.emulator.thinger.parse import account_user, list_filter, list_query
+from iotcli.emulator.thinger.tokens import TOKEN_PARAM, token_id
 from iotcli.emulator.thinger.validation import request_schema, validate
 
 routes = RouteTable("thinger", tag="tokens")
@@ -39,11 +39,7 @@ async def create_token(request: Request) -> Response:
 @routes.get(
     TOKENS,
     summary="List the user access tokens (without the tokens themselves)",
-    query={
-        "name": "only tokens whose id or name contains this text (case-insensitive)",
-        "count": "at most this many tokens",
-        "index": "skip this many tokens first (offset)",
-    },
+    query=list_query("tokens"),
 )
 async def list_tokens(request: Request) -> Response:
     """Items ``{"token","name","enabled","created","modified"}`` (as the real list example), by id."""
@@ -52,7 +48,7 @@ async def list_tokens(request: Request) -> Response:
     return ok(keep(await th.access_tokens.all(user)))
 
 
-@routes.get(TOKEN, summary="Read a user access token's configuration", params={"token": {"type": "string"}})
+@routes.get(TOKEN, summary="Read a user access token's configuration", params=TOKEN_PARAM)
 async def read_token(request: Request) -> Response:
     th, user = await account_user(request)
     return ok(await th.access_tokens.read(user, token_id(request)))
@@ -62,7 +58,7 @@ async def read_token(request: Request) -> Response:
     TOKEN,
     summary="Update a user access token (the fields given)",
     body=request_schema("put", TOKEN),
-    params={"token": {"type": "string"}},
+    params=TOKEN_PARAM,
 )
 async def update_token(request: Request) -> Response:
     """Partial update: ``name``, ``description``, ``enabled``, ``allow``, ``deny``, ``expire`` (0 or null:
@@ -80,9 +76,7 @@ async def update_token(request: Request) -> Response:
     return ok(await th.access_tokens.update(user, token, body))
 
 
-@routes.delete(
-    TOKEN, summary="Delete a user access token (revoked at once)", params={"token": {"type": "string"}}
-)
+@routes.delete(TOKEN, summary="Delete a user access token (revoked at once)", params=TOKEN_PARAM)
 async def delete_token(request: Request) -> Response:
     th, user = await account_user(request)
     return ok(await th.access_tokens.delete(user, token_id(request)))

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from starlette.requests import Request
 
@@ -35,6 +35,9 @@ AGG_RE = re.compile(r"^([1-9][0-9]{0,5})(s|m|h|d|w|mo|y)$")
 #: 1970-01-05, the first Monday after the epoch: weeks start on Monday [chosen].
 MONDAY_MS = 4 * 86_400_000
 _EPOCH = datetime(1970, 1, 1)
+
+#: The ``tz`` names a read takes, as the OpenAPI document lists them (those of the system's tz database).
+TIME_ZONES = ["UTC", *sorted(n for n in available_timezones() if n.upper() not in ("UTC", "Z", "ETC/UTC"))]
 
 #: Query parameters of a read; ``authorization`` is the token (section 1 of the contract).
 KNOWN = {"items", "min_ts", "max_ts", "sort", "agg", "agg_type", "tz", "authorization"}

@@ -12,8 +12,16 @@ from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ok, path_id, read_json, read_json_object
 from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.thinger.backend.buckets import BUCKET_DOCS
-from iotcli.emulator.thinger.bucket_query import DEFAULT_ITEMS, MAX_ITEMS, bound, parse_read_query
-from iotcli.emulator.thinger.parse import LIST_QUERY, account_user, list_filter
+from iotcli.emulator.thinger.bucket_query import (
+    AGG_RE,
+    AGG_TYPES,
+    DEFAULT_ITEMS,
+    MAX_ITEMS,
+    TIME_ZONES,
+    bound,
+    parse_read_query,
+)
+from iotcli.emulator.thinger.parse import LIST_QUERY, account_user, epoch_ms, integer, list_filter
 from iotcli.emulator.thinger.validation import request_schema, validate
 
 routes = RouteTable("thinger", tag="buckets")
@@ -79,7 +87,7 @@ async def delete_bucket(request: Request) -> Response:
     DATA_V1,
     summary="Write one record",
     body=request_schema("post", DATA_V1),
-    query={"ts": "record time (epoch ms) when the body has no ts; 0 or empty = now"},
+    query={"ts": epoch_ms("record time (epoch ms) when the body has no ts; 0 or empty = now")},
 )
 async def write_data(request: Request) -> Response:
     """The record time is the body's ``ts`` (epoch ms), else ``?ts=``, else a free time from now;
@@ -91,14 +99,32 @@ async def write_data(request: Request) -> Response:
 
 
 READ_QUERY: dict[str, str | dict[str, Any]] = {
-    "items": f"records (or intervals) per answer (default {DEFAULT_ITEMS}, max {MAX_ITEMS})",
-    "min_ts": "only records at or after this time (epoch ms; 0 or empty = no bound)",
-    "max_ts": "only records at or before this time (epoch ms; 0 or empty = no bound)",
-    "sort": "asc or desc (default desc: newest first)",
-    "agg": "aggregate into intervals: <N><unit>, unit s, m, h, d, w, mo or y (e.g. 1h)",
-    "agg_type": "what each interval reports per numeric field: count, mean (default), median, mode, "
-    "spread, stddev, max, min, sum",
-    "tz": "IANA time zone the intervals are laid out in (default UTC)",
+    "items": integer(
+        f"records (or intervals) per answer (default {DEFAULT_ITEMS}, max {MAX_ITEMS})", 1, MAX_ITEMS
+    ),
+    "min_ts": epoch_ms("only records at or after this time (epoch ms; 0 or empty = no bound)"),
+    "max_ts": epoch_ms("only records at or before this time (epoch ms; 0 or empty = no bound)"),
+    "sort": {
+        "type": "string",
+        "enum": ["asc", "desc"],
+        "description": "asc or desc (default desc: newest first)",
+    },
+    "agg": {
+        "type": "string",
+        "pattern": AGG_RE.pattern,
+        "description": "aggregate into intervals: <N><unit>, unit s, m, h, d, w, mo or y (e.g. 1h)",
+    },
+    "agg_type": {
+        "type": "string",
+        "enum": list(AGG_TYPES),
+        "description": "what each interval reports per numeric field (needs agg): count, mean (default), "
+        "median, mode, spread, stddev, max, min, sum",
+    },
+    "tz": {
+        "type": "string",
+        "enum": TIME_ZONES,
+        "description": "IANA time zone the intervals are laid out in (default UTC)",
+    },
 }
 
 
@@ -125,8 +151,8 @@ async def read_data_v2(request: Request) -> Response:
     DATA_V1,
     summary="Delete records: those between min_ts and max_ts, or every record when no range is given",
     query={
-        "min_ts": "delete records at or after this time (epoch ms; 0 or empty = no bound)",
-        "max_ts": "delete records at or before this time (epoch ms; 0 or empty = no bound)",
+        "min_ts": epoch_ms("delete records at or after this time (epoch ms; 0 or empty = no bound)"),
+        "max_ts": epoch_ms("delete records at or before this time (epoch ms; 0 or empty = no bound)"),
     },
 )
 async def clear_data(request: Request) -> Response:

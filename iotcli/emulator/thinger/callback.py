@@ -19,7 +19,7 @@ from iotcli.emulator.routing import RouteTable
 from iotcli.emulator.thinger.backend.intake import CallbackIntake
 from iotcli.emulator.thinger.backend.records import query_ts as query_ts_of
 from iotcli.emulator.thinger.backend.state import DeviceInfo
-from iotcli.emulator.thinger.parse import account_user
+from iotcli.emulator.thinger.parse import account_user, epoch_ms
 from iotcli.emulator.thinger.validation import request_schema, validate
 
 routes = RouteTable("thinger", tag="callback")
@@ -115,7 +115,7 @@ def _json_kind(value: Any) -> str:
     summary="Callback ingest: a device posts its JSON data",
     body=request_schema("post", DATA),
     query={
-        "ts": "record time (epoch ms) when the payload has no ts; 0 or empty = now",
+        "ts": epoch_ms("record time (epoch ms) when the payload has no ts; 0 or empty = now"),
         "ip": "the device's IP address",
     },
     hot=True,

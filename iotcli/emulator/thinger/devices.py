@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from iotcli.emulator.http import ok, path_id, read_json
 from iotcli.emulator.routing import RouteTable
-from iotcli.emulator.thinger.parse import account_user, list_filter
+from iotcli.emulator.thinger.parse import account_user, list_filter, list_query
 from iotcli.emulator.thinger.validation import request_schema, validate
 
 routes = RouteTable("thinger", tag="devices")
@@ -30,12 +30,7 @@ async def create_device(request: Request) -> Response:
 @routes.get(
     DEVICES,
     summary="List devices",
-    query={
-        "type": "only devices of this type (HTTP, Virtual, Generic, MQTT)",
-        "name": "only devices whose id or name contains this text (case-insensitive)",
-        "count": "at most this many devices",
-        "index": "skip this many devices first (offset)",
-    },
+    query={"type": "only devices of this type (HTTP, Virtual, Generic, MQTT)", **list_query("devices")},
 )
 async def list_devices(request: Request) -> Response:
     """Every device of the user, ordered by id, with its connection state."""

@@ -7,16 +7,32 @@ from typing import Any
 
 from starlette.requests import Request
 
-from iotcli.emulator.http import path_id, query_int
+from iotcli.emulator.http import INT64_MAX, MAX_EPOCH_MS, path_id, query_int
 from iotcli.emulator.thinger.backend import ThingerBackend
 
-#: The list query of devices, buckets, endpoints and tokens (clients page with
-#: ``?name=&count=50&index=N``) [source: thinger-io/node-red-contrib-thinger nodes/thinger-server.js].
-LIST_QUERY: dict[str, str | dict[str, Any]] = {
-    "name": "only items whose id or name contains this text (case-insensitive)",
-    "count": "at most this many items",
-    "index": "skip this many items first (offset)",
-}
+
+def integer(description: str, minimum: int = 0, maximum: int = INT64_MAX) -> dict[str, Any]:
+    """A query parameter the route reads with ``query_int``, declared as strictly (the OpenAPI document)."""
+    return {"type": "integer", "minimum": minimum, "maximum": maximum, "description": description}
+
+
+def epoch_ms(description: str) -> dict[str, Any]:
+    """An epoch-ms query parameter (``0`` = none or now, as its description says)."""
+    return integer(description, 0, MAX_EPOCH_MS)
+
+
+def list_query(what: str) -> dict[str, str | dict[str, Any]]:
+    """The list query (clients page with ``?name=&count=50&index=N``) [source:
+    thinger-io/node-red-contrib-thinger nodes/thinger-server.js]."""
+    return {
+        "name": f"only {what} whose id or name contains this text (case-insensitive)",
+        "count": integer(f"at most this many {what}"),
+        "index": integer(f"skip this many {what} first (offset)"),
+    }
+
+
+#: The list query of buckets and endpoints.
+LIST_QUERY = list_query("items")
 
 
 def backend_of(request: Request) -> ThingerBackend:

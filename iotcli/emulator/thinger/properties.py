@@ -59,7 +59,11 @@ async def put_property_route(request: Request) -> Response:
     return ok(await th.properties.put(user, device, prop, PROPERTY_DOCS.changes(body, prop)))
 
 
-@routes.patch(PROPERTY, summary="Merge a JSON merge patch (RFC 7386) into a property")
+@routes.patch(
+    PROPERTY,
+    summary="Merge a JSON merge patch (RFC 7386) into a property",
+    body={"type": "object", "description": "a JSON merge patch of the property object"},
+)
 async def patch_property(request: Request) -> Response:
     """The body is a merge patch of the property object: ``{"value": {"a": 1}}`` sets ``value.a``;
     ``null`` removes a member [chosen: the patch applies to the object, like PUT's body]."""
