@@ -98,24 +98,8 @@ class ConnectionService:
     # -- writes -------------------------------------------------------------------------------
     async def create(self, user: str, body: Any) -> tuple[Connection, CheckedConnection]:
         checked = validate_connection(body)
-        data = checked.body
         now = self.emu.clock.now()
-        active = bool(data.get("active", True))
-        conn = Connection(
-            id="",
-            user=user,
-            name=data["name"],
-            active=active,
-            configuration=with_defaults(data["configuration"]),
-            state=CLOSED if active else DEACTIVATED,
-            state_reason=STARTING if active else None,
-            startup_time=now,
-            created=now,
-            modified=now,
-            alarms=data.get("alarms"),
-            downlink_uuid=str(uuid.uuid4()),
-            top_level=_top_level(data, checked),
-        )
+        conn = _from_checked(checked, user, now, cid="", created=now, downlink_uuid=str(uuid.uuid4()))
 
         def write(c: sqlite3.Connection) -> list[dict[str, Any]]:
             conn.id = rows_sql.next_id(c)
@@ -128,12 +112,7 @@ class ConnectionService:
             events += self._notes(c, conn, checked)
             return events
 
-        events = await self.emu.store.write(write)
-        self._cache(conn)
-        if active:
-            self._start(conn, now)
-        self.emu.events.publish(*events)
-        self._log_unknown(conn, checked)
+        self._stored(conn, checked, now, await self.emu.store.write(write))
         return conn, checked
 
     async def replace(self, user: str, cid: str, body: Any) -> tuple[Connection, CheckedConnection]:
@@ -143,7 +122,6 @@ class ConnectionService:
             body = {**body, "configuration": keep_secrets(body["configuration"], old.configuration)}
         stored_tiak = old.configuration.get("tiak")
         checked = validate_connection(body, stored_tiak if isinstance(stored_tiak, str) else None)
-        data = checked.body
         if (
             "id" in body
             and str(body["id"]) not in (old.id, old.downlink_uuid)
@@ -153,23 +131,13 @@ class ConnectionService:
                 400, f"field 'id' ('{str(body['id'])[:64]}') does not match the connection in the path"
             )
         now = self.emu.clock.now()
-        active = bool(data.get("active", True))
         # A replaced connection restarts [chosen]: CLOSED -> OPENING -> OPENED, or DEACTIVATED.
-        new = Connection(
-            id=old.id,
-            user=user,
-            name=data["name"],
-            active=active,
-            configuration=with_defaults(data["configuration"]),
-            state=CLOSED if active else DEACTIVATED,
-            state_reason=STARTING if active else None,
-            startup_time=now if active else old.startup_time,
-            created=old.created,
-            modified=now,
-            alarms=data.get("alarms"),
-            downlink_uuid=old.downlink_uuid,
-            top_level=_top_level(data, checked),
+        new = _from_checked(
+            checked, user, now, cid=old.id, created=old.created, downlink_uuid=old.downlink_uuid
         )
+        active = new.active
+        if not active:
+            new.startup_time = old.startup_time
 
         def write(c: sqlite3.Connection) -> list[dict[str, Any]]:
             if not rows_sql.delete(c, old.id):
@@ -192,12 +160,7 @@ class ConnectionService:
                 events.append(self._state_event(c, new, old.state, "configuration replaced"))
             return events
 
-        events = await self.emu.store.write(write)
-        self._cache(new)
-        if active:
-            self._start(new, now)
-        self.emu.events.publish(*events)
-        self._log_unknown(new, checked)
+        self._stored(new, checked, now, await self.emu.store.write(write))
         self.emu.worker.wake()
         return new, checked
 
@@ -286,6 +249,16 @@ class ConnectionService:
         conn.extra["startup"] = (now + STARTUP_CLOSED, now + STARTUP_CLOSED + STARTUP_OPENING)
         self.wake_monitor()
 
+    def _stored(
+        self, conn: Connection, checked: CheckedConnection, now: float, events: builtins.list[dict[str, Any]]
+    ) -> None:
+        """After a create or replace committed: the cache, the start-up timers, the events, the log."""
+        self._cache(conn)
+        if conn.active:
+            self._start(conn, now)
+        self.emu.events.publish(*events)
+        self._log_unknown(conn, checked)
+
     def _cache(self, conn: Connection) -> None:
         self.cache[conn.id] = conn
         self.by_uuid[conn.downlink_uuid] = conn
@@ -351,6 +324,30 @@ class ConnectionService:
 
 def _order(conn: Connection) -> tuple[float, int, str]:
     return (conn.created, int(conn.id) if conn.id.isdigit() else 0, conn.id)
+
+
+def _from_checked(
+    checked: CheckedConnection, user: str, now: float, *, cid: str, created: float, downlink_uuid: str
+) -> Connection:
+    """The connection a checked body describes, (re)started at ``now``: CLOSED on its way to OPENED,
+    or DEACTIVATED."""
+    data = checked.body
+    active = bool(data.get("active", True))
+    return Connection(
+        id=cid,
+        user=user,
+        name=data["name"],
+        active=active,
+        configuration=with_defaults(data["configuration"]),
+        state=CLOSED if active else DEACTIVATED,
+        state_reason=STARTING if active else None,
+        startup_time=now,
+        created=created,
+        modified=now,
+        alarms=data.get("alarms"),
+        downlink_uuid=downlink_uuid,
+        top_level=_top_level(data, checked),
+    )
 
 
 def _top_level(data: dict[str, Any], checked: CheckedConnection) -> dict[str, Any]:
