@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable
@@ -20,6 +21,7 @@ SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key"
 SECRET_NAME_PARTS = ("auth", "token", "secret", "key", "password", "passwd", "signature", "cookie", "session")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_header(name: str) -> bool:
     lower = name.lower()
     return lower in SECRET_HEADERS or any(part in lower for part in SECRET_NAME_PARTS)

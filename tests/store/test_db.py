@@ -171,3 +171,34 @@ def test_the_wal_stays_bounded_under_continuous_writes(tmp_path: Path) -> None:
     assert total == 20_000
     assert largest < 8_000_000  # SQLite checkpoints every 1,000 pages (4 MB): the WAL never held the 20 MB
     assert not wal.exists() or wal.stat().st_size == 0  # close() truncates it
+
+
+def test_under_load_jobs_of_the_next_turns_share_one_commit_and_a_lone_job_commits_at_once(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        store = Store(tmp_path / "s.db")
+        store.open(MIGRATIONS)
+        commits = commits_of(store)
+        await asyncio.gather(*(store.write(insert(f"a{i}")) for i in range(8)))  # concurrent: one commit
+        assert len(commits) == 1
+        # Load: the jobs of the following turns run at once, in one transaction left open for them...
+        first = asyncio.ensure_future(store.write(insert("b1")))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert store._open and not first.done()  # ran, not answered: not committed yet
+        second = asyncio.ensure_future(store.write(insert("b2")))
+        assert await asyncio.gather(first, second) == [9, 10]
+        # ... and commit together, within the window after the last commit.
+        assert len(commits) == 2
+        other = sqlite3.connect(tmp_path / "s.db")
+        assert count(other) == 10
+        other.close()
+        # That commit carried two jobs (no load): a lone job now commits at once.
+        third = asyncio.ensure_future(store.write(insert("c")))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert third.done() and len(commits) == 3  # no timer waited for
+        store.close()
+
+    asyncio.run(main())
