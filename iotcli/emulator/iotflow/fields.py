@@ -43,9 +43,10 @@ def _digits(value: str) -> bool:
 
 
 def parse_fport(value: Any, field_name: str = "FPort") -> int:
-    if isinstance(value, str) and _digits(value):
-        value = int(value)
-    value = whole_number(value)
+    if type(value) is not int:  # the common case first: a JSON integer (this runs per uplink)
+        if isinstance(value, str) and _digits(value):
+            value = int(value)
+        value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiProblem(400, f"field '{field_name}' must be an integer between 1 and 224")
     if not is_fport(value):
