@@ -14,20 +14,22 @@ Imports Locust (gevent monkey-patching): only ``iotcli fleet run`` imports this 
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import math
 import re
 import signal
-import socket
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
 import locust.runners
+from gevent import monkey
 from locust.env import Environment
 from locust.exception import RPCError
 
@@ -56,6 +58,31 @@ def _ctrl_c() -> Iterator[gevent.event.Event]:
         yield asked
     finally:
         handler.cancel()
+
+
+def _inline_resolver(user_class: type[Any]) -> None:
+    """When every target is an IP address or localhost, let gevent resolve in the loop ("block").
+
+    Its default resolver hands each lookup, and so each new connection of a device, to a thread: about a
+    millisecond and a thread switch per uplink, which on a busy machine becomes the fleet's tail latency.
+    A host name is still resolved in a thread (a slow DNS server must not stall every device)."""
+    urls = [str(getattr(user_class, "host", "") or ""), str(getattr(user_class, "to_url", "") or "")]
+    urls += [d.callback_url for d in getattr(user_class, "devices", [])]
+    hosts = {urlsplit(u).hostname for u in urls if u}
+    if hosts and all(_is_local_literal(h) for h in hosts):
+        gevent.config.resolver = "block"  # read when the hub first resolves (lazily), so set it first
+
+
+def _is_local_literal(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _drive(
@@ -100,6 +127,7 @@ def run_fleet(
     user_class.budget = Budget(uplinks) if uplinks else None
     # stop_timeout: at the end (or Ctrl-C) a device in the middle of an uplink finishes it, so every
     # request the server took is in the summary; devices waiting for their next uplink stop at once.
+    _inline_resolver(user_class)
     env = Environment(user_classes=[user_class], stop_timeout=STOP_TIMEOUT)
     runner = env.create_local_runner()
     with _ctrl_c() as stop_asked:
@@ -296,7 +324,8 @@ def run_worker(
     """Locust's worker: connect to the master (NetworkError when none answers within ``connect_timeout``
     seconds), simulate the devices it hands out until it says stop; this worker's own counts."""
     try:
-        socket.getaddrinfo(master_host, master_port)
+        # The unpatched lookup: gevent's resolver is chosen when the fleet's targets are known.
+        monkey.get_original("socket", "getaddrinfo")(master_host, master_port)
     except OSError as exc:
         raise NetworkError(
             f"fleet run --worker: cannot resolve the master's host {master_host!r} ({exc})"
@@ -330,6 +359,7 @@ def run_worker(
     def on_fleet_config(environment: Any, msg: Any, **_kw: Any) -> None:
         config.update(msg.data)
         user_class = fleet_class(msg.data, pool)
+        _inline_resolver(user_class)
         budget = msg.data.get("budget")
         user_class.budget = Budget(budget) if budget is not None else None
         env.user_classes = [user_class]
