@@ -74,22 +74,56 @@ def _split(url: str) -> tuple[str, int, str, str, str, str | None]:
     return parts.hostname, parts.port or 80, target, query, parts.netloc.rsplit("@", 1)[-1], basic
 
 
-class Wire(asyncio.Protocol):
-    """One connection: the bytes that arrive go to its h11 state machine; a request waits for them."""
+#: Answers h11 read, by request method and the answer's exact bytes (see ``Wire.data_received``).
+Known = dict[tuple[str, bytes], Answer]
+#: Answers remembered per client (the table starts afresh when full), and the largest remembered.
+MAX_KNOWN = 64
+MAX_KNOWN_SIZE = 4096
 
-    def __init__(self) -> None:
+
+class Wire(asyncio.Protocol):
+    """One connection: the bytes that arrive go to its h11 state machine; a request waits for them.
+
+    A destination answers a stream of forwards with the same bytes again and again (``200``, the same
+    headers, the same short body). An answer that arrived in one piece, on a connection whose h11 state
+    was fresh (nothing buffered), and that h11 read as one complete kept-alive answer, is remembered
+    with what h11 made of it; the same bytes in the same situation are that answer again, so they are
+    not parsed again (h11's reading is a function of the method, the bytes and that fresh state, which
+    a remembered answer leaves as it was). Anything else goes to h11.
+    """
+
+    def __init__(self, known: Known | None = None) -> None:
         self.parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self.transport: asyncio.Transport | None = None
         #: The peer closed (or the connection broke): nothing more arrives.
         self.eof = False
         self.lost: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self.known: Known = {} if known is None else known
+        #: h11 is between answers with nothing buffered (so a remembered answer can stand for it).
+        self.clean = True
+        #: Set while waiting for the first bytes of an answer to a request of this method.
+        self.method: str | None = None
+        #: The answer's bytes while it came in one piece (None once a second piece arrived).
+        self.first: bytes | None = None
+        self.hit: Answer | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (uvloop's transports are not subclasses of asyncio.Transport, but have its methods)
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        method = self.method
+        if method is not None:  # the first bytes of an answer
+            self.method = None
+            hit = self.known.get((method, data))
+            if hit is not None:
+                self.hit = hit
+                self._wake()
+                return
+            self.first = data
+        else:
+            self.first = None
         self.parser.receive_data(data)
         self._wake()
 
@@ -135,6 +169,8 @@ class LeanHttpClient:
         self.timeout = timeout
         self.user_agent = user_agent
         self._idle: dict[tuple[str, int], list[Conn]] = {}
+        #: Answers h11 read, shared by this client's connections (see ``Wire``).
+        self._known: Known = {}
 
     async def aclose(self) -> None:
         for conns in self._idle.values():
@@ -231,7 +267,7 @@ class LeanHttpClient:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(deadline):
-                transport, wire = await loop.create_connection(Wire, host, port)
+                transport, wire = await loop.create_connection(lambda: Wire(self._known), host, port)
         except TimeoutError:
             raise AnswerTimeout(f"connect timeout after {self.timeout:g} s") from None
         except OSError as exc:
@@ -243,9 +279,26 @@ class LeanHttpClient:
         """Send ``data`` and read the answer with h11; also says whether the connection can be kept."""
         parser, transport = wire.parser, wire.transport
         assert transport is not None
-        parser.send(_request_event(method))
-        parser.send(_END)
-        transport.write(data)
+        armed = wire.clean and not wire.eof
+        wire.clean = False
+        wire.first = wire.hit = None
+        if armed:
+            wire.method = method
+            transport.write(data)
+            while wire.hit is None and wire.first is None and not wire.eof:
+                await wire.more()
+            wire.method = None
+            hit = wire.hit
+            if hit is not None:
+                wire.hit = None
+                wire.clean = True
+                return hit, True
+            parser.send(_request_event(method))
+            parser.send(_END)
+        else:
+            parser.send(_request_event(method))
+            parser.send(_END)
+            transport.write(data)
         status = 0
         pieces: list[bytes] = []
         size = 0
@@ -275,7 +328,14 @@ class LeanHttpClient:
                 break
             elif not isinstance(event, h11.InformationalResponse):  # 100 Continue: the answer follows
                 raise wire.broken()  # ConnectionClosed or PAUSED before the end of the answer
+        answer = Answer(status, b"".join(pieces))
         keep = parser.our_state is h11.DONE and parser.their_state is h11.DONE
         if keep:
             parser.start_next_cycle()
-        return Answer(status, b"".join(pieces)), keep
+            wire.clean = not parser.trailing_data[0]
+            first = wire.first
+            if armed and wire.clean and first is not None and len(first) <= MAX_KNOWN_SIZE:
+                if len(wire.known) >= MAX_KNOWN:
+                    wire.known.clear()
+                wire.known[(method, first)] = answer
+        return answer, keep

@@ -284,3 +284,51 @@ def test_worker_records_a_malformed_answer_as_a_failed_attempt(answer: bytes) ->
         assert result.error is not None and result.error.startswith("RemoteProtocolError: ProtocolError: ")
 
     run(handler, test)
+
+
+def test_an_answer_h11_read_once_is_known_by_its_bytes_and_others_still_go_to_h11() -> None:
+    answers = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nsplit",  # sent in two pieces
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    ]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while answers:
+                await read_request(reader)
+                answer = answers.pop(0)
+                if answer.endswith(b"split"):
+                    writer.write(answer[:-3])
+                    await writer.drain()
+                    await asyncio.sleep(0.05)
+                    answer = answer[-3:]
+                writer.write(answer)
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            pass
+        writer.close()
+
+    async def test(base: str) -> None:
+        client = LeanHttpClient(5, "ua")
+        conns = record_connections(client)
+        got = [await client.request("POST", base, {}, b"x") for _ in range(6)]
+        assert [(a.status, a.body) for a in got] == [
+            (200, b"ok"),
+            (200, b"ok"),
+            (503, b"busy"),
+            (200, b"ok"),
+            (200, b"split"),
+            (200, b"ok"),
+        ]
+        # The repeated answers were h11's first reading of those bytes; the split one and the closing
+        # one were not remembered. One connection, until the server's "Connection: close".
+        assert got[1] is got[0] and got[3] is got[0]
+        assert sorted(a.body for a in client._known.values()) == [b"busy", b"ok"]
+        assert len(conns) == 1 and conns[0][1].is_closing()
+        await client.aclose()
+
+    run(handler, test)
