@@ -48,12 +48,29 @@ def run_with_emulator(
         def fresh(_scenario: Scenario) -> None:
             nonlocal first
             if not first:
+                _settle(emu.client)
                 emu.reset()
             first = False
 
         return run_scenarios(
             emu.client, scenarios, filter=filter, fail_fast=fail_fast, before_each=fresh, on_step=on_step
         )
+
+
+def _settle(api: ApiClient, limit: float = 0.5) -> None:
+    """Before a reset: let deliveries being sent now finish (at most ``limit`` s), so that no attempt in
+    flight is recorded against rows the reset removed. Retries due later are not waited for."""
+    import time
+
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        now = int(api.clock()["now_ms"])
+        due = [
+            d for d in api.list_deliveries(status="pending") if int(d.get("next_attempt") or 0) <= now + 50
+        ]
+        if not due:
+            return
+        time.sleep(0.02)
 
 
 def run(
