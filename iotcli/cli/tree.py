@@ -4,7 +4,7 @@
   commands: ``populate`` registers only the module of the command named on the command line
   (``command_name``), ``iotcli --help`` gets the root with one placeholder per command (its summary,
   no module imported), shell completion and unknown names the whole tree (``tree_for``).
-- **Global options anywhere.** ``--profile --server --user --token --json -v`` are declared on the
+- **Global options anywhere.** ``--profile --server --user --token --ca-file --json -v`` are declared on the
   root callback; here every group and command below it gets the same options too, so that
   ``iotcli device show X --json`` works as ``iotcli --json device show X`` does (gh/kubectl style).
   They are real options of each command, so click's own parser reads them: ``--`` and option values
@@ -48,7 +48,6 @@ HELP_NAMES = ("-h", "--help")  # the root's context_settings, inherited by every
 _PREFIX = "global_"
 
 
-#: name -> (option strings, kind, help): the root callback's options (options.py, declared there once).
 def _declared(alias: Any) -> tuple[tuple[str, ...], str, str]:
     """An ``Annotated[T, typer.Option("--name", "-n", ...)]`` alias's (option strings, kind, help)."""
     annotation, info = get_args(alias)[:2]
@@ -58,6 +57,7 @@ def _declared(alias: Any) -> tuple[tuple[str, ...], str, str]:
     return decls, kind, str(info.help)
 
 
+#: name -> (option strings, kind, help): the root callback's options (options.py, declared there once).
 GLOBALS: dict[str, tuple[tuple[str, ...], str, str]] = {
     name: _declared(alias) for name, alias in GLOBAL_OPTIONS.items()
 }
