@@ -138,12 +138,44 @@ def test_the_uplink_document_refuses_what_the_ingress_refuses() -> None:
 
 def test_the_downlink_messages_body_is_documented_and_takes_the_docs_examples() -> None:
     validator = body_validator("post", "/iot-flow/downlinkMessages/{uuid}")
-    for name in ("DevEUI_downlink.json", "DevEUI_downlink.2.json"):
+    for name in ("DevEUI_downlink.json", "DevEUI_downlink.2.json", "downlink_frame.json"):
         example = json.loads((DATA / name).read_text())
         assert validator.is_valid(example), name
     assert not validator.is_valid({})
     assert not validator.is_valid({"DevEUI_downlink": {"DevEUI": DEVEUI, "FPort": 1}})  # no payload
     assert not validator.is_valid({"DevEUI_downlink": {"DevEUI": DEVEUI, "payload_hex": "01", "Colour": 1}})
+
+
+def test_the_downlink_examples_are_queued_as_the_document_says(emulator: InProcessEmulator) -> None:
+    """Every example the downlink document takes, the downlinkUrl takes (202)."""
+    r = emulator.http.post(CONNECTIONS, json=connection())
+    assert r.status_code == 201, r.text
+    path = "/iot-flow/downlinkMessages/" + r.json()["downlinkUrl"].rsplit("/", 1)[1]
+    validator = body_validator("post", "/iot-flow/downlinkMessages/{uuid}")
+    for name in ("DevEUI_downlink.json", "DevEUI_downlink.2.json", "downlink_frame.json"):
+        example = json.loads((DATA / name).read_text())
+        assert validator.is_valid(example)
+        r = emulator.anon("POST", path, json=example)
+        assert r.status_code == 202, (name, r.text)
+
+
+#: The query of thingpark-integrations 1_tpNS-AS/curl_script_examples/send_downlink.sh, decoded.
+CURL_EXAMPLE = {
+    "DevEUI": "000000000F1D8693",
+    "FPort": "1",
+    "Payload": "00",
+    "AS_ID": "app1.sample.com",
+    "Time": "2016-01-11T14:28:00.333+02:00",
+    "Token": "ea8f31d2299cbece8e180a3012766c4df15fe3cf2e142d9fdf4035b5894ec886",
+}
+
+
+def test_the_tunnel_document_takes_the_curl_example() -> None:
+    params = {p["name"]: p for p in operation("post", "/thingpark/lrc/rest/downlink")["parameters"]}
+    for name, value in CURL_EXAMPLE.items():
+        schema = params[name]["schema"]
+        given: object = int(value) if schema.get("type") == "integer" else value
+        assert Draft202012Validator(schema).is_valid(given), name
 
 
 def test_the_tunnel_query_requires_as_id_as_the_emulator_does(emulator: InProcessEmulator) -> None:

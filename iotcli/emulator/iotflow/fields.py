@@ -240,6 +240,17 @@ PAYLOAD_HEX_SCHEMA: dict[str, Any] = {
     "description": f"the payload as hex, at most {MAX_PAYLOAD} bytes",
 }
 COUNTER_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_FCNT}
+#: In a ``DevEUI_downlink`` body FPort and the counters may be strings of digits, as ThingPark's own
+#: examples write them (``"FPort": "8"``, thingpark-integrations message_body_examples/downlink_frame.json).
+FPORT_OR_DIGITS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        FPORT_SCHEMA,
+        {"type": "string", "pattern": rf"^0*(?:[1-9]|[1-9][0-9]|1[0-9]{{2}}|2[01][0-9]|22[0-4]){END}"},
+    ]
+}
+COUNTER_OR_DIGITS_SCHEMA: dict[str, Any] = {
+    "anyOf": [COUNTER_SCHEMA, {"type": "string", "pattern": rf"^ *[0-9]{{1,9}} *{END}"}]
+}
 FLAG_SCHEMA: dict[str, Any] = {"enum": [0, 1, True, False, "0", "1", "true", "false", "True", "False", None]}
 #: An ISO 8601 time as ``datetime.fromisoformat`` reads it (a trailing ``Z`` for UTC too); a day the
 #: month does not have (02-30) passes the pattern and is refused by the check.
@@ -273,7 +284,7 @@ DOWNLINK_SCHEMA: dict[str, Any] = {
             "oneOf": [{"required": ["payload_hex"]}, {"required": ["payload"]}],
             "properties": {
                 "DevEUI": DEVEUI_SCHEMA,
-                "FPort": FPORT_SCHEMA,
+                "FPort": FPORT_OR_DIGITS_SCHEMA,
                 "payload_hex": PAYLOAD_HEX_SCHEMA,
                 "payload": {
                     "type": ["object", "string"],
@@ -283,8 +294,8 @@ DOWNLINK_SCHEMA: dict[str, Any] = {
                 "FlushDownlinkQueue": FLAG_SCHEMA,
                 "RetryIneligibleGateways": FLAG_SCHEMA,
                 "ValidityTime": VALIDITY_SCHEMA,
-                "FCntDn": COUNTER_SCHEMA,
-                "AFCntDn": COUNTER_SCHEMA,
+                "FCntDn": COUNTER_OR_DIGITS_SCHEMA,
+                "AFCntDn": COUNTER_OR_DIGITS_SCHEMA,
                 "CorrelationID": CORRELATION_SCHEMA,
                 "Time": ISO_TIME_SCHEMA,
                 "AS_ID": {"type": "string"},
