@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,15 @@ def start_emulator(env: dict[str, str], data_dir: str) -> tuple[subprocess.Popen
     raise SystemExit("the emulator did not start")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def stored_records(base: str, bucket: str) -> int:
     """Records in the bucket: the sum of a per-day count of the field every payload has (``n``)."""
     url = f"{base}/v1/users/local/buckets/{bucket}/data?agg=1d&agg_type=count&items=1000"
@@ -110,6 +120,9 @@ def emulator_scale(env: dict[str, str], tmp: str, devices: int, duration: float)
         )
         provision_s = time.perf_counter() - t0
         print(f"provisioned {prov['created']} devices in {provision_s:.1f} s", flush=True)
+        emu_before = cpu_seconds(emu.pid)
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t_run = time.perf_counter()
         result = run_json(
             [
                 *iotcli_cmd(),
@@ -129,11 +142,21 @@ def emulator_scale(env: dict[str, str], tmp: str, devices: int, duration: float)
             tmp,
             timeout=duration + 300,
         )
+        run_wall = time.perf_counter() - t_run
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        emu_after = cpu_seconds(emu.pid)
         time.sleep(0.5)
         stored = stored_records(base, "fleet")
     finally:
         emu.terminate()
         emu.wait(timeout=30)
+    result["fleet_cpu_s"] = round(
+        children.ru_utime - children_before.ru_utime + children.ru_stime - children_before.ru_stime, 1
+    )
+    result["emulator_cpu_s"] = (
+        round(emu_after - emu_before, 1) if emu_after is not None and emu_before is not None else None
+    )
+    result["run_wall_s"] = round(run_wall, 1)
     result["provision_s"] = round(provision_s, 1)
     result["stored"] = stored
     result["lost"] = result["ok"] - stored
@@ -251,6 +274,12 @@ def main() -> None:
         print(
             f"   latency p50 {ms(lat['p50'])}  p95 {ms(lat['p95'])}  p99 {ms(lat['p99'])}"
             f"   target: 0 errors, 0 lost, p99 < 50 ms -> {'met' if ok else 'NOT met'}"
+        )
+        wall, emu_cpu = scale["run_wall_s"], scale["emulator_cpu_s"]
+        per = f" ({1000 * emu_cpu / max(scale['sent'], 1):.2f} ms per uplink)" if emu_cpu is not None else ""
+        print(
+            f"   CPU over the {wall} s of the run: emulator {emu_cpu} s{per}, fleet process {scale['fleet_cpu_s']} s"
+            f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
     fleet, send = top["fleet"], top["send"]
     flat = fleet["latency_ms"]

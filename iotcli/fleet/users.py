@@ -27,10 +27,13 @@ from typing import Any, ClassVar, Protocol
 
 from locust import FastHttpUser, task
 from locust.exception import RescheduleTask, StopUser
+from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING
 
 from iotcli.fleet.devices import SimDevice
 from iotcli.fleet.schedule import Interval
 from iotcli.fleet.template import DeviceState, FleetTemplate
+
+_STOPPING = (STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED)
 
 DEFAULT_PAYLOAD = '{"device": "{{device}}", "n": {{counter}}, "temperature": {{walk:temperature:18:25}}}'
 
@@ -130,6 +133,11 @@ class _Device(FastHttpUser):
         """Before each uplink: the spread-out start first, then the fleet's budget (None: no uplink now)."""
         if self._first_wait is not None:
             raise RescheduleTask()
+        runner = self.environment.runner
+        if runner is not None and runner.state in _STOPPING:
+            # The fleet is stopping: Locust kills the devices it found waiting, and one whose wait ended
+            # just then would be killed in the middle of an uplink the server may already have stored.
+            raise StopUser()
         if self.budget is not None and not self.budget.take():
             raise StopUser()
 
