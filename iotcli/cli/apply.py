@@ -4,8 +4,6 @@ The library (``iotcli.provision``) reads, checks, plans and applies; this module
 prints the plan.
 """
 
-from __future__ import annotations
-
 import os
 import tempfile
 from pathlib import Path

@@ -1,7 +1,5 @@
 """``iotcli emulate``: run the local emulator of both platforms."""
 
-from __future__ import annotations
-
 import errno
 import ipaddress
 import os
@@ -301,7 +299,7 @@ def emulate(
     if not _is_loopback(host):
         out.warn(f"listening on {host}: anyone who can reach this machine can reach the emulator")
 
-    def ready(emu: Emulator) -> None:
+    def ready(emu: "Emulator") -> None:
         info = {
             "url": settings.base_url,
             "user": settings.user,

@@ -1,7 +1,5 @@
 """``iotcli sink create|list|show|requests|clear|delete``: the emulator's local destinations."""
 
-from __future__ import annotations
-
 import json
 from contextlib import closing
 from typing import Annotated, Any

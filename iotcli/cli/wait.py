@@ -4,8 +4,6 @@ Each subcommand builds one condition of ``iotcli.waiting`` and waits for it: exi
 exit 7 (with what was last seen) when ``--timeout`` passes first.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
