@@ -8,7 +8,7 @@ responses from models). ``POST /_emulator/reset`` drops every cache (``reset``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from iotcli.emulator.thinger.backend.access_tokens import AccessTokens
 from iotcli.emulator.thinger.backend.buckets import Buckets
@@ -20,7 +20,7 @@ from iotcli.emulator.thinger.backend.ingest import IngestWriter
 from iotcli.emulator.thinger.backend.intake import CallbackIntake
 from iotcli.emulator.thinger.backend.properties import Properties
 from iotcli.emulator.thinger.backend.records import RecordTimes
-from iotcli.emulator.thinger.backend.state import BucketInfo, Caches, DeviceInfo
+from iotcli.emulator.thinger.backend.state import Caches
 from iotcli.emulator.thinger.backend.timeouts import ConnectionMonitor
 from iotcli.emulator.thinger.backend.tokens import DeviceTokens
 
@@ -57,13 +57,3 @@ class ThingerBackend:
         self.times.clear()
         self.caches.clear()
         self.monitor.reset()
-
-    # -- lookups other parts of the emulator use (the inspector) --------------------------------------
-    async def device_info(self, user: str, device: str) -> DeviceInfo | None:
-        return await self.caches.devices.get(user, device)
-
-    async def bucket_info(self, user: str, bucket: str) -> BucketInfo | None:
-        return await self.caches.buckets.get(user, bucket)
-
-    async def endpoint_doc(self, user: str, endpoint: str) -> dict[str, Any] | None:
-        return await self.caches.endpoints.get(user, endpoint)

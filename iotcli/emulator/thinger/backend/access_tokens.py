@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.errors import ApiProblem
@@ -64,11 +65,13 @@ class AccessTokens:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
 
-    async def _commit(self, user: str, write: Any) -> dict[str, Any]:
+    async def _commit(
+        self, user: str, write: Callable[[sqlite3.Connection], tuple[dict[str, Any], dict[str, Any]]]
+    ) -> dict[str, Any]:
         data, event = await self.emu.store.write(write)
         self.emu.auth.forget(user)
         self.emu.events.publish(event)
-        return data  # type: ignore[no-any-return]
+        return data
 
     async def create(self, user: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
         emu = self.emu

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.auth import hash_token
@@ -76,11 +77,13 @@ class Devices:
         self.caches = caches
         self.monitor = monitor
 
-    async def _commit(self, write: Any, user: str, device: str) -> dict[str, Any]:
+    async def _commit(
+        self, write: Callable[[sqlite3.Connection], tuple[dict[str, Any], Event]], user: str, device: str
+    ) -> dict[str, Any]:
         data, event = await self.emu.store.write(write)
         self.caches.devices.forget(user, device)
         self.emu.events.publish(event)
-        return data  # type: ignore[no-any-return]
+        return data
 
     async def create(self, user: str, device: str, body: dict[str, Any]) -> dict[str, Any]:
         """An HTTP device unless ``type`` says otherwise; ``credentials`` are kept as a hash only."""
@@ -145,7 +148,9 @@ class Devices:
         row, now = await self._row(user, device)
         return stats_object(row, now)
 
-    async def update(self, user: str, device: str, body: dict[str, Any], check: Any) -> dict[str, Any]:
+    async def update(
+        self, user: str, device: str, body: dict[str, Any], check: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
         """Change the given fields; ``""`` clears asset_type, asset_group and product.
 
         ``device`` and ``type`` cannot change: a body may repeat their current values (as the real
