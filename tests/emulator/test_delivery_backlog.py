@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
 import pytest
@@ -37,7 +36,8 @@ def test_a_backlog_is_read_once_from_the_outbox_and_delivered_exactly_once(
 
     sink.wait_for(UPLINKS, timeout=60)
     emulator.wait_idle()
-    time.sleep(0.2)  # a duplicate would arrive now
+    emulator.advance(60)  # any resend, scheduled or due, is sent now ...
+    emulator.wait_idle()  # ... and has arrived
     received = [r.json()["DevEUI_uplink"]["FCntUp"] for r in sink.requests]
     assert sorted(received) == sorted(sent)  # every uplink, once
     assert len(deliveries(emulator, status="pending")) == 0

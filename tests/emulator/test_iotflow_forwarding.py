@@ -181,7 +181,8 @@ def test_non_strict_non_2xx_is_dropped_after_one_attempt(fast_emulator: InProces
         uplink(fast_emulator)
         sink.wait_for(1)
         fast_emulator.wait_idle()
-        time.sleep(0.1)  # 10 emulated seconds: no resend comes
+        fast_emulator.advance(10)  # 10 emulated seconds: no resend comes
+        fast_emulator.wait_idle()
         assert len(sink.requests) == 1
         (row,) = deliveries(fast_emulator, connection=cid)
         assert row["status"] == "dropped" and row["attempts"] == 1 and "500" in row["reason"]
@@ -195,7 +196,8 @@ def test_strict_resends_three_times_two_seconds_apart_then_fails(fast_emulator: 
         uplink(fast_emulator)
         reqs = sink.wait_for(4)
         fast_emulator.wait_idle()
-        time.sleep(0.1)
+        fast_emulator.advance(10)  # 10 emulated seconds: no fifth attempt comes
+        fast_emulator.wait_idle()
         assert len(sink.requests) == 4  # 1 + 3 resends, no more
         gaps = [b.at - a.at for a, b in zip(reqs, reqs[1:], strict=False)]
         assert all(g >= 0.019 for g in gaps), gaps  # 2 s at time scale 0.01 = 20 ms
