@@ -729,6 +729,7 @@ CSV_COLUMNS = [
     "sent",
     "ok",
     "errors",
+    "unfinished",
     "p50_ms",
     "p95_ms",
     "p99_ms",
@@ -763,6 +764,8 @@ def show_summary(state: CliState, result: dict[str, Any], *, csv_out: bool = Fal
         "latency p50/p95/p99": f"{_ms(lat['p50'])} / {_ms(lat['p95'])} / {_ms(lat['p99'])}",
         "rate": f"{result['rate_per_s']}/s over {result['elapsed_s']} s",
     }
+    if result.get("unfinished"):
+        rows["unfinished"] = f"{result['unfinished']} (no answer before the stop; the server may have them)"
     if "workers" in result:
         rows["workers"] = result["workers"]
     for err_kind, n in result["errors_by_kind"].items():

@@ -34,7 +34,7 @@ from locust.env import Environment
 from locust.exception import RPCError
 
 from iotcli.errors import NetworkError, UsageError
-from iotcli.fleet.users import CLASS_NAME, Budget, HttpDevice, fleet_class, fleet_size
+from iotcli.fleet.users import CLASS_NAME, STARTED, Budget, HttpDevice, fleet_class, fleet_size
 
 #: Seconds a device in the middle of an uplink gets to finish it when the fleet stops.
 STOP_TIMEOUT = 10.0
@@ -140,6 +140,7 @@ def run_fleet(
             runner.stop()  # graceful: uplinks in flight are answered (up to STOP_TIMEOUT), no new ones start
             runner.quit()
     result = summary(env, time.monotonic() - started)
+    result["unfinished"] = max(0, STARTED.pop(id(env), 0) - result["sent"])
     result["interrupted"] = interrupted
     result["users"] = users
     return result
@@ -268,6 +269,7 @@ def run_master(
     result["users"] = users
     result["workers"] = len(configured)
     result["per_worker"] = [done.get(w, {}) for w in configured]
+    result["unfinished"] = sum(int(d.get("unfinished", 0)) for d in done.values())
     return result
 
 
@@ -373,7 +375,8 @@ def run_worker(
             send_stats()  # the last stats reach the master before fleet_done (one socket, in order)
         else:
             gevent.sleep(REPORT_INTERVAL + 0.5)
-        runner.send_message("fleet_done", dict(counts))
+        unfinished = max(0, STARTED.get(id(env), 0) - counts["sent"])
+        runner.send_message("fleet_done", {**counts, "unfinished": unfinished})
         stopped.set()
 
     runner.register_message("fleet_assign", pool.on_assign)
@@ -395,7 +398,13 @@ def run_worker(
             f"fleet run --worker: lost the master at {master_host}:{master_port}"
             f" (no heartbeat for {MASTER_TIMEOUT} s)"
         )
-    return {**counts, "interrupted": interrupted, "worker_index": runner.worker_index}
+    unfinished = max(0, STARTED.pop(id(env), 0) - counts["sent"])
+    return {
+        **counts,
+        "unfinished": unfinished,
+        "interrupted": interrupted,
+        "worker_index": runner.worker_index,
+    }
 
 
 def summary(env: Environment, elapsed: float) -> dict[str, Any]:

@@ -140,6 +140,13 @@ class _Device(FastHttpUser):
             raise StopUser()
         if self.budget is not None and not self.budget.take():
             raise StopUser()
+        key = id(self.environment)
+        STARTED[key] = STARTED.get(key, 0) + 1
+
+
+#: Uplinks begun, per Locust Environment (``id(env)``): those whose answer never came before the fleet
+#: stopped (``stop_timeout`` ran out) are ``started - sent``; the server may have stored them.
+STARTED: dict[int, int] = {}
 
 
 class HttpDevice(_Device):

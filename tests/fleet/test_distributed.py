@@ -76,7 +76,7 @@ def test_a_master_and_two_workers_split_the_fleet_and_the_counts_add_up(
     assert [w.returncode for w in workers] == [0, 0], worker_out
     result = json.loads(out)["data"]
     assert result["workers"] == 2 and result["users"] == 6
-    assert result["sent"] == 31 and result["ok"] == 31 and result["errors"] == 0
+    assert result["sent"] == 31 and result["ok"] == 31 and result["errors"] == 0 and result["unfinished"] == 0
     # A per-process budget: 31 uplinks as 16 + 15, and what the workers counted is what the master summed.
     per_worker = result["per_worker"]
     assert sorted(w["sent"] for w in per_worker) == [15, 16]

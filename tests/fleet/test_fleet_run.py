@@ -63,7 +63,7 @@ def test_run_sends_the_uplinks_and_the_summary_matches_the_bucket(
     assert result["sent"] >= 20 and result["errors"] == 0 and result["ok"] == result["sent"]
     assert result["users"] == 4 and result["latency_ms"]["p50"] is not None and result["rate_per_s"] > 0
     stored = bucket_count(emu, "fl")
-    assert stored == result["ok"]
+    assert stored == result["ok"] and result["unfinished"] == 0
     tokens = json.loads((tmp_path / "fleet-devices.json").read_text())["devices"]
     assert not any(d["token"] in r.stdout + r.stderr for d in tokens)
 
