@@ -136,7 +136,7 @@ def test_clock_read_and_advance(emulator: InProcessEmulator) -> None:
 
 def test_scaled_clock_runs_faster(fast_emulator: InProcessEmulator) -> None:
     t0 = fast_emulator.http.get("/_emulator/clock").json()["now"]
-    time.sleep(0.2)
+    time.sleep(0.2)  # real time on purpose: the scale is real seconds per emulated second
     t1 = fast_emulator.http.get("/_emulator/clock").json()["now"]
     assert t1 - t0 >= 15  # 0.2 s real at 0.01 s per emulated second = ~20 s
 

@@ -111,7 +111,10 @@ def test_a_slow_client_is_cut_off_and_stop_ends_event_streams() -> None:
 
         follower = threading.Thread(target=follow, daemon=True)
         follower.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while not emu._emu.events.followed and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the stream is open
+        assert emu._emu.events.followed, "the event stream did not open"
         start = time.monotonic()
         emu.stop()
     assert time.monotonic() - start < 5  # not the 10 s graceful-shutdown wait for the open stream
