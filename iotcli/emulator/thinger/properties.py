@@ -66,11 +66,12 @@ async def put_property_route(request: Request) -> Response:
 )
 async def patch_property(request: Request) -> Response:
     """The body is a merge patch of the property object: ``{"value": {"a": 1}}`` sets ``value.a``;
-    ``null`` removes a member [chosen: the patch applies to the object, like PUT's body]."""
+    ``null`` removes a member [chosen: the patch applies to the object, like PUT's body]. No body is
+    the empty patch ``{}``: the real OpenAPI declares none for this operation [source]."""
     th, user = await account_user(request)
     device = path_id(request, "device")
     prop = path_id(request, "property")
-    body = await read_json(request)
+    body = await read_json(request) if (await request.body()).strip() else {}
     if not isinstance(body, dict):
         raise ApiProblem(400, "request body must be a JSON object (a merge patch of the property)")
     patch = PROPERTY_DOCS.changes(body, prop)
