@@ -36,8 +36,9 @@ Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any] | Future[A
 #: How many jobs one commit may carry at most.
 MAX_BATCH = 512
 #: Group commit under load: when the last commit carried at least LOADED_JOBS jobs (concurrent
-#: requests), the next transaction stays open for the jobs that follow and commits COMMIT_WINDOW real
-#: seconds after the last commit. A lone request (a test, a CLI command) still commits at once.
+#: requests), the next transaction stays open while the following turns of the loop bring more jobs,
+#: up to COMMIT_WINDOW real seconds after the last commit (see ``_settle``). A lone request (a test, a
+#: CLI command) still commits at once.
 LOADED_JOBS = 4
 COMMIT_WINDOW = 0.004
 
@@ -65,7 +66,9 @@ class Store:
         #: The transaction is open: jobs ran in it and wait in ``_held`` for its commit.
         self._open = False
         self._held: list[tuple[asyncio.Future[Any] | Future[Any], bool, Any]] = []
-        self._commit_timer: asyncio.TimerHandle | None = None
+        #: A ``_settle`` is scheduled; jobs ran since the last one looked.
+        self._settling = False
+        self._fresh = False
         #: Loop time of the last commit, and how many jobs it carried (the load signal).
         self._last_commit = 0.0
         self._last_size = 0
@@ -227,6 +230,7 @@ class Store:
             batch = self._pending[:MAX_BATCH]
             del self._pending[:MAX_BATCH]
             self._run_jobs(batch)
+            self._fresh = True
         if not self._held:
             return
         loop = self._loop
@@ -238,14 +242,28 @@ class Store:
             or len(self._held) >= MAX_BATCH
         ):
             self._commit()
+        elif not self._settling:
+            self._settling = True
+            loop.call_soon(self._settle)
+
+    def _settle(self) -> None:
+        """Under load (the last commit carried several jobs), the transaction stays open while new jobs
+        keep coming, turn after turn, up to COMMIT_WINDOW after the last commit: fewer, larger commits.
+        The first turn that brings none commits (the loop is not kept waiting for nothing)."""
+        self._settling = False
+        if not self._open:
             return
-        # Under load (the last commit carried several jobs): this transaction stays open for the jobs
-        # of the next turns, and commits COMMIT_WINDOW after the last one (fewer, larger commits).
-        due = self._last_commit + COMMIT_WINDOW
-        if loop.time() >= due:
-            self._commit()
-        elif self._commit_timer is None:
-            self._commit_timer = loop.call_at(due, self._commit)
+        loop = self._loop
+        if (
+            (self._fresh or self._pending)
+            and loop is not None
+            and loop.time() < self._last_commit + COMMIT_WINDOW
+        ):
+            self._fresh = False
+            self._settling = True
+            loop.call_soon(self._settle)
+            return
+        self._commit()
 
     @staticmethod
     def _fail(job: Job, exc: BaseException) -> None:
@@ -291,9 +309,6 @@ class Store:
 
     def _commit(self) -> None:
         """Commit the open transaction, then answer every job it holds."""
-        if self._commit_timer is not None:
-            self._commit_timer.cancel()
-            self._commit_timer = None
         conn = self._conn
         if not self._open or conn is None:
             return

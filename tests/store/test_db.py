@@ -184,12 +184,12 @@ def test_under_load_jobs_of_the_next_turns_share_one_commit_and_a_lone_job_commi
         assert len(commits) == 1
         # Load: the jobs of the following turns run at once, in one transaction left open for them...
         first = asyncio.ensure_future(store.write(insert("b1")))
-        for _ in range(3):
+        for _ in range(2):
             await asyncio.sleep(0)
         assert store._open and not first.done()  # ran, not answered: not committed yet
-        second = asyncio.ensure_future(store.write(insert("b2")))
+        second = asyncio.ensure_future(store.write(insert("b2")))  # the next turn brings another
         assert await asyncio.gather(first, second) == [9, 10]
-        # ... and commit together, within the window after the last commit.
+        # ... and commit together once a turn brings none.
         assert len(commits) == 2
         other = sqlite3.connect(tmp_path / "s.db")
         assert count(other) == 10
