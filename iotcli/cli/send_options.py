@@ -12,7 +12,7 @@ HELP_PANEL_LOAD = "Repeat"
 HELP_PANEL_OUT = "Output"
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # made once per run; nothing compares or prints it
 class SendOptions:
     """send-uplink's options, declared once: the command's parameters (``bundles.takes``) and what
     ``build_plan`` and ``run_send`` read."""

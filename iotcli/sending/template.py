@@ -8,7 +8,6 @@ A body is compiled once into literal parts and placeholders, then rendered per u
 from __future__ import annotations
 
 import json
-import random
 import re
 import threading
 import time
@@ -67,6 +66,8 @@ def _random_between(arg: str) -> Callable[[RenderContext], str]:
         raise ValueError(f"{{{{random:{arg}}}}}: MIN and MAX must be numbers") from None
     if low > high:
         raise ValueError(f"{{{{random:{arg}}}}}: MIN is above MAX")
+    import random  # here, not at start-up: most uplinks have no {{random}} (~1 ms)
+
     if low.is_integer() and high.is_integer() and "." not in low_s + high_s:
         lo, hi = int(low), int(high)
         return lambda _ctx: str(random.randint(lo, hi))
@@ -84,6 +85,8 @@ def _renderer(name: str, arg: str | None) -> Callable[[RenderContext], str]:
         return lambda _ctx: iso_now()
     if arg:
         return _random_between(arg)
+    import random
+
     return lambda _ctx: f"{random.random():.6f}"
 
 
