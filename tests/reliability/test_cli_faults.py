@@ -6,6 +6,7 @@ code, no traceback. (respx-level cases live in tests/cli/test_exit_codes.py, con
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -173,11 +174,20 @@ def test_event_stream_ends_with_one_line_when_the_emulator_dies(tmp_path: Path) 
     )
     try:
         with emu.client() as client:
-            # The follower is connected once an event it caused shows up... give it a moment to subscribe.
-            time.sleep(1.0)
-            client.post("/_emulator/clock/advance", json={"seconds": 1})
+            # The follower is connected once an event it caused shows up (it prints each one at once).
+            assert follower.stdout is not None
+            seen = ""
+            deadline = time.monotonic() + 20
+            while not seen and time.monotonic() < deadline:
+                client.post("/_emulator/clock/advance", json={"seconds": 1})
+                if select.select([follower.stdout], [], [], 0.2)[0]:
+                    seen = os.read(
+                        follower.stdout.fileno(), 65536
+                    ).decode()  # unbuffered: communicate() reads on
+            assert seen, "the follower showed no event"
         emu.kill()
         out, err = follower.communicate(timeout=20)
+        out = seen + out
     finally:
         if follower.poll() is None:
             follower.send_signal(signal.SIGINT)
