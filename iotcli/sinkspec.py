@@ -90,7 +90,7 @@ def parse_respond(text: str) -> list[Answer]:
 
 def parse_seconds(text: str, where: str = "delay") -> float:
     """``2``, ``2s``, ``500ms``, ``1.5m`` -> seconds."""
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match:
         raise ScriptError(f"{where}: '{text}' is not a duration (examples: 2, 2s, 500ms, 1m)")
     unit = match.group(2).lower() if match.group(2) else None
@@ -135,7 +135,7 @@ def check_downlink(value: Any) -> dict[str, Any] | None:
     if unknown:
         raise ScriptError(f"downlink: unknown field '{sorted(unknown)[0]}' (known: payload_hex, FPort)")
     payload = value.get("payload_hex")
-    if not isinstance(payload, str) or not payload or not HEX.match(payload):
+    if not isinstance(payload, str) or not payload or not HEX.fullmatch(payload):
         raise ScriptError("downlink.payload_hex: must be an even number of hex digits, e.g. 0a")
     out: dict[str, Any] = {"payload_hex": payload.lower()}
     fport = value.get("FPort")

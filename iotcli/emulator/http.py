@@ -19,7 +19,7 @@ MAX_EPOCH_MS = 253_402_300_799_999
 
 def check_id(value: str, what: str) -> str:
     """Path ids follow ``^[a-zA-Z0-9_-]{1,32}$`` [source]; anything else is a 400 naming the id."""
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise ApiProblem(400, f"invalid {what} id '{value[:64]}': use {ID_RULE}")
     return value
 

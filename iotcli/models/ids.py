@@ -14,4 +14,4 @@ ID_RULE = "1-32 letters, digits, '_' or '-'"
 
 def is_id(value: str) -> bool:
     """Whether ``value`` is a valid id."""
-    return ID_PATTERN.match(value) is not None
+    return ID_PATTERN.fullmatch(value) is not None

@@ -26,7 +26,7 @@ def normalize_deveui(value: str, *, strip: bool = False) -> str | None:
     compact = value.replace("-", "").replace(":", "")
     if strip:
         compact = compact.strip()
-    if not DEVEUI_PATTERN.match(compact):
+    if not DEVEUI_PATTERN.fullmatch(compact):
         return None
     return compact.upper()
 
@@ -38,7 +38,7 @@ def is_fport(value: int) -> bool:
 
 def is_payload_hex(value: str) -> bool:
     """Whether ``value`` is bytes written as hex, two digits per byte."""
-    return HEX_PATTERN.match(value) is not None
+    return HEX_PATTERN.fullmatch(value) is not None
 
 
 # --- the emulator's LoRaWAN ingress: POST /_emulator/lorawan/uplinks ------------------------------

@@ -99,7 +99,11 @@ def httpie_command(request: Prepared, *, options: Sequence[tuple[str, str]] = ()
             value: Any = json.loads(text)
         except ValueError:
             value = None
-        if isinstance(value, dict) and all(_ITEM_KEY.match(k) for k in value) and ctype == "application/json":
+        if (
+            isinstance(value, dict)
+            and all(_ITEM_KEY.fullmatch(k) for k in value)
+            and ctype == "application/json"
+        ):
             items = [_item(k, v) for k, v in value.items()]
         else:
             raw = text

@@ -142,7 +142,7 @@ def _check_entry(env: EnvFile, kind: str, entry: str, spec: Any) -> None:
     where = f"{kind}.{entry}"
     if not isinstance(spec, dict):
         raise env.error(where, "must be a table")
-    if kind != "connections" and not ID.match(entry):
+    if kind != "connections" and not ID.fullmatch(entry):
         raise env.error(where, f"the id must be {ID_RULE}")
     allowed = FIELDS[kind]
     for key, value in spec.items():
@@ -206,7 +206,7 @@ def _check_device(env: EnvFile, where: str, spec: dict[str, Any]) -> None:
         if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1):
             raise env.error(f"{where}.callback.properties.timeout", "must be a whole number of minutes >= 1")
     for prop in spec.get("properties", {}):
-        if not ID.match(prop):
+        if not ID.fullmatch(prop):
             raise env.error(f"{where}.properties.{prop}", f"the id must be {ID_RULE}")
 
 

@@ -71,7 +71,7 @@ def parse_items(items: list[str], *, base_dir: Path | None = None) -> ParsedItem
         if not key:
             raise UsageError(f"item '{item}': the name before '{sep}' is empty")
         if sep == ":":
-            if not HEADER_NAME.match(key):
+            if not HEADER_NAME.fullmatch(key):
                 raise UsageError(f"item '{item}': '{key}' is not a valid header name")
             parsed.headers.append((key, value.strip()))
             continue
@@ -116,7 +116,7 @@ def _json_value(item: str, text: str) -> Any:
 
 def _key_path(item: str, key: str) -> list[str | int | None]:
     """``a[b][0][]`` -> ['a', 'b', 0, None] (None = append)."""
-    m = re.match(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$", key)
+    m = re.fullmatch(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$", key)
     if not m:
         if "[" in key or "]" in key:
             raise UsageError(f"item '{item}': bad nested name '{key}' (use a[b]=x, a[]=x or a[0]=x)")

@@ -102,7 +102,7 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
         },
         "tiak": {
             "type": "string",
-            "pattern": "^[0-9a-fA-F]{32}$",
+            "pattern": rf"^[0-9a-fA-F]{{32}}{_END}",
             "writeOnly": True,
             "description": "Key (32 hex digits) of the LRC Token; generated when lrcCompliance is true "
             "and none is given",
@@ -131,7 +131,7 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
         },
         "uplinkTimeValidity": {
             "type": "string",
-            "pattern": r"^[1-9][0-9]{0,6}(s|m|h|d)$",
+            "pattern": rf"^[1-9][0-9]{{0,6}}(s|m|h|d){_END}",
             "description": "Uplinks older than this are not sent (e.g. 30s, 5m, 2h, 1d)",
         },
         "downlinkEnabled": {"type": "boolean", "default": True},

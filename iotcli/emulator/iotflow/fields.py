@@ -156,7 +156,7 @@ def correlation_id(value: Any, name: Fields = BODY_FIELDS) -> str:
         return ""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         value = str(value)
-    if not isinstance(value, str) or not CORRELATION.match(value):
+    if not isinstance(value, str) or not CORRELATION.fullmatch(value):
         raise ApiProblem(400, f"field '{name('CorrelationID')}' must be 1 to 16 hex digits (64 bits)")
     return value
 
@@ -197,7 +197,7 @@ def validate_downlink(
         if key in dl and not isinstance(dl[key], str):
             raise ApiProblem(400, f"field '{name(key)}' must be a string")
     token = dl.get("Token")
-    if token is not None and (not isinstance(token, str) or not TOKEN.match(token)):
+    if token is not None and (not isinstance(token, str) or not TOKEN.fullmatch(token)):
         raise ApiProblem(400, f"field '{name('Token')}' must be 64 hex digits (a SHA-256)")
     if "DriverCfg" in dl and not isinstance(dl["DriverCfg"], dict):
         raise ApiProblem(400, f"field '{name('DriverCfg')}' must be an object")

@@ -86,7 +86,7 @@ async def uplink(request: Request, session: Session, form: Form) -> str:
         sent_to = ", ".join(answer.get("connections") or []) or "no connection"
         return f"LoRaWAN uplink FCntUp {answer.get('FCntUp')} accepted, forwarded to {sent_to}."
     name = form_field(form, "device")
-    if not ID_PATTERN.match(name):
+    if not ID_PATTERN.fullmatch(name):
         raise ApiProblem(400, "choose a device")
     payload = _json_value(form_field(form, "data") or "{}", "the payload")
     user = emu.settings.user
@@ -98,7 +98,7 @@ async def uplink(request: Request, session: Session, form: Form) -> str:
 async def set_property(request: Request, session: Session, form: Form) -> str:
     emu = emu_of(request)
     name, prop = form_field(form, "device"), form_field(form, "property")
-    if not ID_PATTERN.match(name) or not ID_PATTERN.match(prop):
+    if not ID_PATTERN.fullmatch(name) or not ID_PATTERN.fullmatch(prop):
         raise ApiProblem(400, "device and property need ids of 1-32 letters, digits, '_' or '-'")
     raw = form_field(form, "value")
     try:

@@ -28,7 +28,7 @@ from iotcli.emulator.ui.web import action, emu_of, login, login_form, logout, vi
 
 def _id(request: Request, name: str) -> str:
     value = str(request.path_params[name])
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise ApiProblem(400, f"invalid {name} id")
     return value
 
