@@ -114,7 +114,7 @@ def parse_read_query(request: Request) -> ReadQuery:
     agg_type = (params.get("agg_type") or "").lower()
     interval = None
     if agg:
-        match = AGG_RE.match(agg)
+        match = AGG_RE.fullmatch(agg)
         if match is None:
             raise ApiProblem(
                 400,

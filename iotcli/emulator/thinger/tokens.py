@@ -39,7 +39,7 @@ CREATE_BODY = {
 def token_id(request: Request) -> str:
     """The ``{token}`` path id (400 unless 1-50 letters, digits, '_' or '-')."""
     token = str(request.path_params["token"])
-    if not TOKEN_ID.match(token):
+    if not TOKEN_ID.fullmatch(token):
         raise ApiProblem(400, f"invalid token id '{token[:64]}': use 1-50 letters, digits, '_' or '-'")
     return token
 

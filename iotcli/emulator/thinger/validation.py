@@ -17,6 +17,7 @@ from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from iotcli.emulator.ecma import python_document as ecma
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.jsonwords import json_type, missing_property
 
@@ -32,7 +33,7 @@ def document() -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry:
-    resource: Resource[Any] = Resource.from_contents(document(), default_specification=DRAFT202012)
+    resource: Resource[Any] = Resource.from_contents(ecma(document()), default_specification=DRAFT202012)
     return Registry().with_resource(DOC_URI, resource)
 
 
