@@ -211,7 +211,7 @@ class ConnectionFlags:
         if self.proxy is not None:
             config["proxy"] = parse_proxy(self.proxy)
         if self.tiak is not None:
-            if not HEX32.match(self.tiak):
+            if not HEX32.fullmatch(self.tiak):
                 raise UsageError(f"--tiak must be 32 hex digits (got {len(self.tiak)} characters)")
             config["tiak"] = self.tiak.lower()
         simple: dict[str, Any] = {
@@ -256,7 +256,7 @@ def parse_header(item: str) -> tuple[str, str]:
     name = name.strip()
     if not sep:
         raise UsageError(f"--header '{item}' is not K=V (example: --header 'X-Thing={{DevEUI}}')")
-    if not HEADER_NAME.match(name):
+    if not HEADER_NAME.fullmatch(name):
         raise UsageError(f"--header '{item}': '{name}' is not a valid header name")
     return name, value
 

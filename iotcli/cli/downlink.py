@@ -91,7 +91,7 @@ def build_downlink(
     if afcntdn is not None:
         body["AFCntDn"] = afcntdn
     if correlation_id is not None:
-        if not CORRELATION.match(correlation_id):
+        if not CORRELATION.fullmatch(correlation_id):
             raise UsageError(f"--correlation-id '{correlation_id}' is not 1 to 16 hex digits (64 bits)")
         body["CorrelationID"] = correlation_id  # sent back as given in the Sent report
     if as_id is not None:

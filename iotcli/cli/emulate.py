@@ -250,7 +250,7 @@ def emulate(
     user = user if user != "local" else (state.opts.user or "local")
     from iotcli.emulator.http import ID_PATTERN
 
-    if not ID_PATTERN.match(user):
+    if not ID_PATTERN.fullmatch(user):
         raise UsageError(f"--user '{user}' must be 1-32 letters, digits, '_' or '-'")
     if in_memory and data_dir is not None:
         raise UsageError("--in-memory and --data-dir exclude each other")

@@ -181,7 +181,7 @@ class Output:
             else:
                 self.json({"error": err.to_dict()})
             return
-        line = f"error: {err.message}"
+        line = "error: " + err.message.replace("\r", "\\r").replace("\n", "\\n")  # one line, always
         self.stderr.write(line + "\n")
         if err.hint:
             self.stderr.write(f"hint: {err.hint}\n")

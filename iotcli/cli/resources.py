@@ -35,7 +35,7 @@ MaxTsOpt = Annotated[
 
 def check_id(value: str, what: str) -> str:
     """Ids of the Thinger-style surface: 1-32 letters, digits, '_' or '-' [source]."""
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise UsageError(f"{what} id '{value[:64]}' is not valid: use {ID_RULE}")
     return value
 
