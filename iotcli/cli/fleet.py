@@ -58,7 +58,7 @@ FileOpt = Annotated[
 
 
 def check_prefix(prefix: str) -> str:
-    if not PREFIX_RE.match(prefix):
+    if not PREFIX_RE.fullmatch(prefix):
         raise UsageError(
             f"fleet: prefix '{prefix[:64]}' is not valid: use 1-24 letters, digits, '_' or '-'",
             hint="for example --prefix sim-",

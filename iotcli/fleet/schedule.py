@@ -12,7 +12,7 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 def parse_duration(text: str, what: str = "duration") -> float:
     """Seconds from ``60s``, ``500ms``, ``2m``, ``1h`` or a plain number of seconds; ValueError else."""
-    m = _DURATION.match(text or "")
+    m = _DURATION.fullmatch(text or "")
     if not m:
         raise ValueError(f"{what} '{text}' is not a duration: use e.g. 500ms, 60s, 2m or 1h")
     return float(m.group(1)) * _UNITS[m.group(2)]
