@@ -4,11 +4,13 @@
 uvicorn on a free loopback port, driven through ``ApiClient``. The pytest plugin (entry point
 ``pytest11`` ``iotcli``) gives the ``iot_emulator`` fixture: one server per session, reset between tests.
 Heavy imports (uvicorn, the emulator) happen only when an emulator starts, so loading the plugin is cheap.
+``free_port`` and ``wait_healthy`` serve the test suite and the benchmarks alike (one copy each).
 """
 
 from __future__ import annotations
 
 import secrets
+import subprocess
 import tempfile
 import threading
 import time
@@ -24,6 +26,39 @@ try:  # the fixture is only defined when pytest is there; the library works with
     import pytest
 except ImportError:  # pragma: no cover
     pytest = None  # type: ignore[assignment]
+
+
+def free_port() -> int:
+    """A loopback TCP port that is free right now (the OS picks it; it is released before returning)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(
+    url: str, proc: subprocess.Popen[Any] | None = None, *, timeout: float = 20.0, verify: bool | str = True
+) -> None:
+    """Wait until ``GET url`` answers 200 (an emulator's ``/_emulator/health``, a server started for a
+    benchmark). ``proc``: the process serving it; RuntimeError as soon as it exits. ``verify``: a CA
+    file to trust (HTTPS), waited for while the server is still making it. RuntimeError on timeout."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        if isinstance(verify, str) and not Path(verify).exists():
+            time.sleep(0.05)  # --tls: the certificate is being made
+            continue
+        try:
+            if httpx.get(url, timeout=0.5, verify=verify).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer in time")
 
 
 class SinkHandle:

@@ -3,6 +3,7 @@
 - ``InProcessEmulator``: the emulator app under Starlette's TestClient (lifespan runs, workers run).
 - ``run_cli``: the CLI under typer's CliRunner, talking to an in-process emulator through its transport.
 - ``EmulatorProcess``: ``iotcli emulate`` as a real process on a free loopback port.
+- ``free_port`` (re-exported here) and the health wait come from ``iotcli.testing``, which the benchmarks use too.
 - ``Sink``: a local HTTP server that records every request and answers from a script.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 from iotcli.emulator.app import create_app
 from iotcli.emulator.core import Emulator
 from iotcli.emulator.settings import EmulatorSettings
+from iotcli.testing import free_port, wait_healthy
 
 TEST_TOKEN = "test-account-token-0123456789"
 TEST_USER = "local"
@@ -40,12 +41,6 @@ def sigint_default() -> None:
     ignores SIGINT, and the child would inherit that; the default disposition makes Python raise
     KeyboardInterrupt in it again."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class InProcessEmulator:
@@ -166,23 +161,16 @@ class EmulatorProcess:
             env=self.env,
             preexec_fn=sigint_default,  # stop(SIGINT) must work even when the test runner ignores SIGINT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        verify = str(self.ca_file) if self.ca_file else True
+        try:
+            wait_healthy(f"{self.url}/_emulator/health", self.proc, timeout=timeout, verify=verify)
+        except RuntimeError:
             if self.proc.poll() is not None:
                 out, err = self.proc.communicate()
-                raise RuntimeError(f"emulator exited with {self.proc.returncode}: {err or out}")
-            try:
-                if self.ca_file is not None and not self.ca_file.exists():
-                    time.sleep(0.05)  # --tls: the certificate is being made
-                    continue
-                verify = str(self.ca_file) if self.ca_file else True
-                if httpx.get(f"{self.url}/_emulator/health", timeout=0.5, verify=verify).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError("emulator did not become healthy in time")
+                raise RuntimeError(f"emulator exited with {self.proc.returncode}: {err or out}") from None
+            self.kill()
+            raise RuntimeError("emulator did not become healthy in time") from None
+        return self
 
     def client(self) -> httpx.Client:
         verify = str(self.ca_file) if self.ca_file else True
