@@ -71,6 +71,11 @@ def breaks_an_unstated_rule(case: schemathesis.Case, response: Any) -> bool:
         return True  # agg_type needs agg (two query parameters at once)
     if body.get("callback") == "endpoint" and not body.get("endpoint"):
         return True  # an export calling back an endpoint names it (two fields at once)
+    devices = body.get("devices")
+    if isinstance(devices, list):
+        ids = [d.get("device") for d in devices if isinstance(d, dict)]
+        if len(ids) != len(set(map(str, ids))):
+            return True  # a bulk create lists each device once (uniqueItems cannot say "by its id")
     if response.status_code == 400:
         try:
             message = response.json()["error"]["message"]
