@@ -73,7 +73,7 @@ class OutcomeCommits:
                 out = [one(conn, outcome) for outcome in taken]
             conn.execute("RELEASE outcomes")
             with contextlib.suppress(sqlite3.Error):  # the cap is housekeeping: it never fails an attempt
-                self.cap.apply(conn)
+                self.cap.apply(conn, [d.id for d, *_rest in taken])
             return out
 
         def finish(fut: asyncio.Future[list[tuple[bool, Any]]]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,7 +327,7 @@ class JournalCap:
     transaction that records attempts, the only writes that make deliveries finished at a rate; it
     walks ids upwards from where it stopped (``_floor``), at most ``CAP_STEP`` of them per call, so a
     commit costs one index lookup while the journal is within its cap. A delivery the floor passed
-    while it was pending, and finished later, is left to the pruner.
+    while it was pending goes when it finishes: ``apply`` is told the ids the transaction finished.
     """
 
     def __init__(self, keep: int | None) -> None:
@@ -335,10 +335,22 @@ class JournalCap:
         #: Every finished delivery up to this id is deleted (the cap's progress).
         self._floor = 0
 
-    def apply(self, conn: sqlite3.Connection) -> int:
+    def apply(self, conn: sqlite3.Connection, written: Iterable[int] = ()) -> int:
+        """Hold the cap; ``written`` are the deliveries whose outcomes this transaction recorded."""
         keep = self.keep
         if keep is None:
             return 0
+        removed = self._advance(conn, keep)
+        behind = [i for i in written if i <= self._floor]
+        if behind:  # finished after the floor passed them while they were pending
+            marks = ",".join("?" * len(behind))
+            cur = conn.execute(
+                f"DELETE FROM deliveries WHERE id IN ({marks}) AND status != ?", (*behind, PENDING)
+            )
+            removed += cur.rowcount
+        return removed
+
+    def _advance(self, conn: sqlite3.Connection, keep: int) -> int:
         last = conn.execute("SELECT MAX(id) FROM deliveries").fetchone()[0]
         if last is None or last - self._floor <= keep:
             return 0

@@ -73,6 +73,20 @@ def test_cap_deletes_a_large_excess_in_steps() -> None:
     store.close()
 
 
+def test_a_delivery_the_cap_passed_while_pending_goes_when_it_finishes() -> None:
+    store = journal(["pending"] + ["delivered"] * 30)  # id 1 pending, 2..31 delivered
+    cap = JournalCap(10)
+    store.run_sync(cap.apply)
+    assert rows(store)[1] == PENDING  # behind the cap, but pending: kept
+    store.run_sync(lambda c: c.execute("UPDATE deliveries SET status = 'delivered' WHERE id = 1"))
+    # The transaction that records its outcome says so: it goes now, not when the pruner runs.
+    assert store.run_sync(lambda c: cap.apply(c, [1])) == 1
+    assert sorted(rows(store)) == list(range(22, 32))
+    # A delivery within the cap that finishes stays.
+    assert store.run_sync(lambda c: cap.apply(c, [31])) == 0 and 31 in rows(store)
+    store.close()
+
+
 def test_no_cap_without_a_limit() -> None:
     store = journal(["delivered"] * 20)
     assert store.run_sync(JournalCap(None).apply) == 0 and len(rows(store)) == 20
