@@ -30,11 +30,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from iotcli.testing import free_port, wait_healthy
+
 try:
-    from benchmarks._support import free_port
     from benchmarks.send import start_sink
 except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
-    from _support import free_port  # type: ignore[no-redef]
     from send import start_sink  # type: ignore[no-redef]
 
 TOKEN = "bench-token-0123456789"
@@ -64,16 +64,13 @@ def start_emulator(env: dict[str, str], data_dir: str) -> tuple[subprocess.Popen
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(1200):  # up to a minute on a busy machine
-        if proc.poll() is not None:
-            raise SystemExit(f"the emulator exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(f"{base}/_emulator/health", timeout=0.5)
-            return proc, base
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the emulator did not start")
+    try:
+        wait_healthy(f"{base}/_emulator/health", proc, timeout=60)  # up to a minute on a busy machine
+    except RuntimeError as exc:
+        if proc.poll() is None:
+            proc.kill()
+        raise SystemExit(f"the emulator did not start: {exc}") from None
+    return proc, base
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -30,10 +30,7 @@ from typing import Any
 
 import httpx
 
-try:
-    from benchmarks._support import free_port
-except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
-    from _support import free_port  # type: ignore[no-redef]
+from iotcli.testing import free_port, wait_healthy
 
 TOKEN = "bench-token-0123456789abcdef"
 
@@ -153,12 +150,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{emu_port}"
     try:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as client:
-            for _ in range(200):
-                try:
-                    if client.get("/_emulator/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
+            wait_healthy(f"{base}/_emulator/health", emu)
             r = client.post(
                 "/iot-flow/v1/connections",
                 json={

@@ -25,28 +25,12 @@ from pathlib import Path
 
 import httpx
 
-try:
-    from benchmarks._support import free_port
-except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
-    from _support import free_port  # type: ignore[no-redef]
+from iotcli.testing import free_port, wait_healthy
 
 TOKEN = "bench-account-token-0123456789"
 USER = "local"
 DEVICE = "bench"
 BUCKET = "bench_data"
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=0.5)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer in time")
 
 
 # -- the bare baseline -----------------------------------------------------------------------------

@@ -26,10 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-try:
-    from benchmarks._support import free_port
-except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
-    from _support import free_port  # type: ignore[no-redef]
+from iotcli.testing import free_port, wait_healthy
 
 BODY = '{"temperature": 21.5, "humidity": 48}'
 ANSWER = b'{"led":"on"}'
@@ -142,14 +139,7 @@ def emulator_target(env: dict[str, str], iotcli: list[str]) -> tuple[subprocess.
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{base}/_emulator/health", timeout=0.5)
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_healthy(f"{base}/_emulator/health", proc)
     cli_env = {**env, "IOTCLI_SERVER": base, "IOTCLI_TOKEN": token}
     subprocess.run(
         [*iotcli, "device", "create", "bench", "--bucket", "bench"],

@@ -41,10 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-try:
-    from benchmarks._support import free_port
-except ModuleNotFoundError:  # run as a script: benchmarks/ is sys.path[0]
-    from _support import free_port  # type: ignore[no-redef]
+from iotcli.testing import free_port, wait_healthy
 
 TOKEN = "soak-account-token-0123456789"
 USER = "local"
@@ -451,16 +448,14 @@ def emulator(data_dir: Path, *extra: str) -> Iterator[tuple[str, subprocess.Pope
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/_emulator/health", timeout=0.5).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"emulator did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-                )
-            time.sleep(0.05)
+        try:
+            wait_healthy(f"{url}/_emulator/health", proc, timeout=20)
+        except RuntimeError:
+            if proc.poll() is None:
+                proc.kill()
+            raise RuntimeError(
+                f"emulator did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
+            ) from None
         yield url, proc
     finally:
         if proc.poll() is None:
