@@ -15,6 +15,7 @@ from iotcli.emulator.iotflow.downlinks import STATUSES
 from iotcli.emulator.iotflow.fields import (
     COUNTER_SCHEMA,
     DEVEUI_SCHEMA,
+    END,
     FPORT_SCHEMA,
     PAYLOAD_HEX_SCHEMA,
     normalize_deveui,
@@ -68,7 +69,7 @@ async def post_uplink(request: Request) -> Response:
     query={
         "DevEUI": {
             "type": "string",
-            "pattern": "^([-:]*([0-9a-fA-F][-:]*){16})?$",
+            "pattern": rf"^(?:[-:]*(?:[0-9a-fA-F][-:]*){{16}})?{END}",
             "description": "only this device (16 hex digits, dashes allowed)",
         },
         "status": {
