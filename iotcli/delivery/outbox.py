@@ -262,7 +262,13 @@ def commit_outcome(
     now: float,
     stage: Callable[[sqlite3.Connection, str, dict[str, Any]], dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Record the attempt (if one was made), apply the decision and stage its events; returns them."""
+    """Record the attempt (if one was made), apply the decision and stage its events; returns them.
+
+    A delivery whose row is gone meanwhile (an emulator reset while its attempt was in flight) has
+    nothing left to record: its outcome is dropped with it, not written against a missing row.
+    """
+    if conn.execute("SELECT 1 FROM deliveries WHERE id = ?", (delivery.id,)).fetchone() is None:
+        return []
     if result is not None:
         record_attempt(conn, delivery, result, now)
     apply_decision(conn, delivery, decision, now)
