@@ -32,6 +32,7 @@ from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING
 from iotcli.fleet.devices import SimDevice
 from iotcli.fleet.schedule import Interval
 from iotcli.fleet.template import DeviceState, FleetTemplate
+from iotcli.models.lorawan import LORAWAN_UPLINKS_PATH, ingress_body
 
 _STOPPING = (STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED)
 
@@ -186,7 +187,8 @@ class HttpDevice(_Device):
 
 class LoRaWANDevice(_Device):
     """A LoRaWAN device: each uplink goes through the emulator's ``POST /_emulator/lorawan/uplinks``
-    (account token), with this device's FCntUp (0, 1, 2, ...) and the template as decoded payload."""
+    (account token), with this device's FCntUp (0, 1, 2, ...) and the template as decoded payload
+    (the request of ``iotcli.models.lorawan``: its path and ``ingress_body``)."""
 
     abstract = True
     #: DevEUIs (16 hex digits); user number k plays deveuis[k % len].
@@ -208,15 +210,17 @@ class LoRaWANDevice(_Device):
             payload = json.loads(rendered)
         except ValueError:
             payload = {"text": rendered}
-        body = {
-            "DevEUI": self.deveui,
-            "FPort": self.fport,
-            "payload": payload if isinstance(payload, dict) else {"value": payload},
-            "DevEUI_uplink": {"FCntUp": ctx.fcnt},
-        }
+        body = ingress_body(
+            self.deveui,
+            self.fport,
+            None,
+            payload if isinstance(payload, dict) else {"value": payload},
+            [],
+            {"FCntUp": ctx.fcnt},
+        )
         headers = {"Authorization": f"Bearer {self.account_token}"} if self.account_token else {}
         with self.client.post(
-            "/_emulator/lorawan/uplinks", json=body, headers=headers, name="lorawan", catch_response=True
+            LORAWAN_UPLINKS_PATH, json=body, headers=headers, name="lorawan", catch_response=True
         ) as resp:
             if not resp.status_code:
                 resp.failure(_no_answer(resp.error))
