@@ -197,7 +197,7 @@ DELIVERY_ID: dict[str, Any] = {"id": {"type": "string", "pattern": "^[0-9]{1,18}
 
 def _delivery_id(request: Request) -> int:
     raw = str(request.path_params["id"])
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²".isdigit(), and int() refuses it
         raise ApiProblem(400, f"invalid delivery id '{raw[:32]}': expected a number")
     return int(raw)
 

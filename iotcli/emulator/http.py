@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -61,6 +62,10 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return data
 
 
+#: A query integer as JSON writes one: ASCII digits, an optional minus sign.
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
 def query_int(
     request: Request,
     name: str,
@@ -73,6 +78,8 @@ def query_int(
     if raw is None or raw == "":
         return default
     try:
+        if not _INTEGER.fullmatch(raw):  # int() also takes " 5\n", "+5", "5_0" and other scripts' digits
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
         raise ApiProblem(400, f"query parameter '{name}' must be an integer, got '{raw[:32]}'") from None

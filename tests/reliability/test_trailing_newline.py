@@ -254,3 +254,19 @@ def test_a_send_uplink_header_name_with_a_trailing_character_is_refused(ending: 
     assert parse_items(["X-A:v"]).headers == [("X-A", "v")]
     with pytest.raises(UsageError, match="header name"):
         parse_items([f"X-A{ending}:v"])
+
+
+# --- integers in the query and delivery ids: int() takes " 5\n", "+5", "5_0", "٥" -------------
+
+
+@pytest.mark.parametrize("raw", ["5\n", " 5", "+5", "5_0", "\u0665", "\u00b2"])
+@pytest.mark.parametrize("path", ["/_emulator/lorawan/downlinks", "/_emulator/deliveries"])
+def test_a_query_integer_is_ascii_digits_only(emulator: InProcessEmulator, path: str, raw: str) -> None:
+    assert emulator.http.get(path, params={"limit": "5"}).status_code == 200
+    expect_error(emulator.http.get(path, params={"limit": raw}), 400, "limit")
+
+
+@pytest.mark.parametrize("raw", ["1%0A", "%C2%B2", "%D9%A5"])
+def test_a_delivery_id_is_ascii_digits_only(emulator: InProcessEmulator, raw: str) -> None:
+    expect_error(emulator.http.get(f"/_emulator/deliveries/{raw}"), 400, "delivery id")
+    assert emulator.http.get("/_emulator/deliveries/1").status_code == 404

@@ -37,7 +37,7 @@ def _int(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name) or ""
     if not raw:
         return None
-    if not raw.lstrip("-").isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.lstrip("-").isdigit()) or len(raw) > 18:  # "²".isdigit()
         raise ApiProblem(400, f"query parameter '{name}' must be an integer")
     return int(raw)
 
@@ -133,7 +133,7 @@ async def deliveries(request: Request, session: Session) -> Response:
 @view
 async def delivery(request: Request, session: Session) -> Response:
     raw = str(request.path_params["id"])
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiProblem(404, f"delivery {raw[:32]} not found")
     return page(request, "delivery.html", session, d=await backend.delivery(emu_of(request), int(raw)))
 
