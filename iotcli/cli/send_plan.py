@@ -162,6 +162,7 @@ def _lorawan_plan(
     query: list[tuple[str, str]],
     token: str | None,
 ) -> RequestPlan:
+    from iotcli.models.lorawan import LORAWAN_UPLINKS_PATH
     from iotcli.sending import iotflow
 
     eui = rq.normalize_deveui(deveui)
@@ -173,7 +174,7 @@ def _lorawan_plan(
     if to is None:
         body = rq.ingress_body(eui, fport, hexed, decoded, connections, overrides)
         plan_headers = rq.base_headers(token or state.require_token(), body=True)
-        target_url = f"{state.server}/_emulator/lorawan/uplinks"
+        target_url = f"{state.server}{LORAWAN_UPLINKS_PATH}"
         kind = "lorawan"
     else:
         target_url = rq.check_url(to, "--to")
@@ -181,7 +182,7 @@ def _lorawan_plan(
         if link is None and connections:
             link = state.client().downlink_url(connections[0])
         elif link is None and not no_downlink_url:
-            link = _discover_downlink_url(state, to)
+            link = discover_downlink_url(state, to)
         body = iotflow.uplink_message(
             eui, fport, payload_hex=hexed, payload=decoded, downlink=link, overrides=overrides
         )
@@ -199,7 +200,7 @@ def _lorawan_plan(
     )
 
 
-def _discover_downlink_url(state: CliState, to: str) -> str | None:
+def discover_downlink_url(state: CliState, to: str) -> str | None:
     """With --to and no --connection: ask the emulator at the profile's server which connection this is.
 
     The connection whose destinationURL is --to wins; else the only active connection; else none

@@ -80,6 +80,11 @@ def downlink_body(downlink: dict[str, Any]) -> dict[str, Any]:
     return {DOWNLINK_KEY: downlink}
 
 
+def downlink_prefix(server: str) -> str:
+    """``<server>/iot-flow/downlinkMessages/``: what every downlinkUrl of that server starts with."""
+    return f"{server.rstrip('/')}{DOWNLINK_PATH}/"
+
+
 def downlink_url(server: str, connection: str) -> str:
     """``<server>/iot-flow/downlinkMessages/<uuid>``: a connection id that is a UUID (32 hex digits or
     dashed) in its dashed form; anything else as given."""
@@ -87,4 +92,4 @@ def downlink_url(server: str, connection: str) -> str:
         ident = str(uuid.UUID(connection))
     except ValueError:
         ident = connection
-    return f"{server.rstrip('/')}{DOWNLINK_PATH}/{ident}"
+    return f"{downlink_prefix(server)}{ident}"

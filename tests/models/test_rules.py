@@ -119,6 +119,16 @@ def test_downlink_url_and_body() -> None:
     }
 
 
+def test_downlink_prefix_starts_every_downlink_url() -> None:
+    assert lorawan.downlink_prefix("http://h:8100/") == "http://h:8100/iot-flow/downlinkMessages/"
+    assert lorawan.downlink_prefix("http://h:8100") == "http://h:8100/iot-flow/downlinkMessages/"
+    # The emulator stores its downlink UUIDs dashed and lower-case: they go into the URL unchanged.
+    dashed = "3f2a9c1e-3f2a-9c1e-3f2a-9c1e3f2a9c1e"
+    url = lorawan.downlink_url("http://h:8100", dashed)
+    assert url == lorawan.downlink_prefix("http://h:8100") + dashed
+    assert lorawan.downlink_url("http://h:8100", "") == lorawan.downlink_prefix("http://h:8100")
+
+
 def test_callback_url_escapes_the_user() -> None:
     assert callback_url("http://h/", "a b", "d1") == "http://h/v3/users/a%20b/devices/d1/callback/data"
     assert rq.device_url("http://h", "local", "d1") == callback_url("http://h", "local", "d1")

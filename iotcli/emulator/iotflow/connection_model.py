@@ -36,6 +36,7 @@ from typing import Any
 
 from iotcli.emulator.iotflow.connection_secrets import mask, open_as_key
 from iotcli.emulator.iotflow.connector_schema import CONNECTOR_ID
+from iotcli.models.lorawan import downlink_url
 
 OPENING, OPENED, CLOSED = "OPENING", "OPENED", "CLOSED"
 AUTHENTICATING, AUTHENTICATION_FAILED = "AUTHENTICATING", "AUTHENTICATION_FAILED"
@@ -114,7 +115,7 @@ class Connection:
         for key, value in self.top_level.items():
             data.setdefault(key, value)
         if base_url is not None:
-            data["downlinkUrl"] = f"{base_url}/iot-flow/downlinkMessages/{self.downlink_uuid}"
+            data["downlinkUrl"] = downlink_url(base_url, self.downlink_uuid)
         return data
 
     @classmethod

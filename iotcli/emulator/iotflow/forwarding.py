@@ -36,6 +36,7 @@ from iotcli.emulator.iotflow.lrc import encode_query, lrc_params
 from iotcli.emulator.iotflow.reconnect_schedule import next_attempt
 from iotcli.emulator.iotflow.templates import HeaderRenderError, render_headers
 from iotcli.models.iotflow import string_typed
+from iotcli.models.lorawan import downlink_url
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -227,7 +228,7 @@ class ForwardingPolicy:
         stored: dict[str, Any] = message.get("body") or {}
         extra: dict[str, Any] = {}
         if kind == "uplink":
-            extra["downlinkUrl"] = f"{self.emu.settings.base_url}/iot-flow/downlinkMessages/{conn.uuid}"
+            extra["downlinkUrl"] = downlink_url(self.emu.settings.base_url, conn.uuid)
         string_types = kind == "uplink" and cfg.get(VALUE_TYPES_KEY) == "string"
         inner = {**(string_typed(stored) if string_types else stored), **extra}
         document = {wrapper: inner}

@@ -41,6 +41,7 @@ from iotcli.emulator.iotflow.fields import (
     VALIDITY_SCHEMA,
     Fields,
 )
+from iotcli.models import lorawan
 
 #: The query parameters of a LoRaWAN downlink [source: Downlink_Message/README.md fields, with the
 #: hex payload as ``Payload`` as the tunnel examples send it].
@@ -145,4 +146,4 @@ def downlink_body(conn: Connection, given: dict[str, str]) -> dict[str, Any]:
     for key in PARAMS:
         if key in given and key != "Payload":
             dl[key] = given[key]
-    return {"DevEUI_downlink": dl}
+    return lorawan.downlink_body(dl)

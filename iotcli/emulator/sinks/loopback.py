@@ -13,6 +13,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from iotcli.emulator.errors import ApiProblem
+from iotcli.models.lorawan import downlink_body, downlink_prefix
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
@@ -31,7 +32,7 @@ class LoopBack:
         task.add_done_callback(self._tasks.discard)
 
     async def _send_downlink(self, name: str, request_id: int, downlink: dict[str, Any]) -> None:
-        url, message = downlink["url"], {"DevEUI_downlink": downlink["message"]}
+        url, message = downlink["url"], downlink_body(downlink["message"])
         result: dict[str, Any] = {"url": url}
         try:
             status, answer = await self._post_downlink(url, message)
@@ -67,7 +68,7 @@ class LoopBack:
             self.emu.events.publish(await self.emu.store.write(write))
 
     async def _post_downlink(self, url: str, message: dict[str, Any]) -> tuple[int, Any]:
-        own = f"{self.emu.settings.base_url}/iot-flow/downlinkMessages/"
+        own = downlink_prefix(self.emu.settings.base_url)
         iotflow = self.emu.services.get("iotflow")
         if url.startswith(own) and iotflow is not None:
             # The emulator's own downlinkUrl: queued directly (the same service the route calls), so
