@@ -32,7 +32,7 @@ def _ref(*parts: str) -> str:
 
 def export_env(api: ApiClient) -> dict[str, Any]:
     """What the server holds, in the environment file's format; secrets become ``${VAR}`` references."""
-    from iotcli.delivery.outbox import is_secret_header
+    from iotcli.models.headers import is_secret_header
 
     doc: dict[str, Any] = {"version": 1}
 

@@ -13,8 +13,8 @@ import hmac
 import secrets
 from typing import Any
 
-from iotcli.delivery.outbox import is_secret_header
 from iotcli.emulator.errors import ApiProblem
+from iotcli.models.headers import is_secret_header
 
 MASK = "*****"
 #: Configuration paths whose values are secrets: masked as ``"*****"`` in every answer.

@@ -7,8 +7,8 @@ import sqlite3
 from typing import Any
 from urllib.parse import parse_qsl
 
-from iotcli.delivery.outbox import is_secret_header
 from iotcli.emulator import jsonpolicy
+from iotcli.models.headers import is_secret_header
 
 MASK = "*****"
 

@@ -12,7 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from iotcli.delivery.outbox import FINAL, is_secret_header
+from iotcli.delivery.outbox import FINAL
 from iotcli.emulator import deliveries as journal
 from iotcli.emulator.deliveries import STATUSES
 from iotcli.emulator.errors import ApiProblem
@@ -24,6 +24,7 @@ from iotcli.emulator.thinger.backend.devices import device_object, fetch_device,
 from iotcli.emulator.thinger.backend.endpoints import ENDPOINT_DOCS
 from iotcli.emulator.thinger.backend.properties import property_object
 from iotcli.emulator.thinger.bucket_query import ReadQuery
+from iotcli.models.headers import is_secret_header
 
 if TYPE_CHECKING:
     from iotcli.emulator.core import Emulator
