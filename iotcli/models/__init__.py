@@ -8,6 +8,7 @@ One place for what both ends of a request must agree on, so that a rule is writt
 - ``iotflow``: the ``DevEUI_uplink`` message an IoT Flow connection delivers (one builder for the
   emulator and ``send-uplink --to URL``);
 - ``render``: one concrete HTTP request (``Prepared``) and its rendering as a curl or HTTPie command.
+- ``headers``: which header names carry a secret (masked in the journal, inspector, sinks, exports).
 
 The rules only answer "valid?" or give the normal form; each side words its own error (a usage error
 on the command line, a 400 in the emulator). This package imports only the standard library and
