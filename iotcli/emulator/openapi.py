@@ -138,7 +138,11 @@ def operation(spec: RouteSpec, operation_id: str) -> dict[str, Any]:
         if isinstance(declared, dict):  # a schema as strict as the handler (types, patterns, bounds)
             description = str(declared.get("description", ""))
             required = declared.get("required") is True  # the parameter itself, not a JSON Schema keyword
-            schema = {k: v for k, v in declared.items() if k not in ("description", "required")}
+            schema = {
+                k: v() if callable(v) else v  # a value listed on first use (RouteSpec.query)
+                for k, v in declared.items()
+                if k not in ("description", "required")
+            }
         else:
             description, schema = declared, {"type": "string"}
         params.append(

@@ -37,6 +37,8 @@ class RouteSpec:
     body_type: str = "application/json"
     status: int = 200
     #: name -> description, or a JSON Schema of the parameter (with its "description"), as strict as the handler.
+    #: A keyword's value may be a function without arguments, called when the OpenAPI document is built
+    #: (an ``enum`` that is costly to list, e.g. the tz database's names).
     query: dict[str, str | dict[str, Any]] = field(default_factory=dict)
     responses: dict[int, str] = field(default_factory=dict)  # extra status -> description
     #: JSON Schema of a path parameter when it is not an id (``^[a-zA-Z0-9_-]{1,32}$``), e.g. a number or uuid.

@@ -227,3 +227,30 @@ def test_aggregation_edges_never_fail(emulator: InProcessEmulator) -> None:
         assert r.json()[0][agg_type]["t"] in (1.5, 3, 2, statistics.stdev([1, 2]))
     got = records(emulator, agg="1h", agg_type="sum")
     assert "big" not in got[0]["sum"]  # the sum is beyond a double: left out
+
+
+def test_the_documented_tz_enum_is_the_tz_database(emulator: InProcessEmulator) -> None:
+    """The ``tz`` of a read, as /_emulator/openapi.json publishes it: UTC first, then the system's
+    IANA names (listed when the document is built, not at import)."""
+    doc = emulator.anon("GET", "/_emulator/openapi.json").json()
+    read = doc["paths"]["/v1/users/{user}/buckets/{bucket}/data"]["get"]
+    (tz,) = [p for p in read["parameters"] if p["name"] == "tz"]
+    names = tz["schema"]["enum"]
+    assert names[0] == "UTC" and "UTC" not in names[1:]
+    assert "Europe/Madrid" in names and names[1:] == sorted(names[1:])
+    assert tz["schema"]["type"] == "string"
+
+
+def test_importing_the_emulator_does_not_list_the_tz_database() -> None:
+    """The tz database walk (tens of ms) is paid by the first document, not by every emulator start."""
+    import subprocess
+    import sys
+
+    code = (
+        "import zoneinfo\n"
+        "def boom(): raise SystemExit('available_timezones called at import')\n"
+        "zoneinfo.available_timezones = boom\n"
+        "import iotcli.emulator.app\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
