@@ -81,7 +81,9 @@ def test_the_compose_example_runs_a_master_and_workers_with_real_options() -> No
     import inspect
     import re
 
-    known = set(re.findall(r'"(--[a-z-]+)"', inspect.getsource(run)))
+    from iotcli.cli import fleet_options  # run's options are declared there
+
+    known = set(re.findall(r'"(--[a-z-]+)"', inspect.getsource(run) + inspect.getsource(fleet_options)))
     for command in (master, worker):
         used = set(re.findall(r"(--[a-z][a-z-]+)", command.split("iotcli fleet run", 1)[1]))
         assert used <= known, used - known
