@@ -4,6 +4,7 @@ uplink ingress (CONTRACT section 4) and the IoT Flow downlink (``{"DevEUI_downli
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from typing import Any
@@ -85,9 +86,11 @@ def downlink_prefix(server: str) -> str:
     return f"{server.rstrip('/')}{DOWNLINK_PATH}/"
 
 
+@functools.lru_cache(maxsize=1024)
 def downlink_url(server: str, connection: str) -> str:
     """``<server>/iot-flow/downlinkMessages/<uuid>``: a connection id that is a UUID (32 hex digits or
-    dashed) in its dashed form; anything else as given."""
+    dashed) in its dashed form; anything else as given. (Cached: the emulator writes one into every
+    uplink it forwards, and parsing the UUID costs more than the rest of the URL.)"""
     try:
         ident = str(uuid.UUID(connection))
     except ValueError:
