@@ -29,6 +29,7 @@ from iotcli.check.report import (
 )
 from iotcli.check.schema import EMULATOR_ONLY_EXPECTS, PLACEHOLDER, SENDING_NAMES, Scenario, Step
 from iotcli.errors import ApiError, ConditionNotMet, IotcliError
+from iotcli.models.lorawan import downlink_body
 
 if TYPE_CHECKING:
     from iotcli.client.api import ApiClient
@@ -345,7 +346,7 @@ def do_downlink(ctx: Context, spec: dict[str, Any]) -> str:
     fields = {k: ctx.fill(v) for k, v in spec.items() if k not in ("url", "connection")}
     target = url if url.startswith(("http://", "https://")) else ctx.api.base_url + "/" + url.lstrip("/")
     same = target.startswith(ctx.api.base_url.rstrip("/") + "/")
-    answer = _request(ctx, "POST", target, body={"DevEUI_downlink": fields}, auth=same)
+    answer = _request(ctx, "POST", target, body=downlink_body(fields), auth=same)
     return f"downlink to {fields.get('DevEUI', '?')}: HTTP {answer['status']}"
 
 
