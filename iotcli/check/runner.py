@@ -29,7 +29,7 @@ from iotcli.check.report import (
 )
 from iotcli.check.schema import EMULATOR_ONLY_EXPECTS, PLACEHOLDER, SENDING_NAMES, Scenario, Step
 from iotcli.errors import ApiError, ConditionNotMet, IotcliError
-from iotcli.models.lorawan import downlink_body
+from iotcli.models.lorawan import LORAWAN_UPLINKS_PATH, downlink_body
 
 if TYPE_CHECKING:
     from iotcli.client.api import ApiClient
@@ -332,7 +332,7 @@ def do_lorawan(ctx: Context, spec: dict[str, Any]) -> str:
         for key in ("payload_hex", "payload"):
             if key in spec:
                 body[key] = ctx.fill(spec[key], i=i)
-        answer = _request(ctx, "POST", "/_emulator/lorawan/uplinks", body=body)
+        answer = _request(ctx, "POST", LORAWAN_UPLINKS_PATH, body=body)
         codes.append(answer["status"])
     n = len(codes)
     return f"{n} LoRaWAN uplink{'s' * (n != 1)} from {deveui}: {_statuses(codes)}"

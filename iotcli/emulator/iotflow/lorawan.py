@@ -21,6 +21,7 @@ from iotcli.emulator.iotflow.fields import (
     normalize_deveui,
 )
 from iotcli.emulator.routing import RouteTable
+from iotcli.models.lorawan import LORAWAN_UPLINKS_PATH
 
 routes = RouteTable("emulator", tag="lorawan")
 
@@ -50,7 +51,7 @@ UPLINK_SCHEMA: dict[str, Any] = {
 
 
 @routes.post(
-    "/_emulator/lorawan/uplinks",
+    LORAWAN_UPLINKS_PATH,
     summary="A device sends an uplink: forwarded to the named (or all active) connections",
     body=UPLINK_SCHEMA,
     status=202,

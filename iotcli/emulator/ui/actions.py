@@ -17,6 +17,7 @@ from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import ID_PATTERN
 from iotcli.emulator.ui.security import Session
 from iotcli.emulator.ui.web import Form, emu_of, form_field
+from iotcli.models.lorawan import LORAWAN_UPLINKS_PATH
 
 
 async def call_api(request: Request, method: str, path: str, body: Any = None) -> Any:
@@ -82,7 +83,7 @@ async def uplink(request: Request, session: Session, form: Form) -> str:
         except ValueError:
             raise ApiProblem(400, "FPort must be a number") from None
         body["payload_hex"] = form_field(form, "payload_hex")
-        answer = await call_api(request, "POST", "/_emulator/lorawan/uplinks", body)
+        answer = await call_api(request, "POST", LORAWAN_UPLINKS_PATH, body)
         sent_to = ", ".join(answer.get("connections") or []) or "no connection"
         return f"LoRaWAN uplink FCntUp {answer.get('FCntUp')} accepted, forwarded to {sent_to}."
     name = form_field(form, "device")
