@@ -270,3 +270,13 @@ def test_a_query_integer_is_ascii_digits_only(emulator: InProcessEmulator, path:
 def test_a_delivery_id_is_ascii_digits_only(emulator: InProcessEmulator, raw: str) -> None:
     expect_error(emulator.http.get(f"/_emulator/deliveries/{raw}"), 400, "delivery id")
     assert emulator.http.get("/_emulator/deliveries/1").status_code == 404
+
+
+@pytest.mark.parametrize("raw", ["5\n", " 1650000000000", "+1650000000000", "1_650_000_000_000", "\u0665"])
+def test_a_callback_ts_query_is_ascii_digits_only(emulator: InProcessEmulator, raw: str) -> None:
+    seed_thinger(emulator)
+    path = f"/v1/users/{USER}/buckets/b1/data"
+    before = snapshot(emulator)
+    expect_error(emulator.http.post(path, params={"ts": raw}, json={"v": 1}), 400, "'ts'")
+    assert snapshot(emulator) == before
+    assert emulator.http.post(path, params={"ts": "1650000000000"}, json={"v": 1}).status_code == 200

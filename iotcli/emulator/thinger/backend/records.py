@@ -21,6 +21,8 @@ def query_ts(raw: str | None) -> int | None:
     if not raw:
         return None
     try:
+        if not (raw.isascii() and raw.isdigit()):  # int() also takes " 5\n", "+5", "5_0", other digits
+            raise ValueError(raw)
         ts = int(raw)
     except ValueError:
         raise ApiProblem(400, f"query parameter 'ts' must be epoch milliseconds, got '{raw[:32]}'") from None
