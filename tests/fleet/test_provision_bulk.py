@@ -82,7 +82,12 @@ def test_the_bulk_route_checks_its_body(emulator: InProcessEmulator) -> None:
         ({"devices": [{"device": "a", "token_name": ""}]}, "token_name"),
         ({"devices": [{"device": "a", "callback": {"actions": {"write_bucket": "nope"}}}]}, "nope"),
         ({"devices": [{"device": f"d{i}"} for i in range(1001)]}, "1 to 1000"),
+        # The callback follows PUT .../callback's rules, checked before any device is made (was a 500).
+        ({"devices": [{"device": "c1", "callback": {"actions": []}}]}, "devices[0].callback"),
+        ({"devices": [{"device": "c1", "callback": {"actions": {"write_bucket": 5}}}]}, "write_bucket"),
+        ({"devices": [{"device": "c1", "callback": {"colour": 1}}]}, "colour"),
     ):
         r = emulator.http.post(BULK, json=body)
         assert r.status_code == 400 and needle in r.text, (body, r.status_code, r.text)
     assert emulator.anon("POST", BULK, json={"devices": [{"device": "a"}]}).status_code == 401
+    assert emulator.http.get(f"/v1/users/{TEST_USER}/devices/c1").status_code == 404

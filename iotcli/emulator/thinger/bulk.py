@@ -17,7 +17,9 @@ from starlette.responses import Response
 from iotcli.emulator.errors import ApiProblem
 from iotcli.emulator.http import check_id, ok, read_json_object
 from iotcli.emulator.routing import RouteTable
+from iotcli.emulator.thinger.callback import SETTINGS
 from iotcli.emulator.thinger.parse import backend_of
+from iotcli.emulator.thinger.validation import request_schema, validate
 
 routes = RouteTable("thinger", tag="devices")
 
@@ -41,7 +43,10 @@ BULK_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {
                     "device": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,32}$"},
-                    "callback": {"type": "object", "description": "as PUT .../callback, set after creating"},
+                    "callback": {
+                        **request_schema("put", SETTINGS),
+                        "description": "as PUT .../callback, set after creating",
+                    },
                     "token_name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
                 },
             },
@@ -72,6 +77,11 @@ def _items(body: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str |
         callback = item.get("callback")
         if callback is not None and not isinstance(callback, dict):
             raise ApiProblem(400, f"devices[{i}].callback must be an object")
+        if callback is not None:
+            try:  # the rules of PUT .../callback, checked before anything is created
+                validate("put", SETTINGS, callback)
+            except ApiProblem as exc:
+                raise ApiProblem(400, f"devices[{i}].callback: {exc.message}") from None
         name = item.get("token_name")
         if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME):
             raise ApiProblem(400, f"devices[{i}].token_name must be a string of 1 to {MAX_NAME} characters")
