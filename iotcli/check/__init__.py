@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iotcli.check.loader import load_scenario, parse_scenario
 from iotcli.check.report import RunReport, ScenarioResult, StepResult
 from iotcli.check.runner import exit_status, is_emulator, run_scenarios
-from iotcli.check.schema import Scenario, ScenarioError, load_scenario, parse_scenario
+from iotcli.check.schema import Scenario, ScenarioError
 
 if TYPE_CHECKING:
     from iotcli.client.api import ApiClient

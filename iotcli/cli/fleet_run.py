@@ -113,7 +113,8 @@ def start(
         headers=_headers(header or []),
     )
     require_locust()
-    from iotcli.fleet.runner import run_fleet, run_master
+    from iotcli.fleet.distributed import run_master
+    from iotcli.fleet.runner import run_fleet
     from iotcli.fleet.users import fleet_class
 
     target = config.get("to") or config["host"]
@@ -252,7 +253,7 @@ def run_as_worker(state: CliState, host: str, port: int, connect_timeout: float)
     if connect_timeout <= 0:
         raise UsageError("fleet run: --connect-timeout must be above 0")
     require_locust()
-    from iotcli.fleet.runner import run_worker
+    from iotcli.fleet.distributed import run_worker
 
     state.out.info(f"fleet worker: connecting to the master at {host}:{port}")
 
