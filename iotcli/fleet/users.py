@@ -172,11 +172,7 @@ class HttpDevice(_Device):
         with self.client.post(
             self.device.callback_url, data=body, headers=headers, name="http-device", catch_response=True
         ) as resp:
-            if not resp.status_code:
-                resp.failure(_no_answer(resp.error))
-            elif resp.status_code >= 400:
-                resp.failure(f"HTTP {resp.status_code}")
-            else:
+            if _judged(resp):
                 text = resp.text or ""
                 try:
                     self.last_answer = json.loads(text) if text.strip() else None
@@ -185,24 +181,21 @@ class HttpDevice(_Device):
                 resp.success()
 
 
-class LoRaWANDevice(_Device):
-    """A LoRaWAN device: each uplink goes through the emulator's ``POST /_emulator/lorawan/uplinks``
-    (account token), with this device's FCntUp (0, 1, 2, ...) and the template as decoded payload
-    (the request of ``iotcli.models.lorawan``: its path and ``ingress_body``)."""
+class _LoRaWANDevice(_Device):
+    """What both LoRaWAN kinds share: a DevEUI each, and the payload of the next uplink."""
 
     abstract = True
     #: DevEUIs (16 hex digits); user number k plays deveuis[k % len].
     deveuis: ClassVar[list[str]] = []
     fport: ClassVar[int] = 1
-    #: The account token of the emulator (or the server's) API.
-    account_token: ClassVar[str | None] = None
 
     def on_start(self) -> None:
         self.deveui = self.deveuis[self._claim(len(self.deveuis))]
         self._start(self.deveui)
 
-    @task
-    def uplink(self) -> None:
+    def _next_payload(self) -> tuple[Any, dict[str, Any]]:
+        """Take an uplink from the budget; its context and the template rendered as a JSON object (text
+        that is not JSON as ``{"text": ...}``, any other JSON value as ``{"value": ...}``)."""
         self._take()
         ctx = self.state.next_uplink()
         rendered = self._compiled().render(self.state, ctx)
@@ -210,11 +203,26 @@ class LoRaWANDevice(_Device):
             payload = json.loads(rendered)
         except ValueError:
             payload = {"text": rendered}
+        return ctx, payload if isinstance(payload, dict) else {"value": payload}
+
+
+class LoRaWANDevice(_LoRaWANDevice):
+    """A LoRaWAN device: each uplink goes through the emulator's ``POST /_emulator/lorawan/uplinks``
+    (account token), with this device's FCntUp (0, 1, 2, ...) and the template as decoded payload
+    (the request of ``iotcli.models.lorawan``: its path and ``ingress_body``)."""
+
+    abstract = True
+    #: The account token of the emulator (or the server's) API.
+    account_token: ClassVar[str | None] = None
+
+    @task
+    def uplink(self) -> None:
+        ctx, payload = self._next_payload()
         body = ingress_body(
             self.deveui,
             self.fport,
             None,
-            payload if isinstance(payload, dict) else {"value": payload},
+            payload,
             [],
             {"FCntUp": ctx.fcnt},
         )
@@ -222,23 +230,17 @@ class LoRaWANDevice(_Device):
         with self.client.post(
             LORAWAN_UPLINKS_PATH, json=body, headers=headers, name="lorawan", catch_response=True
         ) as resp:
-            if not resp.status_code:
-                resp.failure(_no_answer(resp.error))
-            elif resp.status_code >= 400:
-                resp.failure(f"HTTP {resp.status_code}")
-            else:
+            if _judged(resp):
                 resp.success()
 
 
-class IotFlowDevice(_Device):
+class IotFlowDevice(_LoRaWANDevice):
     """A LoRaWAN device whose uplinks go straight to an application server (``to_url``) in the IoT Flow
     format (``{"DevEUI_uplink": {...}}``, the emulator's own builder: the same DevAddr, gateway and radio
     values a connection delivers), with this device's FCntUp and, when set, ``downlink_url`` (the
     emulator's downlinkUrl, so the server can answer with downlinks)."""
 
     abstract = True
-    deveuis: ClassVar[list[str]] = []
-    fport: ClassVar[int] = 1
     #: The application server's uplink URL.
     to_url: ClassVar[str] = ""
     #: The downlinkUrl each uplink carries (None: none).
@@ -246,21 +248,11 @@ class IotFlowDevice(_Device):
     #: Extra headers (an application server's own auth).
     headers: ClassVar[dict[str, str]] = {}
 
-    def on_start(self) -> None:
-        self.deveui = self.deveuis[self._claim(len(self.deveuis))]
-        self._start(self.deveui)
-
     @task
     def uplink(self) -> None:
         from iotcli.sending.iotflow import build_uplink
 
-        self._take()
-        ctx = self.state.next_uplink()
-        rendered = self._compiled().render(self.state, ctx)
-        try:
-            payload = json.loads(rendered)
-        except ValueError:
-            payload = {"text": rendered}
+        ctx, payload = self._next_payload()
         now = datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds")
         message = build_uplink(
             self.deveui,
@@ -269,7 +261,7 @@ class IotFlowDevice(_Device):
             fcnt_up=ctx.fcnt,
             fcnt_dn=0,
             payload_hex="",
-            payload=payload if isinstance(payload, dict) else {"value": payload},
+            payload=payload,
         )
         if self.downlink_url:
             message["downlinkUrl"] = self.downlink_url
@@ -281,11 +273,7 @@ class IotFlowDevice(_Device):
             name="iotflow",
             catch_response=True,
         ) as resp:
-            if not resp.status_code:
-                resp.failure(_no_answer(resp.error))
-            elif resp.status_code >= 400:
-                resp.failure(f"HTTP {resp.status_code}")
-            else:
+            if _judged(resp):
                 resp.success()
 
 
@@ -328,6 +316,17 @@ def fleet_class(config: dict[str, Any], pool: Pool | None = None) -> type[_Devic
 def fleet_size(config: dict[str, Any]) -> int:
     """How many devices the configuration lists."""
     return len(config["devices"] if config["kind"] == "http" else config["deveuis"])
+
+
+def _judged(resp: Any) -> bool:
+    """Record a missing answer or a 4xx/5xx as the request's failure; True when the answer is a success."""
+    if not resp.status_code:
+        resp.failure(_no_answer(resp.error))
+    elif resp.status_code >= 400:
+        resp.failure(f"HTTP {resp.status_code}")
+    else:
+        return True
+    return False
 
 
 def _no_answer(error: object) -> str:
