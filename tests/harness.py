@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,8 +40,33 @@ BASE = "http://testserver"
 def sigint_default() -> None:
     """``preexec_fn`` for a child that must see Ctrl-C: a shell that runs the tests in the background
     ignores SIGINT, and the child would inherit that; the default disposition makes Python raise
-    KeyboardInterrupt in it again."""
+    KeyboardInterrupt in it again. A runner may also block SIGINT (the mask is inherited across exec):
+    it is unblocked too."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def interrupt_and_wait(proc: subprocess.Popen[str], timeout: float = 20) -> tuple[str, str]:
+    """Ctrl-C ``proc`` and read what it printed. A child that has not stopped after ``timeout`` is
+    made to dump its threads' stacks (``PYTHONFAULTHANDLER=1`` in its environment, then SIGABRT):
+    the failure then shows where it was stuck and its signal masks, not only that it was slow."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        masks = ""
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            masks = " ".join(line for line in status.splitlines() if line.startswith("Sig"))
+        proc.send_signal(signal.SIGABRT)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        raise AssertionError(
+            f"still running {timeout:g} s after Ctrl-C ({masks}); stdout:\n{out}\nstderr:\n{err}"
+        ) from None
 
 
 class InProcessEmulator:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +18,15 @@ import respx
 from iotcli.client.iotflow import parse_sse
 from iotcli.errors import ApiError
 from tests.conftest import Cli
-from tests.harness import TEST_TOKEN, CliResult, EmulatorProcess, InProcessEmulator, run_cli, sigint_default
+from tests.harness import (
+    TEST_TOKEN,
+    CliResult,
+    EmulatorProcess,
+    InProcessEmulator,
+    interrupt_and_wait,
+    run_cli,
+    sigint_default,
+)
 
 # -- the SSE parser ---------------------------------------------------------------------------------
 
@@ -241,7 +248,7 @@ def streaming_follower(
 ) -> Iterator[subprocess.Popen[str]]:
     """A real ``iotcli events --follow --after AFTER`` process, yielded once a clock advance of
     ``seconds`` reached it (it is streaming); killed on the way out if still running."""
-    env = {**os.environ, "IOTCLI_SERVER": emulator.url, "IOTCLI_TOKEN": TEST_TOKEN}
+    env = {**os.environ, "IOTCLI_SERVER": emulator.url, "IOTCLI_TOKEN": TEST_TOKEN, "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "iotcli", "events", "--follow", "--after", str(after)],
         stdout=subprocess.PIPE,
@@ -265,8 +272,7 @@ def streaming_follower(
 
 def test_ctrl_c_on_a_real_follower_process(process: EmulatorProcess) -> None:
     with streaming_follower(process, last_id(process), 11) as proc:
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=10)
+        _out, err = interrupt_and_wait(proc, timeout=10)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.harness import Reply, Sink, sigint_default
+from tests.harness import Reply, Sink, interrupt_and_wait, sigint_default
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("IOTCLI_")}
     full.update({"IOTCLI_CONFIG_DIR": "/nonexistent-iotcli", "PYTHONUNBUFFERED": "1", **extra})
+    full.setdefault("PYTHONFAULTHANDLER", "1")  # a child stuck after Ctrl-C dumps its stacks on SIGABRT
     return full
 
 
@@ -103,8 +103,7 @@ def test_ctrl_c_stops_a_repeat_and_prints_what_was_sent(sink: Sink) -> None:
     try:
         sink.wait_for(5)
         time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        out, _err = proc.communicate(timeout=20)
+        out, _err = interrupt_and_wait(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -150,8 +149,7 @@ def test_ctrl_c_on_a_single_send_under_json_prints_one_line(sink: Sink) -> None:
     )
     try:
         sink.wait_for(1)  # the request is out: the command waits for the answer
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = interrupt_and_wait(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
