@@ -39,6 +39,8 @@ class Principal:
     user: str
     device: str | None = None
     token_id: str | None = None
+    #: When the token stops working (epoch ms, emulator clock); None: never, or the account token.
+    expires: int | None = None
 
 
 @dataclass
@@ -229,7 +231,7 @@ class Authenticator:
         if rec.expires is not None and rec.expires <= self.emu.clock.now_ms():
             raise ApiProblem(401, "token expired")
         if rec.kind == "device":
-            return Principal("device", rec.user, rec.device, rec.id)
+            return Principal("device", rec.user, rec.device, rec.id, rec.expires)
         if rec.kind in ("oauth", "iotflow"):
             return Principal("account", rec.user, None, rec.id)
         if rec.kind == "access":

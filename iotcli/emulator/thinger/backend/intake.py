@@ -42,14 +42,7 @@ class CallbackIntake:
         if hit is None or (hit[1] is not None and hit[1] <= self.emu.clock.now_ms()):
             principal = await self.emu.auth.device_or_account(request, user, device)
             if token is not None and principal.kind == "device":
-                tid = principal.token_id
-                row = await self.emu.store.read(
-                    lambda c: c.execute(
-                        "SELECT expires FROM tokens WHERE kind = 'device' AND id = ?", (tid,)
-                    ).fetchone()
-                )
-                if row is not None:
-                    tokens[token] = (principal, row["expires"])
+                tokens[token] = (principal, principal.expires)
             elif token is not None and principal.token_id is None:
                 tokens[token] = (principal, None)  # the account token
             return principal
