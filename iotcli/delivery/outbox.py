@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from iotcli.delivery.masking import mask_url
+from iotcli.models.masking import mask_url
 
 # Which header values never reach the journal in clear: a wire rule (iotcli.models.headers), kept
 # importable from here.

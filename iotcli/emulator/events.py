@@ -14,7 +14,7 @@ import sqlite3
 import time
 from typing import Any, Protocol
 
-from iotcli.delivery.masking import mask_url
+from iotcli.models.masking import mask_url
 from iotcli.emulator.clock import EmulatorClock
 from iotcli.emulator.settings import EmulatorSettings
 from iotcli.store.db import Store

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from iotcli.delivery.masking import mask_url
+from iotcli.models.masking import mask_url
 from iotcli.emulator.settings import EmulatorSettings
 
 if TYPE_CHECKING:

@@ -10,34 +10,21 @@ The printed commands carry the real token: they are meant to be run. Displays (d
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from iotcli.models import render
+from iotcli.models.masking import mask_header_value as mask_value
+from iotcli.models.masking import mask_url as mask_url
 from iotcli.models.render import Prepared, body_text
 from iotcli.sending.request import USER_AGENT
 
-SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "cookie"}
-SECRET_QUERY = re.compile(r"(?i)([?&](?:authorization|token|access_token)=)[^&#]*")
-MASK = "*****"
 # Headers that every client sets on its own: left out of printed commands to keep them short.
 IMPLICIT = {"user-agent", "accept", "host", "content-length", "accept-encoding", "connection"}
 PRINTERS = ("curl", "httpie", "python")
 
 
-def mask_value(name: str, value: str) -> str:
-    if name.lower() not in SECRET_HEADERS:
-        return value
-    scheme, sep, _secret = value.partition(" ")
-    return f"{scheme} {MASK}" if sep else MASK
-
-
 def mask_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, mask_value(k, v)) for k, v in headers]
-
-
-def mask_url(url: str) -> str:
-    return SECRET_QUERY.sub(lambda m: m.group(1) + MASK, url)
 
 
 def pretty_body(body: bytes | None) -> str:

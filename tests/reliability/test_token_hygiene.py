@@ -26,7 +26,7 @@ def test_a_short_token_is_refused_beyond_loopback(monkeypatch: pytest.MonkeyPatc
 
 
 def test_urls_are_masked() -> None:
-    from iotcli.delivery.masking import mask_url
+    from iotcli.models.masking import mask_url
 
     assert mask_url("/v3/x?authoriz%61tion=abc&ts=1") == "/v3/x?authoriz%61tion=*****&ts=1"
     assert mask_url("http://u:pw@h/x?api_key=1&a=2") == "http://u:*****@h/x?api_key=*****&a=2"

@@ -85,3 +85,20 @@ def test_displays_mask_the_token_but_printed_commands_keep_it() -> None:
     assert "Authorization: Bearer *****" in describe(req)
     assert "secret-token-123" in to_curl(req)
     assert mask_url("http://h/x?authorization=abc&y=1") == "http://h/x?authorization=*****&y=1"
+
+
+def test_displays_mask_every_secret_the_emulator_masks() -> None:
+    """--dry-run and -v follow the one rule of iotcli.models.masking (the journal's and the inspector's):
+    before, they masked four header names and three query names, so `X-Device-Secret: s3` or
+    `?api_key=k` showed in clear on the CLI while the emulator's journal masked them."""
+    req = Prepared(
+        "POST",
+        "http://u:pw@h/x?api_key=k-123&ts=1&X_Token=t-123",
+        [("X-Device-Secret", "s3cr3t-1"), ("Api-Key", "k3y-1"), ("X-Site", "A")],
+        b"{}",
+    )
+    shown = describe(req)
+    for secret in ("s3cr3t-1", "k3y-1", "k-123", "t-123", ":pw@"):
+        assert secret not in shown, (secret, shown)
+    assert "X-Site: A" in shown and "ts=1" in shown and "X-Device-Secret: *****" in shown
+    assert "s3cr3t-1" in to_curl(req)  # a printed command is meant to be run: it keeps them

@@ -10,7 +10,6 @@ import copy
 import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from iotcli.delivery.outbox import FINAL
 from iotcli.emulator import deliveries as journal
@@ -24,6 +23,7 @@ from iotcli.emulator.thinger.backend.devices import device_object, fetch_device,
 from iotcli.emulator.thinger.backend.endpoints import ENDPOINT_DOCS
 from iotcli.emulator.thinger.backend.properties import property_object
 from iotcli.emulator.thinger.bucket_query import ReadQuery
+from iotcli.models import masking
 from iotcli.models.headers import is_secret_header
 
 if TYPE_CHECKING:
@@ -52,38 +52,12 @@ def mask_headers(headers: Any) -> Any:
     return headers
 
 
-#: Query parameters that carry a credential (the LRC ``Token`` is a signature anyone may check: shown).
-SECRET_QUERY = {
-    "authorization",
-    "access_token",
-    "api_key",
-    "apikey",
-    "key",
-    "password",
-    "secret",
-    "client_secret",
-}
-
-
 def mask_url(url: Any) -> Any:
-    """A URL with its password and credential query values (``?authorization=``...) masked."""
+    """A URL with its password and secret query values masked (``iotcli.models.masking``, the rule of the
+    journal and the CLI); anything that is not a URL as it is."""
     if not isinstance(url, str) or "://" not in url:
         return url
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password:
-            netloc = netloc.replace(":" + parts.password + "@", ":" + MASK + "@", 1)
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            if any(k.lower() in SECRET_QUERY for k, _v in pairs):
-                query = urlencode(
-                    [(k, MASK if k.lower() in SECRET_QUERY else v) for k, v in pairs], safe="*{}$:"
-                )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return url
+    return masking.mask_url(url)
 
 
 def _mask_endpoint(doc: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,18 @@
-"""Secrets out of URLs before they are journaled or logged: ``user:password@`` and secret query parameters.
+"""Secrets out of what is shown, journaled or logged: ``user:password@`` and secret query parameters of
+URLs, and the values of secret headers.
 
-A query parameter's name is compared after percent-decoding (``?authoriz%61tion=`` is ``authorization``,
-as every parser reads it), case-insensitively.
+One rule for every display: the emulator's journal, log lines and inspector, and the CLI's
+``--dry-run``, ``-v`` and ``--json`` records. A query parameter's name is compared after
+percent-decoding (``?authoriz%61tion=`` is ``authorization``, as every parser reads it),
+case-insensitively; header names follow ``iotcli.models.headers.is_secret_header``.
 """
 
 from __future__ import annotations
 
 import re
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from iotcli.models.headers import is_secret_header
 
 MASK = "*****"
 
@@ -76,3 +81,11 @@ def mask_path(path_and_query: str) -> str:
     """A request target (``/path?query``) as logged by an access log, secret query values masked."""
     path, sep, query = path_and_query.partition("?")
     return f"{path}{sep}{mask_query(query)}" if sep else path_and_query
+
+
+def mask_header_value(name: str, value: str) -> str:
+    """The value of a secret header masked, its scheme kept (``Bearer *****``); others as they are."""
+    if not is_secret_header(name):
+        return value
+    scheme, sep, _secret = value.partition(" ")
+    return f"{scheme} {MASK}" if sep else MASK
