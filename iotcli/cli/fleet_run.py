@@ -217,9 +217,11 @@ def fleet_config(
         count = users or len(sims)
         if count > len(sims):
             raise UsageError(f"fleet run: --users {count} but {devices_file} has {len(sims)} devices")
+        host = str(header.get("server") or state.server)
         config.update(
             kind="http",
-            host=str(header.get("server") or state.server),
+            host=host,
+            ca_pem=_ca_pem(state, host),
             devices=[
                 {"device": s.device, "callback_url": s.callback_url, "token": s.token} for s in sims[:count]
             ],
@@ -230,7 +232,12 @@ def fleet_config(
     count = users or 10
     config.update(deveuis=deveuis(count), fport=fport)
     if to is None:
-        config.update(kind="lorawan", host=state.server, account_token=state.require_token())
+        config.update(
+            kind="lorawan",
+            host=state.server,
+            account_token=state.require_token(),
+            ca_pem=_ca_pem(state, state.server),
+        )
         return config, count
     from iotcli.sending.request import check_url
 
@@ -244,8 +251,34 @@ def fleet_config(
         from iotcli.cli.send_plan import discover_downlink_url
 
         link = discover_downlink_url(state, to)
-    config.update(kind="iotflow", host=to, to=to, downlink_url=link, headers=headers)
+    config.update(
+        kind="iotflow", host=to, to=to, downlink_url=link, headers=headers, ca_pem=_ca_pem(state, to)
+    )
     return config, count
+
+
+def _ca_pem(state: CliState, url: str) -> str | None:
+    """The CA (PEM text) an https target must chain to, as for send-uplink: --ca-file / IOTCLI_CA_FILE,
+    the profile's ``ca_file`` for the profile's server, else the CA of a local ``iotcli emulate --tls`` at
+    that URL; None: the system's CAs. The text, not the path, goes in the configuration: a master sends
+    it to workers on other machines, where the path may not exist."""
+    if not url.startswith("https://"):
+        return None
+    from iotcli.config import local_emulator_ca
+
+    same_server = url.rstrip("/") == state.server.rstrip("/") or url.startswith(
+        state.server.rstrip("/") + "/"
+    )
+    ca = state.ca_file if same_server else state.opts.ca_file or local_emulator_ca(url)
+    if not ca:
+        return None
+    try:
+        return Path(ca).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"fleet run: cannot read the CA file {ca} ({getattr(exc, 'strerror', None) or exc})",
+            hint="check --ca-file / IOTCLI_CA_FILE / the profile",
+        ) from None
 
 
 def run_as_worker(state: CliState, host: str, port: int, connect_timeout: float) -> None:

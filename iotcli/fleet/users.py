@@ -19,6 +19,7 @@ application server in the IoT Flow format. ``fleet_class(config)`` builds the cl
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import time
@@ -286,7 +287,7 @@ def fleet_class(config: dict[str, Any], pool: Pool | None = None) -> type[_Devic
     """The user class of one fleet run, from its JSON-able configuration (what the master sends to the
     workers): ``kind``, ``host``, ``interval``, ``jitter``, ``payload``, ``devices`` (http: dicts of
     device, callback_url, token) or ``deveuis`` (lorawan, iotflow), ``fport``, ``account_token``,
-    ``to``, ``downlink_url``, ``headers``."""
+    ``to``, ``downlink_url``, ``headers``, ``ca_pem`` (the CA an https target must chain to)."""
     kind = config["kind"]
     attrs: dict[str, Any] = {
         "abstract": False,
@@ -296,6 +297,8 @@ def fleet_class(config: dict[str, Any], pool: Pool | None = None) -> type[_Devic
     }
     if config.get("payload") is not None:
         attrs["payload"] = config["payload"]
+    if config.get("ca_pem"):
+        attrs["ssl_context_factory"] = functools.partial(_verifying_context, config["ca_pem"])
     if kind == "http":
         attrs["devices"] = [
             SimDevice(d["device"], d["callback_url"], d.get("token")) for d in config["devices"]
@@ -311,6 +314,13 @@ def fleet_class(config: dict[str, Any], pool: Pool | None = None) -> type[_Devic
                 headers=dict(config.get("headers") or {}),
             )
     return type(CLASS_NAME, (KINDS[kind],), attrs)
+
+
+def _verifying_context(ca_pem: str) -> Any:
+    """An SSL context that checks the server against ``ca_pem`` only (e.g. a local ``emulate --tls``)."""
+    import gevent.ssl
+
+    return gevent.ssl.create_default_context(cadata=ca_pem)
 
 
 def fleet_size(config: dict[str, Any]) -> int:
