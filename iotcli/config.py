@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -94,13 +93,22 @@ def config_path() -> Path:
     return config_dir() / "config.toml"
 
 
-@dataclass
 class ConfigFile:
-    """The parsed config.toml: the active profile's name and every profile's keys."""
+    """The parsed config.toml: the active profile's name and every profile's keys.
 
-    path: Path
-    active: str | None = None
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    (A plain class, not a dataclass: every command reads the config, and a dataclass costs ~0.4 ms of
+    start-up to create.)
+    """
+
+    def __init__(
+        self, path: Path, active: str | None = None, profiles: dict[str, dict[str, Any]] | None = None
+    ) -> None:
+        self.path = path
+        self.active = active
+        self.profiles: dict[str, dict[str, Any]] = {} if profiles is None else profiles
+
+    def __repr__(self) -> str:
+        return f"ConfigFile({str(self.path)!r}, active={self.active!r}, profiles={sorted(self.profiles)!r})"
 
     @classmethod
     def load(cls, path: Path | None = None) -> ConfigFile:
@@ -201,15 +209,19 @@ def discovery_dir() -> Path:
     return data_dir() / "running"
 
 
-@dataclass
 class RunningEmulator:
-    """One announcement of a running ``iotcli emulate`` (its discovery file, parsed)."""
+    """One announcement of a running ``iotcli emulate`` (its discovery file, parsed). (A plain class:
+    see ``ConfigFile``.)"""
 
-    url: str
-    port: int
-    path: Path
-    started: float  # the file's modification time
-    info: dict[str, Any]
+    def __init__(self, url: str, port: int, path: Path, started: float, info: dict[str, Any]) -> None:
+        self.url = url
+        self.port = port
+        self.path = path
+        self.started = started  # the file's modification time
+        self.info = info
+
+    def __repr__(self) -> str:
+        return f"RunningEmulator({self.url!r}, pid={self.info.get('pid')!r})"
 
 
 def running_emulators() -> list[RunningEmulator]:

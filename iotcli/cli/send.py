@@ -15,8 +15,9 @@ from iotcli.cli.state import CliState, Environment, get_state
 from iotcli.errors import NetworkError, RequestTimeout, UsageError
 
 if TYPE_CHECKING:
+    from iotcli.sending.outcome import Result
     from iotcli.sending.request import Prepared, RequestPlan
-    from iotcli.sending.runner import Result, Summary
+    from iotcli.sending.runner import Summary
     from iotcli.sending.transport import Transport
 
 
@@ -161,8 +162,8 @@ def _send_single(
     state: CliState, plan: "RequestPlan", request: "Prepared", transport: "Transport", verbose: int
 ) -> None:
     """Send ``request`` (``plan`` rendered once) as it is: what -v and --json show is what went out."""
+    from iotcli.sending.outcome import exit_code_for, send_one
     from iotcli.sending.printers import describe, mask_url, pretty_body
-    from iotcli.sending.runner import exit_code_for, send_one
 
     out = state.out
     if verbose:

@@ -7,12 +7,29 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: A DevEUI: 16 hex digits (written with dashes or colons between them, or not).
-DEVEUI_PATTERN = re.compile(r"^[0-9A-Fa-f]{16}$")
-#: Payload bytes as hex: two digits per byte (empty allowed).
-HEX_PATTERN = re.compile(r"^(?:[0-9A-Fa-f]{2})*$")
+if TYPE_CHECKING:
+    #: A DevEUI: 16 hex digits (written with dashes or colons between them, or not).
+    DEVEUI_PATTERN: re.Pattern[str]
+    #: Payload bytes as hex: two digits per byte (empty allowed).
+    HEX_PATTERN: re.Pattern[str]
+
+_PATTERNS = {"DEVEUI_PATTERN": r"^[0-9A-Fa-f]{16}$", "HEX_PATTERN": r"^(?:[0-9A-Fa-f]{2})*$"}
+
+
+@functools.cache
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(_PATTERNS[name])
+
+
+def __getattr__(name: str) -> object:
+    # The patterns are compiled when first used, not at import: a command without a DevEUI skips them.
+    if name in _PATTERNS:
+        return _pattern(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: The application FPorts (0 is MAC commands, 225..255 reserved).
 FPORT_MIN = 1
 FPORT_MAX = 224
@@ -27,7 +44,7 @@ def normalize_deveui(value: str, *, strip: bool = False) -> str | None:
     compact = value.replace("-", "").replace(":", "")
     if strip:
         compact = compact.strip()
-    if not DEVEUI_PATTERN.fullmatch(compact):
+    if not _pattern("DEVEUI_PATTERN").fullmatch(compact):
         return None
     return compact.upper()
 
@@ -39,7 +56,7 @@ def is_fport(value: int) -> bool:
 
 def is_payload_hex(value: str) -> bool:
     """Whether ``value`` is bytes written as hex, two digits per byte."""
-    return HEX_PATTERN.fullmatch(value) is not None
+    return _pattern("HEX_PATTERN").fullmatch(value) is not None
 
 
 # --- the emulator's LoRaWAN ingress: POST /_emulator/lorawan/uplinks ------------------------------

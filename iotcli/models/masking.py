@@ -9,6 +9,7 @@ case-insensitively; header names follow ``iotcli.models.headers.is_secret_header
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
@@ -42,7 +43,11 @@ SECRET_PARAMS = {
 #: ... and any name with one of these in it (x_api_key, auth_token, ...).
 SECRET_PARTS = ("token", "secret", "password", "passwd", "api_key", "apikey", "signature", "session", "auth")
 
-_PAIR = re.compile(r"([^&=;]*)=([^&;]*)")
+
+@functools.cache
+def _pair() -> re.Pattern[str]:
+    """A ``name=value`` pair of a query (compiled on first use: most URLs shown have no query)."""
+    return re.compile(r"([^&=;]*)=([^&;]*)")
 
 
 def is_secret_param(raw_name: str) -> bool:
@@ -58,7 +63,7 @@ def mask_query(query: str) -> str:
     def one(m: re.Match[str]) -> str:
         return f"{m.group(1)}={MASK}" if is_secret_param(m.group(1)) and m.group(2) else m.group(0)
 
-    return _PAIR.sub(one, query)
+    return _pair().sub(one, query)
 
 
 def mask_url(url: str) -> str:

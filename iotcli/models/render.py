@@ -9,6 +9,7 @@ the request's method, URL, headers and body.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -72,8 +73,11 @@ def curl_command(
     return (" " if one_line else " \\\n  ").join(groups)
 
 
-#: JSON object keys HTTPie takes as request items as they are (no nesting or escaping syntax).
-_ITEM_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+@functools.cache
+def _item_key() -> re.Pattern[str]:
+    """JSON object keys HTTPie takes as request items as they are (no nesting or escaping syntax);
+    compiled on first use (only HTTPie commands need it)."""
+    return re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def _item(key: str, value: Any) -> str:
@@ -101,7 +105,7 @@ def httpie_command(request: Prepared, *, options: Sequence[tuple[str, str]] = ()
             value = None
         if (
             isinstance(value, dict)
-            and all(_ITEM_KEY.fullmatch(k) for k in value)
+            and all(_item_key().fullmatch(k) for k in value)
             and ctype == "application/json"
         ):
             items = [_item(k, v) for k, v in value.items()]

@@ -18,9 +18,9 @@ Values may hold body placeholders (``t:={{random:15:25}}``).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +29,22 @@ from iotcli.sending.template import RawJson, has_placeholder, sample
 
 # Longest first so that ':=' wins over ':' and '==' over '=' at the same position.
 SEPARATORS = (":=@", "=@", "==", ":=", "=", ":")
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
-@dataclass
+@functools.cache
+def _header_name() -> re.Pattern[str]:
+    """An HTTP header name (a token); compiled on first use: most command lines have no header item."""
+    return re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
 class ParsedItems:
-    body: dict[str, Any] | None = None  # None: no body items
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    query: list[tuple[str, str]] = field(default_factory=list)
+    """What the items say: a JSON body (None: no body items), headers, query parameters.
+    (A plain class, as every class a single send creates: see ``iotcli.sending``.)"""
+
+    def __init__(self) -> None:
+        self.body: dict[str, Any] | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.query: list[tuple[str, str]] = []
 
 
 def split_item(item: str) -> tuple[str, str, str]:
@@ -71,7 +79,7 @@ def parse_items(items: list[str], *, base_dir: Path | None = None) -> ParsedItem
         if not key:
             raise UsageError(f"item '{item}': the name before '{sep}' is empty")
         if sep == ":":
-            if not HEADER_NAME.fullmatch(key):
+            if not _header_name().fullmatch(key):
                 raise UsageError(f"item '{item}': '{key}' is not a valid header name")
             parsed.headers.append((key, value.strip()))
             continue
@@ -116,6 +124,8 @@ def _json_value(item: str, text: str) -> Any:
 
 def _key_path(item: str, key: str) -> list[str | int | None]:
     """``a[b][0][]`` -> ['a', 'b', 0, None] (None = append)."""
+    if "[" not in key and "]" not in key:
+        return [key]  # a plain name (what the pattern below would say, without compiling it)
     m = re.fullmatch(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$", key)
     if not m:
         if "[" in key or "]" in key:

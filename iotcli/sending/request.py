@@ -10,7 +10,6 @@ Targets (CONTRACT sections 2-4):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -26,21 +25,38 @@ from iotcli.sending.template import RawJson, RenderContext, Template, dumps, has
 USER_AGENT = f"iotcli/{__version__}"
 
 
-@dataclass
 class RequestPlan:
-    """A request to send once or N times; the body may hold placeholders rendered per uplink."""
+    """A request to send once or N times; the body may hold placeholders rendered per uplink.
 
-    method: str
-    url: str
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: Template | None = None
-    target: str = "url"  # device | url | lorawan | iotflow
-    fcnt_start: int = 0
+    (A plain class, as every class a single send creates: see ``iotcli.sending``.)
+    """
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]] | None = None,
+        body: Template | None = None,
+        target: str = "url",  # device | url | lorawan | iotflow
+        fcnt_start: int = 0,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers: list[tuple[str, str]] = [] if headers is None else headers
+        self.body = body
+        self.target = target
+        self.fcnt_start = fcnt_start
+
+    def __repr__(self) -> str:
+        return f"RequestPlan({self.method} {self.url}, target={self.target})"
 
     def render(self, i: int = 1) -> Prepared:
         body = None
         if self.body is not None:
-            body = self.body.render(RenderContext(i=i, fcnt=self.fcnt_start + i - 1)).encode("utf-8")
+            if self.body.is_static:
+                body = self.body.text.encode("utf-8")
+            else:
+                body = self.body.render(RenderContext(i=i, fcnt=self.fcnt_start + i - 1)).encode("utf-8")
         return Prepared(self.method, self.url, list(self.headers), body)
 
     @property

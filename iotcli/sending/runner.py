@@ -2,7 +2,8 @@
 
 Workers are threads sharing one ``Transport`` (its keep-alive pool). With a rate, uplink k (0-based)
 starts no earlier than ``start + k / rate`` whichever worker takes it, so the rate holds for any
-concurrency; without one they send as fast as the server answers.
+concurrency; without one they send as fast as the server answers. One uplink's ``Result`` and
+``send_one`` live in ``outcome`` (a single send imports only that); they are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,59 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from iotcli.errors import ExitCode, exit_code_for_status
-from iotcli.sending.request import Prepared, RequestPlan
-from iotcli.sending.transport import Answer, SendFailure, Transport
+from iotcli.errors import ExitCode
+from iotcli.sending.outcome import NOT_STORED_HEADER, Result, exit_code_for, send_one
+from iotcli.sending.request import RequestPlan
+from iotcli.sending.transport import Transport
 
-#: The emulator's answer header on a callback that stored nothing, with the reason (real servers never send it).
-NOT_STORED_HEADER = "X-Iotcli-Not-Stored"
-
-
-@dataclass
-class Result:
-    """One uplink: its number (1..N), the answer or the failure."""
-
-    index: int
-    answer: Answer | None = None
-    failure: SendFailure | None = None
-
-    @property
-    def status(self) -> int | None:
-        return self.answer.status if self.answer else None
-
-    @property
-    def ok(self) -> bool:
-        return self.answer is not None and 200 <= self.answer.status < 300
-
-    @property
-    def not_stored(self) -> str | None:
-        """Why the platform stored nothing, when the emulator said so (``X-Iotcli-Not-Stored``)."""
-        return self.answer.header(NOT_STORED_HEADER) if self.answer is not None else None
-
-    @property
-    def latency(self) -> float:
-        if self.answer is not None:
-            return self.answer.latency
-        return self.failure.latency if self.failure else 0.0
-
-    @property
-    def outcome(self) -> str:
-        """'200', '404', ..., 'network' or 'timeout'."""
-        if self.answer is not None:
-            return str(self.answer.status)
-        return "timeout" if self.failure and self.failure.timeout else "network"
-
-
-def exit_code_for(outcomes: Counter[str] | dict[str, int]) -> ExitCode:
-    """The most severe outcome decides: network/timeout 6 > 5xx 5 > 4xx 4 > other non-2xx 1; else 0."""
-    return max((_exit_code_of(k) for k, n in outcomes.items() if n), default=ExitCode.OK)
-
-
-def _exit_code_of(outcome: str) -> ExitCode:
-    """One outcome's exit code: a status through ``iotcli.errors.exit_code_for_status``."""
-    if outcome in ("network", "timeout"):
-        return ExitCode.NETWORK
-    return exit_code_for_status(int(outcome)) if outcome.isdigit() else ExitCode.UNEXPECTED
+__all__ = ["NOT_STORED_HEADER", "Result", "Summary", "exit_code_for", "percentile", "run", "send_one"]
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -141,16 +95,6 @@ class Summary:
             "interrupted": self.interrupted,
             "exit_code": int(self.exit_code),
         }
-
-
-def send_one(source: RequestPlan | Prepared, transport: Transport, index: int = 1) -> Result:
-    """Send uplink ``index``: a plan is rendered for it; a request already rendered (``Prepared``,
-    the one a caller has shown) is sent exactly as it is."""
-    request = source if isinstance(source, Prepared) else source.render(index)
-    try:
-        return Result(index, answer=transport.send(request))
-    except SendFailure as failure:
-        return Result(index, failure=failure)
 
 
 def run(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
@@ -24,14 +23,29 @@ if TYPE_CHECKING:
     import httpx
 
 
-@dataclass
 class Answer:
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    latency: float  # seconds, request sent -> answer read
-    http_version: str = "HTTP/1.1"
+    """An HTTP answer (a plain class, as every class a single send creates: see ``iotcli.sending``)."""
+
+    __slots__ = ("status", "reason", "headers", "body", "latency", "http_version")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        latency: float,  # seconds, request sent -> answer read
+        http_version: str = "HTTP/1.1",
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.latency = latency
+        self.http_version = http_version
+
+    def __repr__(self) -> str:
+        return f"Answer({self.status} {self.reason}, {len(self.body)} bytes, {self.latency * 1000:.1f} ms)"
 
     def header(self, name: str) -> str | None:
         for k, v in self.headers:
@@ -40,13 +54,13 @@ class Answer:
         return None
 
 
-@dataclass
 class SendFailure(Exception):
     """The request got no answer: connection refused, reset, DNS, or a timeout."""
 
-    message: str
-    latency: float = 0.0
-    timeout: bool = False
+    def __init__(self, message: str, latency: float = 0.0, timeout: bool = False) -> None:
+        self.message = message
+        self.latency = latency
+        self.timeout = timeout
 
     def __str__(self) -> str:
         return self.message
