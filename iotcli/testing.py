@@ -111,7 +111,7 @@ class Emulator:
         import uvicorn
 
         from iotcli.emulator.app import create_app
-        from iotcli.emulator.server import bind_socket, guarded_protocol
+        from iotcli.emulator.server import bind_socket, protocol_options
         from iotcli.emulator.settings import EmulatorSettings
 
         tls_files = None
@@ -143,9 +143,7 @@ class Emulator:
             lifespan="on",
             server_header=False,
             # As `iotcli emulate`: slow or endless clients cannot hold a connection (issue 11).
-            http=guarded_protocol(settings.request_timeout),
-            timeout_keep_alive=settings.timeout_keep_alive,
-            h11_max_incomplete_event_size=settings.max_header_size,
+            **protocol_options(settings),
             timeout_graceful_shutdown=10,
             ssl_certfile=str(tls_files.cert_file) if tls_files is not None else None,
             ssl_keyfile=str(tls_files.key_file) if tls_files is not None else None,
