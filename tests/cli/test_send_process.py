@@ -65,23 +65,24 @@ def test_no_httpx_pydantic_or_http_client_on_a_single_send(sink: Sink) -> None:
     assert sink.wait_for(1)[0].body == b'{"a":"1"}'
 
 
-def test_a_single_send_creates_no_dataclass_of_its_own_and_no_batch_runner(sink: Sink) -> None:
+def test_a_single_send_creates_no_dataclass_of_its_own_nor_imports_the_runner_or_socket(sink: Sink) -> None:
     """Start-up (issue 17): ``@dataclass`` compiles generated methods at import (0.2-0.7 ms a class), so
     the classes a single send creates are plain ones; only the option bundle (``bundles.takes`` reads its
-    fields) and ``models.render.Prepared`` are dataclasses. ``--repeat``'s runner is not imported."""
+    fields) and ``models.render.Prepared`` are dataclasses. Neither ``--repeat``'s runner nor ``socket.py``
+    (its enums cost ~2 ms; the transport connects with ``_socket``) is imported."""
     probe = (
         "import sys, runpy; sys.argv = ['iotcli', 'send-uplink', '--url', sys.argv[1], 't:=1', 'n=x']\n"
         "try:\n    runpy.run_module('iotcli', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "found = sorted(f'{m}.{n}' for m, mod in list(sys.modules.items()) if m.startswith('iotcli')"
         " for n, v in vars(mod).items() if isinstance(v, type) and v.__module__ == m and '__dataclass_fields__' in vars(v))\n"
-        "print('DATACLASSES', found, 'iotcli.sending.runner' in sys.modules, file=sys.stderr)"
+        "print('DATACLASSES', found, [m for m in ('iotcli.sending.runner', 'socket') if m in sys.modules], file=sys.stderr)"
     )
     r = subprocess.run(
         [sys.executable, "-c", probe, sink.url], capture_output=True, text=True, env=clean_env(), timeout=60
     )
     line = r.stderr.rsplit("DATACLASSES", 1)[-1].strip()
-    assert line == "['iotcli.cli.send_options.SendOptions', 'iotcli.models.render.Prepared'] False", r.stderr
+    assert line == "['iotcli.cli.send_options.SendOptions', 'iotcli.models.render.Prepared'] []", r.stderr
     assert sink.wait_for(1)[0].body == b'{"t":1,"n":"x"}'
 
 

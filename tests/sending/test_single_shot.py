@@ -102,3 +102,33 @@ def test_refused_and_timeout() -> None:
         assert info.value.timeout
     finally:
         srv.close()
+
+
+def test_connects_as_create_connection_does(
+    raw_server: tuple[str, list[bytes], list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each address getaddrinfo gives, in turn (here: a refused one, then the server); with none that
+    connects, the last error; with none at all, socket.create_connection's error. (The transport uses
+    the ``_socket`` module itself: ``socket.py``'s import costs a single send ~2 ms.)"""
+    import _socket
+
+    from iotcli.sending import transport
+
+    url, answers, _ = raw_server
+    port = int(url.rsplit(":", 1)[1])
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead = closed.getsockname()
+    closed.close()
+    stream = (socket.AF_INET, socket.SOCK_STREAM, 6, "")
+    monkeypatch.setattr(_socket, "getaddrinfo", lambda *a: [(*stream, dead), (*stream, ("127.0.0.1", port))])
+    answers.append(b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert SingleShotTransport(timeout=5).send(post("http://example.invalid/")).status == 204
+    monkeypatch.setattr(_socket, "getaddrinfo", lambda *a: [(*stream, dead)])
+    with pytest.raises(ConnectionRefusedError):
+        transport._connect("h", 1, 5)
+    monkeypatch.setattr(_socket, "getaddrinfo", lambda *a: [])
+    with pytest.raises(OSError, match="getaddrinfo returns an empty list"):
+        transport._connect("h", 1, 5)
+    with pytest.raises(SendFailure, match="cannot reach h:1: getaddrinfo returns an empty list"):
+        SingleShotTransport(timeout=5).send(post("http://h:1/"))
