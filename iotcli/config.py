@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,6 +70,9 @@ def config_dir() -> Path:
     env = os.environ.get("IOTCLI_CONFIG_DIR")
     if env:
         return Path(env).expanduser()
+    fast = _linux_user_dir("XDG_CONFIG_HOME", "~/.config")
+    if fast is not None:
+        return Path(fast)
     import platformdirs
 
     return Path(platformdirs.user_config_dir("iotcli", appauthor=False))
@@ -79,9 +83,35 @@ def data_dir() -> Path:
     env = os.environ.get("IOTCLI_DATA_DIR")
     if env:
         return Path(env).expanduser()
+    fast = _linux_user_dir("XDG_DATA_HOME", "~/.local/share")
+    if fast is not None:
+        return Path(fast)
     import platformdirs
 
     return Path(platformdirs.user_data_dir("iotcli", appauthor=False))
+
+
+def _linux_user_dir(xdg_variable: str, default: str) -> str | None:
+    """platformdirs' folder on Linux, without importing it (~3.4 ms of every command's start-up), or
+    None: then platformdirs decides (other systems, Android, a relative HOME, no home at all).
+
+    Its rule (platformdirs 4, ``Unix`` with ``appauthor=False``, no version, no ``use_site_for_root``):
+    ``$XDG_...`` when that is an absolute path (unset, blank or relative: ignored), else ``default``
+    under the home folder, then ``iotcli``. ``tests/test_config.py`` compares both in every case.
+    """
+    if not sys.platform.startswith("linux") or hasattr(sys, "getandroidapilevel"):
+        return None
+    if os.environ.get("ANDROID_DATA") == "/data" and os.environ.get("ANDROID_ROOT") == "/system":
+        return None  # platformdirs may take this for an Android app
+    base = os.environ.get(xdg_variable, "")
+    if not os.path.isabs(base):
+        home = os.environ.get("HOME")
+        if home is not None and not os.path.isabs(home):
+            return None
+        base = os.path.expanduser(default)
+        if not os.path.isabs(base):
+            return None
+    return os.path.join(base, "iotcli")
 
 
 def default_emulator_dir() -> Path:

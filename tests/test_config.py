@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,52 @@ def test_local_emulator_token_found_only_for_loopback() -> None:
     assert find_local_emulator_token("http://127.0.0.1:9999", "local") is None
     assert find_local_emulator_token("https://remote.example:8100", "local") is None
     assert show()["token_source"] == "local emulator"
+
+
+# --- the per-user folders: platformdirs' rule on Linux without importing it ---------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fast path is Linux's")
+@pytest.mark.parametrize("xdg", [None, "", "  ", "relative/dir", "~/cfg", "/abs/xdg", "/abs/xdg/", "//x"])
+@pytest.mark.parametrize("home", [None, "/home/alice", "/home/alice/", "/", "relative-home", "/root"])
+def test_the_folders_are_platformdirs_own(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str | None
+) -> None:
+    """config_dir()/data_dir() give what platformdirs.user_config_dir/user_data_dir("iotcli",
+    appauthor=False) give, with XDG_CONFIG_HOME/XDG_DATA_HOME and HOME set, blank, relative or unset."""
+    import platformdirs
+
+    from iotcli import config
+
+    monkeypatch.delenv("IOTCLI_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("IOTCLI_DATA_DIR", raising=False)
+    for name, value in (("XDG_CONFIG_HOME", xdg), ("XDG_DATA_HOME", xdg), ("HOME", home)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert config.config_dir() == Path(platformdirs.user_config_dir("iotcli", appauthor=False))
+    assert config.data_dir() == Path(platformdirs.user_data_dir("iotcli", appauthor=False))
+    if not (xdg or "").startswith("/") and home is not None and not home.startswith("/"):
+        assert (
+            config._linux_user_dir("XDG_CONFIG_HOME", "~/.config") is None
+        )  # platformdirs' fallback decides
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fast path is Linux's")
+def test_the_folders_do_not_import_platformdirs_on_linux(tmp_path: Path) -> None:
+    """A command that reads the config or looks for a running emulator does not pay platformdirs'
+    import (~3.4 ms, tempfile and random with it); an Android-looking environment still asks it."""
+    probe = (
+        "import sys\nfrom iotcli import config\n"
+        "print(config.config_dir(), config.data_dir(), 'platformdirs' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IOTCLI_", "XDG_"))}
+    env["HOME"] = str(tmp_path)
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert r.stdout.split() == [f"{tmp_path}/.config/iotcli", f"{tmp_path}/.local/share/iotcli", "False"], (
+        r.stderr
+    )
+    env.update(ANDROID_DATA="/data", ANDROID_ROOT="/system")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert r.stdout.split()[-1] == "True", r.stderr
