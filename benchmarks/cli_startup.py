@@ -11,9 +11,14 @@ Bytecode is written and used (PYTHONDONTWRITEBYTECODE is dropped for the childre
 installed CLI. Each figure is a median of wall times; the cpu column (the child's user + system time)
 is steadier on a busy machine. The commands talk to a small local HTTP server started here (it answers ``[]`` / ``{}``), so each run
 does its whole job: parse, request, print. Commands and floors are timed in turn, round after round,
-so that a machine whose speed drifts affects them alike.
+so that a machine whose speed drifts affects them alike. The config and data folders are those of a user
+with nothing configured (XDG_CONFIG_HOME and XDG_DATA_HOME point at an empty temporary folder), so the
+commands look them up as they do for people.
 
-    python benchmarks/cli_startup.py [--runs 15]
+``--vs DIR`` also times every command from another checkout (``git archive <rev> | tar -x -C DIR``),
+in the same rounds, and prints its medians beside these: before and after in one sitting.
+
+    python benchmarks/cli_startup.py [--runs 15] [--vs DIR]
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -50,12 +57,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def time_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+def time_once(cmd: list[str], env: dict[str, str], cwd: str | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system of the child) in ms. On a busy machine the wall time
-    includes waiting for a core; the CPU time is what the command itself costs."""
+    includes waiting for a core; the CPU time is what the command itself costs. ``python -m iotcli``
+    runs the iotcli of ``cwd`` (the first entry of its path)."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd, check=False)
     wall = (time.perf_counter() - t0) * 1000
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000
@@ -79,8 +87,10 @@ def imports_of(py: str, argv: list[str], env: dict[str, str]) -> set[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--vs", metavar="DIR", help="also time the iotcli checked out in DIR (before/after)")
     args = parser.parse_args()
     py = sys.executable
+    home = tempfile.mkdtemp(prefix="iotcli-bench-home-")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -90,7 +100,7 @@ def main() -> None:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("IOTCLI_") and k != "PYTHONDONTWRITEBYTECODE"
     }
-    env.update(IOTCLI_SERVER=url, IOTCLI_TOKEN="bench-token", IOTCLI_CONFIG_DIR="/nonexistent-iotcli-bench")
+    env.update(IOTCLI_SERVER=url, IOTCLI_TOKEN="bench-token", XDG_CONFIG_HOME=home, XDG_DATA_HOME=home)
 
     floors = {
         "pass": [py, "-c", "pass"],
@@ -109,14 +119,19 @@ def main() -> None:
         "iotcli config show": (["config", "show"], "stack"),
         "iotcli send-uplink (one)": (["send-uplink", "--url", url + "/up", "temp:=21.5"], "send"),
     }
-    samples: dict[str, list[float]] = {name: [] for name in [*floors, *commands]}
-    cpu_samples: dict[str, list[float]] = {name: [] for name in [*floors, *commands]}
     everything = {**floors, **{name: iotcli + argv for name, (argv, _f) in commands.items()}}
-    for cmd in everything.values():  # warm the file cache and the .pyc files
-        time_once(cmd, env)
+    where: dict[str, str | None] = dict.fromkeys(everything)
+    if args.vs:
+        for name, (argv, _f) in commands.items():
+            everything[f"{name} @vs"] = iotcli + argv
+            where[f"{name} @vs"] = args.vs
+    samples: dict[str, list[float]] = {name: [] for name in everything}
+    cpu_samples: dict[str, list[float]] = {name: [] for name in everything}
+    for name, cmd in everything.items():  # warm the file cache and the .pyc files
+        time_once(cmd, env, where[name])
     for _ in range(args.runs):
         for name, cmd in everything.items():
-            wall, cpu = time_once(cmd, env)
+            wall, cpu = time_once(cmd, env, where[name])
             samples[name].append(wall)
             cpu_samples[name].append(cpu)
     server.shutdown()
@@ -143,6 +158,8 @@ def main() -> None:
             limit = 1.3 if floor != "pass" else None
             verdict = "" if limit is None else f"<= {limit}x {floor}: {'ok' if ratio <= limit else 'MISSED'}"
             line = f"  {name:<34} {med[name]:8.1f}  {med[floor]:8.1f}  {ratio:5.2f}x  {cpu_med[name]:6.1f}  {verdict}"
+        if args.vs:
+            line += f"   (vs: {med[name + ' @vs']:.1f}, cpu {cpu_med[name + ' @vs']:.1f})"
         print(line)
         results[name] = med[name]
     # What is left of send-uplink's 100 ms once Python has started and typer is imported (the floor
@@ -153,10 +170,17 @@ def main() -> None:
         f"planning and sending; it takes {med[send] - med['typer']:.1f} ms "
         f"(cpu: {cpu_med[send] - cpu_med['typer']:.1f} ms over typer's {cpu_med['typer']:.1f})"
     )
+    if args.vs:
+        vs = send + " @vs"
+        print(
+            f"  vs {args.vs}: send-uplink takes {med[vs] - med['typer']:.1f} ms over typer "
+            f"(cpu: {cpu_med[vs] - cpu_med['typer']:.1f} ms)"
+        )
     send_argv = commands[send][0]
     loaded = imports_of(py, send_argv, env)
     print(f"\n  send-uplink imports: {', '.join(sorted(loaded)) or 'none of httpx, pydantic, rich'}")
     print(f"  device list imports: {', '.join(sorted(imports_of(py, ['device', 'list'], env))) or '-'}")
+    shutil.rmtree(home, ignore_errors=True)
     if os.environ.get("CLI_STARTUP_JSON"):
         print(json.dumps({"medians_ms": med}))
 
