@@ -3,6 +3,7 @@ a closed stdout, typed the way users type them."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from tests.harness import Reply, Sink, interrupt_and_wait, sigint_default
+from tests.harness import Reply, Sink, interrupt_and_wait, run_cli, sigint_default
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -84,6 +85,27 @@ def test_a_single_send_creates_no_dataclass_of_its_own_nor_imports_the_runner_or
     line = r.stderr.rsplit("DATACLASSES", 1)[-1].strip()
     assert line == "['iotcli.cli.send_options.SendOptions', 'iotcli.models.render.Prepared'] []", r.stderr
     assert sink.wait_for(1)[0].body == b'{"t":1,"n":"x"}'
+
+
+def test_the_cli_process_freezes_what_start_up_made(sink: Sink) -> None:
+    """``iotcli`` (its ``main``) freezes the start-up's objects (modules, classes, the typer tree) before
+    the command runs: no collection walks them again, not even the one at exit (issue 17: that walk
+    was a fifth of a single send-uplink). The tests' in-process runs freeze nothing."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('FROZEN', gc.get_freeze_count(), file=sys.stderr))\n"
+        "sys.argv = ['iotcli', 'send-uplink', '--url', sys.argv[1], 'a=1']\n"
+        "from iotcli.cli import main\nmain()\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe, sink.url], capture_output=True, text=True, env=clean_env(), timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert int(r.stderr.rsplit("FROZEN", 1)[-1]) > 5000, r.stderr
+    assert sink.wait_for(1)[0].body == b'{"a":"1"}'
+    before = gc.get_freeze_count()
+    assert run_cli(["send-uplink", "--url", sink.url, "a=2"]).exit_code == 0
+    assert gc.get_freeze_count() == before
 
 
 @pytest.mark.parametrize(
