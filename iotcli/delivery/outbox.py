@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from iotcli.models.masking import mask_url
-
 # Which header values never reach the journal in clear: a wire rule (iotcli.models.headers), kept
 # importable from here.
 from iotcli.models.headers import SECRET_HEADERS as SECRET_HEADERS
 from iotcli.models.headers import SECRET_NAME_PARTS as SECRET_NAME_PARTS
 from iotcli.models.headers import is_secret_header as is_secret_header
+from iotcli.models.masking import mask_url
 
 #: Statuses a delivery can be in. ``pending`` is the only one the worker acts on.
 PENDING, DELIVERED, DROPPED, FAILED, EXPIRED = "pending", "delivered", "dropped", "failed", "expired"

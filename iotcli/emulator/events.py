@@ -14,9 +14,9 @@ import sqlite3
 import time
 from typing import Any, Protocol
 
-from iotcli.models.masking import mask_url
 from iotcli.emulator.clock import EmulatorClock
 from iotcli.emulator.settings import EmulatorSettings
+from iotcli.models.masking import mask_url
 from iotcli.store.db import Store
 
 #: A follower that falls this far behind is dropped rather than letting memory grow.
