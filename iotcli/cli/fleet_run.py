@@ -258,18 +258,10 @@ def fleet_config(
 
 
 def _ca_pem(state: CliState, url: str) -> str | None:
-    """The CA (PEM text) an https target must chain to, as for send-uplink: --ca-file / IOTCLI_CA_FILE,
-    the profile's ``ca_file`` for the profile's server, else the CA of a local ``iotcli emulate --tls`` at
-    that URL; None: the system's CAs. The text, not the path, goes in the configuration: a master sends
-    it to workers on other machines, where the path may not exist."""
-    if not url.startswith("https://"):
-        return None
-    from iotcli.config import local_emulator_ca
-
-    same_server = url.rstrip("/") == state.server.rstrip("/") or url.startswith(
-        state.server.rstrip("/") + "/"
-    )
-    ca = state.ca_file if same_server else state.opts.ca_file or local_emulator_ca(url)
+    """The CA (PEM text) an https target must chain to, as for send-uplink (``CliState.ca_file_for``);
+    None: plain http or the system's CAs. The text, not the path, goes in the configuration: a master
+    sends it to workers on other machines, where the path may not exist."""
+    ca = state.ca_file_for(url)
     if not ca:
         return None
     try:

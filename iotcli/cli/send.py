@@ -106,26 +106,7 @@ def _transport(
     if single and SingleShotTransport.usable(plan.url):
         return SingleShotTransport(timeout=seconds)
 
-    return PooledTransport(timeout=seconds, ca_file=_ca_file(state, plan.url))
-
-
-def _ca_file(state: CliState, url: str) -> str | None:
-    """The CA an https target must chain to: --ca-file / the profile's for the profile's server, else
-    the CA of a local ``iotcli emulate --tls`` at that URL (--ca-file applies to --url/--to too)."""
-    if not url.startswith("https://"):
-        return None
-    import os
-
-    from iotcli.config import local_emulator_ca
-
-    ca = state.ca_file if url.startswith(state.server + "/") else state.opts.ca_file or local_emulator_ca(url)
-    if ca and not os.path.isfile(ca):
-        from iotcli.errors import ConfigError
-
-        raise ConfigError(
-            f"the CA file {ca} does not exist", hint="check --ca-file / IOTCLI_CA_FILE / the profile"
-        )
-    return ca
+    return PooledTransport(timeout=seconds, ca_file=state.ca_file_for(plan.url))
 
 
 def _request_record(request: "Prepared") -> dict[str, Any]:

@@ -6,6 +6,7 @@ configured, the CLI targets the local emulator and finds its account token on th
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +137,22 @@ class CliState:
         if given:
             return str(given)
         return local_emulator_ca(self.server)
+
+    def ca_file_for(self, url: str) -> str | None:
+        """The CA file an https ``url`` must chain to (send-uplink, fleet run): ``ca_file`` for a URL on
+        the profile's server; for another one --ca-file / IOTCLI_CA_FILE, else the CA of a local
+        ``iotcli emulate --tls`` at that URL. None: plain http, or the system's CAs. A CA file that
+        does not exist is a ConfigError."""
+        if not url.startswith("https://"):
+            return None
+        server = self.server.rstrip("/")
+        same_server = url.rstrip("/") == server or url.startswith(server + "/")
+        ca = self.ca_file if same_server else self.opts.ca_file or local_emulator_ca(url)
+        if ca and not os.path.isfile(ca):
+            raise ConfigError(
+                f"the CA file {ca} does not exist", hint="check --ca-file / IOTCLI_CA_FILE / the profile"
+            )
+        return ca
 
     @property
     def timeout(self) -> float:

@@ -96,12 +96,10 @@ def protocol_options(settings: EmulatorSettings) -> dict[str, Any]:
     return {
         "http": guarded_protocol(settings.request_timeout, settings.max_header_size),
         "timeout_keep_alive": settings.timeout_keep_alive,
-        # The h11 parser's own limit; the httptools protocol below applies the same one itself.
-        "h11_max_incomplete_event_size": settings.max_header_size,
     }
 
 
-def guarded_protocol(request_timeout: float, max_header_size: int = 32 * 1024) -> type[Any]:
+def guarded_protocol(request_timeout: float, max_header_size: int) -> type[Any]:
     """uvicorn's HTTP/1.1 protocol with a slow-request limit: a request (headers and body) must arrive whole
     within ``request_timeout`` seconds of its first byte, and a new connection must start one within it;
     else the connection is closed (logged, no answer: a client this slow is not reading one either).
@@ -110,20 +108,15 @@ def guarded_protocol(request_timeout: float, max_header_size: int = 32 * 1024) -
     uvicorn itself only times out idle keep-alive connections, so a client sending one byte a second
     (or nothing at all after connecting) held its connection forever.
 
-    The parser is httptools (llhttp, in C; installed with ``uvicorn[standard]``), which costs the emulator
-    about a fifth less CPU per forwarded uplink than h11 (docs/performance.md); without httptools, h11.
-    httptools has no header-size limit of its own, so the bytes of an unfinished header block are
-    counted here (to within one read of the socket).
+    The parser is httptools (llhttp, in C; a dependency), which costs the emulator about a fifth less CPU
+    per forwarded uplink than h11 (docs/performance.md). It has no header-size limit of its own, so the
+    bytes of an unfinished header block are counted here (to within one read of the socket).
     """
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
-    except ImportError:  # pragma: no cover - uvicorn[standard] installs httptools
-        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
-    counts_head = Base.__name__ == "HttpToolsProtocol"
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedProtocol(Base):  # type: ignore[misc,valid-type]
+    class GuardedProtocol(HttpToolsProtocol):
         _slow: asyncio.TimerHandle | None = None
-        #: Inside a header block (httptools: between message begin and headers complete), and its bytes.
+        #: Inside a header block (between message begin and headers complete), and its bytes so far.
         _in_head = False
         _head_bytes = 0
 
@@ -152,15 +145,13 @@ def guarded_protocol(request_timeout: float, max_header_size: int = 32 * 1024) -
             ):
                 self._disarm()  # the whole request is in
 
-        if counts_head:
+        def on_message_begin(self) -> None:
+            self._in_head, self._head_bytes = True, 0
+            super().on_message_begin()
 
-            def on_message_begin(self) -> None:
-                self._in_head, self._head_bytes = True, 0
-                super().on_message_begin()
-
-            def on_headers_complete(self) -> None:
-                self._in_head = False
-                super().on_headers_complete()
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            super().on_headers_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

@@ -5,30 +5,22 @@ Path ids follow ``^[a-zA-Z0-9_-]{1,32}$`` (thinger-io OpenAPI, the ``pattern`` o
 
 from __future__ import annotations
 
-import functools
-import re
 from typing import TYPE_CHECKING
+
+from iotcli.models.patterns import lazy_patterns
 
 #: The rule in words, for error messages.
 ID_RULE = "1-32 letters, digits, '_' or '-'"
 
 if TYPE_CHECKING:
-    #: The rule as a compiled pattern (compiled on first use: see ``__getattr__``).
+    import re
+
+    #: The rule as a compiled pattern (compiled on first use: a CLI command that checks no id skips it).
     ID_PATTERN: re.Pattern[str]
 
-
-@functools.cache
-def _id_pattern() -> re.Pattern[str]:
-    return re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
-
-
-def __getattr__(name: str) -> object:
-    # ``ID_PATTERN`` is compiled when first used, not at import: a CLI command that checks no id skips it.
-    if name == "ID_PATTERN":
-        return _id_pattern()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_pattern, __getattr__ = lazy_patterns(__name__, {"ID_PATTERN": r"^[a-zA-Z0-9_-]{1,32}$"})
 
 
 def is_id(value: str) -> bool:
     """Whether ``value`` is a valid id."""
-    return _id_pattern().fullmatch(value) is not None
+    return _pattern("ID_PATTERN").fullmatch(value) is not None

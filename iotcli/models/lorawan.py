@@ -5,29 +5,23 @@ uplink ingress (CONTRACT section 4) and the IoT Flow downlink (``{"DevEUI_downli
 from __future__ import annotations
 
 import functools
-import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from iotcli.models.patterns import lazy_patterns
+
 if TYPE_CHECKING:
+    import re
+
     #: A DevEUI: 16 hex digits (written with dashes or colons between them, or not).
     DEVEUI_PATTERN: re.Pattern[str]
     #: Payload bytes as hex: two digits per byte (empty allowed).
     HEX_PATTERN: re.Pattern[str]
 
-_PATTERNS = {"DEVEUI_PATTERN": r"^[0-9A-Fa-f]{16}$", "HEX_PATTERN": r"^(?:[0-9A-Fa-f]{2})*$"}
-
-
-@functools.cache
-def _pattern(name: str) -> re.Pattern[str]:
-    return re.compile(_PATTERNS[name])
-
-
-def __getattr__(name: str) -> object:
-    # The patterns are compiled when first used, not at import: a command without a DevEUI skips them.
-    if name in _PATTERNS:
-        return _pattern(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Compiled when first used, not at import: a command without a DevEUI skips them.
+_pattern, __getattr__ = lazy_patterns(
+    __name__, {"DEVEUI_PATTERN": r"^[0-9A-Fa-f]{16}$", "HEX_PATTERN": r"^(?:[0-9A-Fa-f]{2})*$"}
+)
 
 
 #: The application FPorts (0 is MAC commands, 225..255 reserved).

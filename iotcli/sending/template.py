@@ -7,7 +7,6 @@ A body is compiled once into literal parts and placeholders, then rendered per u
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import threading
@@ -16,21 +15,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from iotcli.models.patterns import lazy_patterns
+
 if TYPE_CHECKING:
     #: A placeholder: ``{{name}}`` or ``{{name:ARG}}`` (compiled on first use: see ``__getattr__``).
     PLACEHOLDER: re.Pattern[str]
 
 
-@functools.cache
-def _placeholder() -> re.Pattern[str]:
-    return re.compile(r"\{\{\s*(i|n|now|now_iso|random|fcnt)\s*(?::\s*([^}]*?))?\s*\}\}")
-
-
-def __getattr__(name: str) -> object:
-    # Compiled when a text has "{{" (every placeholder does), not at import: most bodies have none.
-    if name == "PLACEHOLDER":
-        return _placeholder()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Compiled when a text has "{{" (every placeholder does), not at import: most bodies have none.
+_pattern, __getattr__ = lazy_patterns(
+    __name__, {"PLACEHOLDER": r"\{\{\s*(i|n|now|now_iso|random|fcnt)\s*(?::\s*([^}]*?))?\s*\}\}"}
+)
 
 
 #: What each placeholder becomes (shown in the help and docs).
@@ -118,7 +113,7 @@ class Template:
                 self._parts.append(text)
             return
         pos = 0
-        for m in _placeholder().finditer(text):
+        for m in _pattern("PLACEHOLDER").finditer(text):
             if m.start() > pos:
                 self._parts.append(text[pos : m.start()])
             self._parts.append(_renderer(m.group(1), m.group(2)))
@@ -138,12 +133,12 @@ class Template:
 
 
 def has_placeholder(text: str) -> bool:
-    return "{{" in text and _placeholder().search(text) is not None
+    return "{{" in text and _pattern("PLACEHOLDER").search(text) is not None
 
 
 def sample(text: str) -> str:
     """The text with every placeholder replaced by a plain number (to validate JSON with placeholders)."""
-    return _placeholder().sub("1", text) if "{{" in text else text
+    return _pattern("PLACEHOLDER").sub("1", text) if "{{" in text else text
 
 
 class RawJson:
